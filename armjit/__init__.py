@@ -1,0 +1,3 @@
+"""armjit: one iteration of JIT performance work on a remote machine, as repo tasks."""
+
+__version__ = "0.1.0"

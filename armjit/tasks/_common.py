@@ -1,0 +1,48 @@
+"""What every task body shares: one-line errors, Ctrl-C handling, and where reports live."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.exceptions import Exit
+
+from armjit.errors import ArmjitError
+
+__all__ = ["friendly_errors", "reports_root"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(body: F) -> F:
+    """Turn armjit's errors into one line on stderr and their exit status, never a traceback."""
+
+    @functools.wraps(body)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return body(*args, **kwargs)
+        except ArmjitError as exc:
+            raise Exit(f"armjit: {exc}", code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("armjit: interrupted", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def reports_root(config: Any = None) -> Path:
+    """``reports/`` of the armjit project (or ``$ARMJIT_REPORTS``/config ``armjit.reports``)."""
+    import os
+
+    env = os.environ.get("ARMJIT_REPORTS")
+    if env:
+        return Path(env)
+    if config is not None:
+        try:
+            value = config.armjit.reports
+        except (AttributeError, KeyError):
+            value = None
+        if value:
+            return Path(value)
+    return Path.cwd() / "reports"
