@@ -1,0 +1,5 @@
+"""invoke entry point: the armjit namespace (all logic lives in armjit/)."""
+
+from armjit.tasks import ns
+
+__all__ = ["ns"]
