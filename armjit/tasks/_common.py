@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,8 +34,6 @@ def friendly_errors(body: F) -> F:
 
 def reports_root(config: Any = None) -> Path:
     """``reports/`` of the armjit project (or ``$ARMJIT_REPORTS``/config ``armjit.reports``)."""
-    import os
-
     env = os.environ.get("ARMJIT_REPORTS")
     if env:
         return Path(env)

@@ -1,0 +1,285 @@
+"""Settings: every parameter of ``push_to_arm.ps1`` and the remote script, with the same defaults.
+
+Sources, later wins: built-in defaults < ``[tool.armjit]`` in pyproject.toml < invoke config
+(``invoke.yaml`` ``armjit:`` section) < environment (``ARMJIT_<NAME>``) < command-line flags.
+This module is pure: callers hand it the raw mappings; validation errors are one-line UsageErrors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from armjit.errors import UsageError
+
+__all__ = [
+    "BUILD_ENV_NAMES",
+    "KNOWN_MODES",
+    "SettingSpec",
+    "Settings",
+    "load_pyproject_settings",
+    "merge_settings",
+    "parse_host",
+    "setting_specs",
+]
+
+KNOWN_MODES = ("nojit", "jitlist", "autojit")
+# Build knobs CinderX's setup.py reads from the environment (cinderx-workflow.md §2.3).
+BUILD_ENV_NAMES = re.compile(
+    r"^(ENABLE_[A-Z0-9_]+|CINDERX_[A-Z0-9_]+|CMAKE_[A-Z0-9_]+|CC|CXX|CFLAGS|CXXFLAGS|LDFLAGS)$"
+)
+_BENCH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_BRANCH_NAME = re.compile(r"^[A-Za-z0-9_./@+-]+$")
+_HOST_RE = re.compile(r"^(?:(?P<user>[^@\s:]+)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^@\s:/]+)(?::(?P<port>[^:]*))?$")
+
+
+def _s(default: Any, help_text: str, ps1: str = "", env: str = "") -> Any:
+    """A settings field with its help text and the push_to_arm.ps1 / remote script names."""
+    meta = {"help": help_text, "ps1": ps1, "remote_env": env}
+    if isinstance(default, (list, tuple, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One baseline's parameters. Field metadata carries the help text shown by ``invoke --help``."""
+
+    # Target repository and branches (push_to_arm.ps1, sync_upstream.ps1)
+    repo: str = _s("", "target git checkout (default: none = embedded default run)", "-RepoPath")
+    upstream_remote: str = _s("origin", "git remote to fetch upstream from", "-UpstreamRemote")
+    upstream_branch: str = _s("main", "upstream branch (fast-forwarded locally)", "-UpstreamBranch")
+    branch: str = _s("arm-jit", "work branch that is synced and built", "-WorkBranch")
+    sync_upstream: bool = _s(True, "fetch, ff-only the upstream branch and rebase the work branch")
+    rebase: bool = _s(True, "rebase the work branch on upstream during the upstream sync", "-NoRebase")
+    worktree: bool = _s(False, "ship the working tree including uncommitted changes")
+    # Host and SSH
+    host: str = _s("local", "host: 'local', an ssh_config alias, or [user@]host[:port]", "-ArmHost")
+    user: str = _s("root", "ssh user", "-User")
+    port: int = _s(22, "ssh port (1-65535)")
+    key: str = _s("", "ssh private key file (default: ssh agent / ssh_config / ~/.ssh)")
+    known_hosts: str = _s("", "known_hosts file armjit trusts and saves new keys to")
+    strict_host_keys: bool = _s(False, "refuse hosts whose key is not known yet")
+    ssh_config: str = _s("", "ssh_config file to read instead of ~/.ssh/config")
+    connect_timeout: int = _s(10, "ssh connect timeout in seconds")
+    # Remote layout
+    remote_workdir: str = _s("/root/work/cinderx-main", "build tree on the host", "-RemoteWorkDir", "WORKDIR")
+    remote_incoming: str = _s("/root/work/incoming", "upload dir on the host", "-RemoteIncomingDir", "INCOMING_DIR")
+    remote_python: str = _s(
+        "/opt/python-3.14/bin/python3.14", "python that builds the wheel", "-RemotePython", "PYTHON"
+    )
+    driver_venv: str = _s("/root/venv-cinderx314", "driver venv on the host", "-RemoteDriverVenv", "DRIVER_VENV")
+    # Build
+    build: str = _s("source", "source | pypi[==VERSION] | none (plain interpreter)")
+    parallel: int = _s(1, "CMAKE_BUILD_PARALLEL_LEVEL for the wheel build", "-CmakeParallel", "PARALLEL")
+    build_env: tuple[str, ...] = _s((), "extra build env K=V (ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX)")
+    # Tests and smokes
+    runtime_test: str = _s(
+        "cinderx/PythonLib/test_cinderx/test_arm_runtime.py",
+        "runtime test gate file (repo-relative)",
+    )
+    runtime_skip_tests: tuple[str, ...] = _s((), "skip tests whose id contains a token", env="ARM_RUNTIME_SKIP_TESTS")
+    smoke_autojit: int = _s(10, "PYTHONJITAUTO for the startup smoke", env="SMOKE_AUTOJIT")
+    # Benchmarks and JIT modes
+    bench: tuple[str, ...] = _s(("richards",), "pyperformance benchmark(s)", "-Benchmark", "BENCH")
+    modes: tuple[str, ...] = _s(("nojit", "jitlist", "autojit"), "JIT modes to benchmark: nojit,jitlist,autojit")
+    autojit: int = _s(50, "auto-JIT threshold", "-AutoJit", "AUTOJIT")
+    autojit_jitlist_filter: bool = _s(
+        True,
+        "restrict the autojit mode to the jitlist __main__:* plus extras (v5 default)",
+        env="AUTOJIT_USE_JITLIST_FILTER",
+    )
+    autojit_extra_jitlist: tuple[str, ...] = _s(
+        (), "extra jitlist lines for the filtered autojit mode", env="AUTOJIT_EXTRA_JITLIST"
+    )
+    skip_pyperf: bool = _s(False, "stop after the smokes (TDD fast path)", "-SkipPyperformance", "SKIP_PYPERF")
+    recreate_pyperf_venv: bool = _s(
+        False, "recreate the pyperformance venv", "-RecreatePyperfVenv", "RECREATE_PYPERF_VENV"
+    )
+    bench_runner: str = _s("auto", "auto | pyperformance | pyperf (run the benchmark file with pyperf directly)")
+    bench_script: str = _s("", "benchmark file for the pyperf runner (default: pyperformance's bm_<bench>)")
+    processes: int = _s(4, "pyperf worker processes per mode")
+    values: int = _s(3, "values per worker process")
+    warmups: int = _s(3, "warmup values per worker process (JIT compiles in the background)")
+    loops: int = _s(0, "pyperf loops per value (0 = calibrate)")
+    step_timeout: int = _s(7200, "seconds after which a step is killed (locally and on the host)")
+    # Output
+    notes_dir: str = _s("", "where findings.md/progress.md go (default: the target repo, else reports/)")
+    reports: str = _s("reports", "armjit reports directory (runs go to REPORTS/runs)")
+
+    @property
+    def is_local(self) -> bool:
+        return self.host == "local"
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings as plain JSON data for run.json (lists instead of tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    help: str
+    ps1: str
+    remote_env: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "ARMJIT_" + self.name.upper()
+
+
+def setting_specs() -> list[SettingSpec]:
+    specs = []
+    for f in dataclasses.fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
+        specs.append(SettingSpec(f.name, default, f.metadata["help"], f.metadata["ps1"], f.metadata["remote_env"]))
+    return specs
+
+
+def _coerce(spec: SettingSpec, raw: Any, source: str) -> Any:
+    """Turn a raw value from any source into the field's type, or say which value is wrong."""
+    kind = type(spec.default)
+    where = f"{spec.flag} ({source})"
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise UsageError(f"{where}: expected true/false, got {raw!r}")
+    if kind is int:
+        if isinstance(raw, bool):
+            raise UsageError(f"{where}: expected an integer, got {raw!r}")
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise UsageError(f"{where}: expected an integer, got {raw!r}") from None
+    if kind is tuple:
+        items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+        return tuple(str(item).strip() for item in items if str(item).strip())
+    return str(raw)
+
+
+def load_pyproject_settings(project_dir: Path) -> dict[str, Any]:
+    """``[tool.armjit]`` of ``project_dir/pyproject.toml`` (empty when absent)."""
+    path = project_dir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read [tool.armjit] from {path}: {exc}") from None
+    section = data.get("tool", {}).get("armjit", {})
+    return {str(k).replace("-", "_"): v for k, v in section.items()} if isinstance(section, dict) else {}
+
+
+def merge_settings(
+    *,
+    pyproject: Mapping[str, Any] | None = None,
+    invoke_config: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cli: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Layer the sources (later wins), coerce types and validate. ``cli`` holds only given flags."""
+    specs = {s.name: s for s in setting_specs()}
+    values: dict[str, Any] = {}
+    layers: list[tuple[str, Mapping[str, Any]]] = [
+        ("pyproject [tool.armjit]", pyproject or {}),
+        ("invoke config", invoke_config or {}),
+    ]
+    env_layer = {name: environ[spec.env] for name, spec in specs.items() if environ and spec.env in environ}
+    layers += [("environment", env_layer), ("command line", cli or {})]
+    for source, layer in layers:
+        for raw_name, raw in layer.items():
+            name = str(raw_name).replace("-", "_")
+            if name not in specs:
+                if source == "invoke config":
+                    continue  # invoke's own config keys live beside ours
+                raise UsageError(f"unknown setting {raw_name!r} in {source}")
+            if raw is None:
+                continue
+            values[name] = _coerce(specs[name], raw, source)
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def parse_host(text: str, default_user: str, default_port: int) -> tuple[str | None, str, int | None]:
+    """``[user@]host[:port]`` -> (user or None, host, port or None). Ports are checked by validate."""
+    match = _HOST_RE.match(text.strip())
+    if not match:
+        raise UsageError(f"--host {text!r}: expected 'local', an ssh alias or [user@]host[:port]")
+    port_text = match.group("port")
+    port: int | None = None
+    if port_text is not None:
+        if not port_text.isdigit():
+            raise UsageError(f"--host {text!r}: port {port_text!r} is not a number")
+        port = int(port_text)
+        _check_port(port, f"--host {text!r}")
+    return match.group("user"), match.group("host").strip("[]"), port
+
+
+def _check_port(port: int, where: str) -> None:
+    if not 1 <= port <= 65535:
+        raise UsageError(f"{where}: port {port} is outside 1-65535")
+
+
+def validate(s: Settings) -> None:
+    """Checks that need no I/O. Paths and refs are checked where they are used."""
+    _check_port(s.port, "--port")
+    if not s.is_local:
+        parse_host(s.host, s.user, s.port)
+    if not s.bench and not s.skip_pyperf:
+        raise UsageError("--bench: give at least one benchmark name")
+    for name in s.bench:
+        if not _BENCH_NAME.match(name):
+            raise UsageError(f"--bench {name!r}: benchmark names may only hold letters, digits and _.-")
+    for name in (s.branch, s.upstream_branch, s.upstream_remote):
+        if not _BRANCH_NAME.match(name) or name.startswith("-") or ".." in name:
+            raise UsageError(f"invalid git ref name {name!r}")
+    for number, flag in ((s.autojit, "--autojit"), (s.smoke_autojit, "--smoke-autojit")):
+        if number < 0:
+            raise UsageError(f"{flag} {number}: a JIT threshold cannot be negative")
+    for number, flag in (
+        (s.parallel, "--parallel"),
+        (s.processes, "--processes"),
+        (s.values, "--values"),
+        (s.connect_timeout, "--connect-timeout"),
+        (s.step_timeout, "--step-timeout"),
+    ):
+        if number < 1:
+            raise UsageError(f"{flag} {number}: must be at least 1")
+    if s.warmups < 0 or s.loops < 0:
+        raise UsageError("--warmups and --loops cannot be negative")
+    unknown = [m for m in s.modes if m not in KNOWN_MODES]
+    if unknown:
+        raise UsageError(f"--modes: unknown mode(s) {', '.join(unknown)}; known: {', '.join(KNOWN_MODES)}")
+    if not (s.build in ("source", "none", "pypi") or re.fullmatch(r"pypi==[A-Za-z0-9_.+-]+", s.build)):
+        raise UsageError(f"--build {s.build!r}: expected source, pypi, pypi==VERSION or none")
+    if s.bench_runner not in ("auto", "pyperformance", "pyperf"):
+        raise UsageError(f"--bench-runner {s.bench_runner!r}: expected auto, pyperformance or pyperf")
+    for item in s.build_env:
+        key, sep, _ = item.partition("=")
+        if not sep or not BUILD_ENV_NAMES.match(key):
+            raise UsageError(f"--build-env {item!r}: expected K=V with K like ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX")
+    for name, value in (
+        ("--remote-workdir", s.remote_workdir),
+        ("--remote-incoming", s.remote_incoming),
+        ("--driver-venv", s.driver_venv),
+    ):
+        if not value or "\n" in value or "\0" in value:
+            raise UsageError(f"{name}: an empty path or one with a newline cannot be used")
+        if not (value.startswith("/") or value.startswith("~")):
+            raise UsageError(f"{name} {value!r}: use an absolute path on the host")
