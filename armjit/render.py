@@ -12,9 +12,7 @@ __all__ = ["TableFormat", "fmt_seconds", "table"]
 TableFormat = Literal["simple", "github"]
 
 
-def table(
-    rows: Iterable[Sequence[Any]], headers: Sequence[str], fmt: TableFormat = "simple"
-) -> str:
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], fmt: TableFormat = "simple") -> str:
     """Render rows as a table; ``None`` cells print as an empty string."""
     clean = [["" if cell is None else cell for cell in row] for row in rows]
     return tabulate(clean, headers=list(headers), tablefmt=fmt, disable_numparse=False)

@@ -1,0 +1,168 @@
+"""Running a list of steps: timing, one log per step, the manifest saved after every step.
+
+A step is a function of a ``StepContext``; it runs commands through ``ctx.run`` (which logs and
+reports progress) and raises ``StepFailed`` to stop the run. Whatever happens, the run record says
+how far it got: failed and interrupted steps are recorded before the error propagates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from armjit.errors import GateFailed
+from armjit.hosts import CommandResult, Host
+from armjit.progress import Progress
+from armjit.store import RunDir
+
+__all__ = ["Pipeline", "StepContext", "StepFailed", "StepRecord", "StepSkipped"]
+
+
+class StepFailed(Exception):
+    """A step's gate said no. ``result`` is the command that failed, when there was one."""
+
+    def __init__(self, message: str, result: CommandResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class StepSkipped(Exception):
+    """Raised by a step that does not apply (the reason goes into the record)."""
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    name: str
+    status: str  # ok | failed | skipped | interrupted
+    exit_code: int | None
+    seconds: float
+    log: str | None
+    command: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class StepContext:
+    """What a running step can use. ``data`` collects the step's findings for the manifest."""
+
+    name: str
+    host: Host
+    pipeline: Pipeline
+    commands: list[str] = field(default_factory=list)
+    last_exit: int | None = None
+    detail: str = ""
+
+    def run(
+        self,
+        command: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: int | None = None,
+        check: bool = True,
+        what: str = "",
+    ) -> CommandResult:
+        """Run on the step's host, logging to the step log; ``check`` raises StepFailed on non-zero."""
+        log = self.pipeline.log_path(self.name)
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"$ {command}\n")
+        self.commands.append(command)
+        result = self.host.run(
+            command,
+            env=env,
+            cwd=cwd,
+            timeout=timeout or self.pipeline.step_timeout,
+            on_line=self.pipeline.progress.line,
+            log=log,
+        )
+        self.last_exit = result.exit_code
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"[exit {result.exit_code} after {result.seconds:.1f}s]\n")
+        if check and not result.ok:
+            label = what or self.name
+            if result.timed_out:
+                raise StepFailed(
+                    f"{label} timed out after {timeout or self.pipeline.step_timeout}s and was killed", result
+                )
+            raise StepFailed(f"{label} failed (exit {result.exit_code})", result)
+        return result
+
+
+class Pipeline:
+    """Runs steps in order against one run directory and keeps ``manifest['steps']`` current."""
+
+    def __init__(
+        self,
+        run: RunDir,
+        manifest: dict[str, Any],
+        progress: Progress,
+        *,
+        step_timeout: int,
+    ) -> None:
+        self.run_dir = run
+        self.manifest = manifest
+        self.progress = progress
+        self.step_timeout = step_timeout
+        self.records: list[StepRecord] = []
+        manifest.setdefault("steps", [])
+
+    def log_path(self, step: str) -> Any:
+        return self.run_dir.file("logs", f"{step}.log")
+
+    def save(self) -> None:
+        self.manifest["steps"] = [asdict(r) for r in self.records]
+        self.run_dir.save_manifest(self.manifest)
+
+    def skip(self, name: str, reason: str) -> StepRecord:
+        record = StepRecord(name, "skipped", None, 0.0, None, detail=reason)
+        self.progress.message(f"  {name:<22} skipped      {reason}")
+        self.records.append(record)
+        self.save()
+        return record
+
+    def step(self, name: str, host: Host, body: Callable[[StepContext], str | None]) -> StepRecord:
+        """Run one step. Its return value (if any) becomes the record's detail."""
+        ctx = StepContext(name, host, self)
+        self.progress.start(name)
+        started = time.monotonic()
+        status, detail = "ok", ""
+        try:
+            detail = body(ctx) or ctx.detail
+        except StepSkipped as skipped:
+            status, detail = "skipped", str(skipped)
+        except StepFailed as failed:
+            status, detail = "failed", str(failed)
+            self._record(ctx, status, started, detail)
+            if failed.result is not None and failed.result.tail(1):
+                self.progress.message(_indent(failed.result.tail(15)))
+            raise GateFailed(f"step {name}: {failed} (log: {self.run_dir.relative(self.log_path(name))})") from None
+        except KeyboardInterrupt:
+            self._record(ctx, "interrupted", started, "interrupted by the user")
+            raise
+        except BaseException as exc:
+            self._record(ctx, "failed", started, f"{type(exc).__name__}: {exc}")
+            raise
+        return self._record(ctx, status, started, detail)
+
+    def _record(self, ctx: StepContext, status: str, started: float, detail: str) -> StepRecord:
+        seconds = time.monotonic() - started
+        log = self.log_path(ctx.name)
+        record = StepRecord(
+            ctx.name,
+            status,
+            ctx.last_exit,
+            round(seconds, 3),
+            self.run_dir.relative(log) if log.exists() else None,
+            " && ".join(ctx.commands) if ctx.commands else None,
+            detail,
+        )
+        self.progress.finish(status, seconds)
+        self.records.append(record)
+        self.save()
+        return record
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    | " + line for line in text.splitlines())
