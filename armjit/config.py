@@ -24,6 +24,7 @@ __all__ = [
     "Settings",
     "load_pyproject_settings",
     "merge_settings",
+    "merge_settings_with_sources",
     "parse_host",
     "setting_specs",
 ]
@@ -102,14 +103,14 @@ class Settings:
         False, "recreate the pyperformance venv", "-RecreatePyperfVenv", "RECREATE_PYPERF_VENV"
     )
     bench_runner: str = _s("auto", "auto | pyperformance | pyperf (run the benchmark file with pyperf directly)")
-    bench_script: str = _s("", "benchmark file for the pyperf runner (default: pyperformance's bm_<bench>)")
+    bench_script: str = _s("", "benchmark file for the pyperf runner (unset: pyperformance's bm_<bench>)")
     processes: int = _s(4, "pyperf worker processes per mode")
     values: int = _s(3, "values per worker process")
     warmups: int = _s(3, "warmup values per worker process (JIT compiles in the background)")
     loops: int = _s(0, "pyperf loops per value (0 = calibrate)")
     step_timeout: int = _s(7200, "seconds after which a step is killed (locally and on the host)")
     # Output
-    notes_dir: str = _s("", "where findings.md/progress.md go (default: the target repo, else reports/)")
+    notes_dir: str = _s("", "where findings.md/progress.md go (unset: the target repo, else reports/)")
     reports: str = _s("reports", "armjit reports directory (runs go to REPORTS/runs)")
 
     @property
@@ -193,6 +194,18 @@ def merge_settings(
     cli: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Layer the sources (later wins), coerce types and validate. ``cli`` holds only given flags."""
+    return merge_settings_with_sources(pyproject=pyproject, invoke_config=invoke_config, environ=environ, cli=cli)[0]
+
+
+def merge_settings_with_sources(
+    *,
+    pyproject: Mapping[str, Any] | None = None,
+    invoke_config: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cli: Mapping[str, Any] | None = None,
+) -> tuple[Settings, dict[str, str]]:
+    """Like merge_settings, and also which source set each non-default setting."""
+    sources: dict[str, str] = {}
     specs = {s.name: s for s in setting_specs()}
     values: dict[str, Any] = {}
     layers: list[tuple[str, Mapping[str, Any]]] = [
@@ -211,9 +224,10 @@ def merge_settings(
             if raw is None:
                 continue
             values[name] = _coerce(specs[name], raw, source)
+            sources[name] = source
     settings = Settings(**values)
     validate(settings)
-    return settings
+    return settings, sources
 
 
 def parse_host(text: str, default_user: str, default_port: int) -> tuple[str | None, str, int | None]:

@@ -1,0 +1,558 @@
+"""``invoke baseline``: sync, build, gate, benchmark every JIT mode, fetch everything back.
+
+The steps follow ``remote_update_build_test.sh`` v5 (cinderx-workflow.md §1.2); each is timed
+and logged by the Pipeline, and the run record is saved after every step, so a failed or
+interrupted run keeps what it fetched and says where it stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+import statistics
+import sys
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from armjit import __version__, cinderx, gate
+from armjit.config import Settings
+from armjit.errors import GateFailed
+from armjit.hosts import Host, connect
+from armjit.modes import JitMode, jit_mode, jitlist_text
+from armjit.pipeline import Pipeline, StepContext, StepFailed, StepSkipped
+from armjit.progress import Progress
+from armjit.store import RunDir, RunStore
+
+__all__ = ["BaselineOutcome", "embedded_defaults", "plan_modes", "run_baseline"]
+
+q = shlex.quote
+_LOCAL_HOME = "~/.cache/armjit/local"
+
+
+def embedded_defaults(settings: Settings, explicit: set[str]) -> tuple[Settings, list[str]]:
+    """Adapt defaults that only make sense for an ARM host when the host is this machine.
+
+    With no repo, nothing can be built: ``--build none`` on this interpreter (the embedded
+    default). Remote-only paths move under ~/.cache/armjit/local unless set explicitly.
+    """
+    notes: list[str] = []
+    changes: dict[str, Any] = {}
+    if not settings.repo and "build" not in explicit and settings.build == "source":
+        changes["build"] = "none"
+        notes.append("no --repo given: nothing to build, running a plain interpreter (--build none)")
+    if settings.is_local:
+        if "remote_python" not in explicit:
+            changes["remote_python"] = sys.executable
+        for name, sub in (
+            ("remote_workdir", "work"),
+            ("remote_incoming", "incoming"),
+            ("driver_venv", "venv-driver"),
+        ):
+            if name not in explicit:
+                changes[name] = f"{_LOCAL_HOME}/{sub}"
+    return replace(settings, **changes), notes
+
+
+def plan_modes(settings: Settings) -> tuple[list[str], str]:
+    """The modes that can run, and one line about the ones that cannot."""
+    if settings.build == "none":
+        runnable = [m for m in settings.modes if m == "nojit"] or ["nojit"]
+        dropped = [m for m in settings.modes if m != "nojit"]
+        why = ""
+        if dropped:
+            why = (
+                f"JIT modes {', '.join(dropped)} cannot run here: --build none runs a plain interpreter "
+                "without cinderx (cinderx needs CPython 3.14; use --build source|pypi on a 3.14 host)"
+            )
+        return runnable, why
+    return list(settings.modes), ""
+
+
+def _bench_runner(settings: Settings) -> str:
+    if settings.bench_runner != "auto":
+        return settings.bench_runner
+    return "pyperf" if settings.bench_script or settings.build == "none" else "pyperformance"
+
+
+def _run_id(now: dt.datetime, commit: str | None, host: Host) -> str:
+    label = re.sub(r"[^A-Za-z0-9.-]+", "-", host.name).strip("-") or "host"
+    return f"{now:%Y%m%dT%H%M%SZ}_{(commit or 'nocommit')[:8]}_{label}"
+
+
+@dataclass
+class BaselineOutcome:
+    run: RunDir
+    manifest: dict[str, Any]
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _State:
+    """What earlier steps found out and later steps use."""
+
+    settings: Settings
+    host: Host
+    run: RunDir
+    remote_run: str
+    runner: str
+    modes: list[str]
+    wheel: str | None = None
+    driver_python: str = ""
+    bench_python: str = ""
+    bench_files: dict[str, str] = field(default_factory=dict)
+    hook_problem: str = ""
+    tests: list[dict[str, str]] = field(default_factory=list)
+
+
+def _resource(name: str) -> Path:
+    return Path(str(resources.files("armjit") / "resources" / name))
+
+
+def run_baseline(
+    settings: Settings,
+    explicit: set[str],
+    *,
+    reports: Path,
+    progress: Progress,
+) -> BaselineOutcome:
+    """Run the whole pipeline. Bad input raises UsageError before anything is written."""
+    from armjit import gitops, notes, sync
+
+    settings, notes_lines = embedded_defaults(settings, explicit)
+    modes, cannot = plan_modes(settings)
+    repo = Path(settings.repo).expanduser() if settings.repo else None
+    describe: dict[str, Any] = {}
+    if repo is not None:
+        gitops.check_repo(repo, settings.branch)
+    notes_dir = notes.notes_dir(repo, reports) if not settings.notes_dir else Path(settings.notes_dir)
+    notes.ensure_writable([notes_dir / "findings.md", notes_dir / "progress.md"])
+    host = connect(settings)
+    if hasattr(host, "open"):
+        host.open()
+    if cannot:
+        progress.message(cannot)
+    for line in notes_lines:
+        progress.message(line)
+
+    commit = gitops.head_commit(repo, settings.branch) if repo is not None else None
+    run = RunStore(reports / "runs").create(_run_id(dt.datetime.now(dt.UTC), commit, host))
+    remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
+    manifest: dict[str, Any] = {
+        "run_id": run.run_id,
+        "kind": "baseline",
+        "status": "running",
+        "armjit_version": __version__,
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "settings": settings.public_dict(),
+        "explicit_settings": sorted(explicit),
+        "host": {"name": host.name, "is_local": host.is_local},
+        "commits": {},
+        "modes": {},
+        "skipped_modes": cannot,
+        "remote": {"run_dir": remote_run},
+    }
+    pipeline = Pipeline(run, manifest, progress, step_timeout=settings.step_timeout)
+    pipeline.save()
+    progress.message(f"run {run.run_id} on {host.name}")
+    state = _State(settings, host, run, remote_run, _bench_runner(settings), modes)
+    outcome = BaselineOutcome(run, manifest, notes=[*notes_lines, *([cannot] if cannot else [])])
+    try:
+        if repo is not None:
+            if settings.sync_upstream:
+                pipeline.step("upstream-sync", host, lambda ctx: _upstream_sync(ctx, repo, settings))
+            else:
+                pipeline.skip("upstream-sync", "--no-sync-upstream")
+            describe = gitops.describe(repo, settings.branch, f"{settings.upstream_remote}/{settings.upstream_branch}")
+            manifest["commits"] = describe
+            for line in gitops.describe_lines(describe):
+                progress.message(line)
+            pipeline.step("deploy", host, lambda ctx: _deploy(ctx, state, repo, describe, sync))
+        else:
+            pipeline.skip("deploy", "no target repo")
+        pipeline.step("host-facts", host, lambda ctx: _host_facts(ctx, state))
+        _build_steps(pipeline, state)
+        if settings.skip_pyperf:
+            pipeline.skip("benchmarks", "--skip-pyperf: done after the smokes")
+        else:
+            for mode_name in state.modes:
+                try:
+                    pipeline.step(f"bench-{mode_name}", host, lambda ctx, m=mode_name: _bench_mode(ctx, state, m))
+                except GateFailed as exc:
+                    outcome.failures.append(str(exc))
+            pipeline.step("jit-gate", host, lambda ctx: _jit_gate(ctx, state))
+    except GateFailed as exc:
+        outcome.failures.append(str(exc))
+    except KeyboardInterrupt:
+        manifest["status"] = "interrupted"
+        manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        pipeline.save()
+        host.close()
+        raise
+    finally:
+        if manifest["status"] != "interrupted":
+            manifest["tests"] = state.tests
+            manifest["status"] = "failed" if outcome.failures else "ok"
+            manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            pipeline.save()
+    host.close()
+    from armjit import report
+
+    report.write_baseline_notes(run, manifest, notes_dir)
+    return outcome
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+def _upstream_sync(ctx: StepContext, repo: Path, s: Settings) -> str:
+    from armjit import gitops
+
+    result = gitops.sync_upstream(repo, s.upstream_remote, s.upstream_branch, s.branch, rebase=s.rebase)
+    return str(result)
+
+
+def _deploy(ctx: StepContext, state: _State, repo: Path, describe: dict[str, Any], sync: Any) -> str:
+    s = state.settings
+    ref = None if s.worktree else s.branch
+    result = sync.sync_tree(ctx.host, repo, s.remote_workdir, ref=ref, worktree=s.worktree)
+    marker = sync.read_marker(ctx.host, s.remote_workdir)
+    expected = describe.get("commit")
+    if marker is None or (expected and marker.get("commit") != expected):
+        raise StepFailed(f"deploy marker on the host says {marker!r}, expected commit {expected}")
+    state.run.write_json("deploy-marker.json", marker)
+    return str(result)
+
+
+def _host_facts(ctx: StepContext, state: _State) -> str:
+    s = state.settings
+    result = ctx.run(cinderx.host_facts_command(), what="host facts")
+    facts = cinderx.parse_host_facts(result.stdout)
+    py = ctx.run(f"{q(s.remote_python)} -c 'import sys; print(sys.version.split()[0])'", check=False)
+    facts["python"] = py.stdout.strip() if py.ok else f"missing: {s.remote_python}"
+    state.run.write_json("host-facts.json", facts)
+    ctx.pipeline.manifest["host"].update(facts)
+    if not py.ok:
+        raise StepFailed(f"{s.remote_python} does not run on {ctx.host.name}: set --remote-python", py)
+    ctx.run(f"mkdir -p {q(state.remote_run)}/jitlogs {q(s.remote_workdir)}")
+    return f"{facts.get('arch', '?')}, python {facts['python']}, load {facts.get('loadavg', '?')}"
+
+
+def _build_steps(pipeline: Pipeline, state: _State) -> None:
+    s, host = state.settings, state.host
+    for name in ("armjit_jit_hook.py", "jit_smoke.py", "unittest_gate.py"):
+        host.put(_resource(name), f"{state.remote_run}/{name}")
+    if s.build == "source":
+        pipeline.step("build-wheel", host, lambda ctx: _build_wheel(ctx, state))
+    else:
+        pipeline.skip("build-wheel", f"--build {s.build}")
+    pipeline.step("driver-venv", host, lambda ctx: _driver_venv(ctx, state))
+    pipeline.step("runtime-tests", host, lambda ctx: _runtime_tests(ctx, state))
+    if s.build == "none":
+        pipeline.skip("jit-smoke", "--build none: no JIT to check")
+    else:
+        pipeline.step("jit-smoke", host, lambda ctx: _jit_smoke(ctx, state))
+    pipeline.step("bench-venv", host, lambda ctx: _bench_venv(ctx, state))
+    pipeline.step("startup-smoke", host, lambda ctx: _startup_smoke(ctx, state))
+
+
+def _build_wheel(ctx: StepContext, state: _State) -> str:
+    s = state.settings
+    env = {"CMAKE_BUILD_PARALLEL_LEVEL": str(s.parallel)}
+    env |= dict(item.split("=", 1) for item in s.build_env)
+    outdir = f"{s.remote_workdir.rstrip('/')}/dist/armjit-{state.run.run_id}"
+    result = ctx.run(
+        cinderx.build_wheel_command(s.remote_python, ctx.host.expand(outdir)), env=env, cwd=s.remote_workdir
+    )
+    wheel = cinderx.parse_wheel_path(result.stdout)
+    if not wheel:
+        raise StepFailed("the build finished but produced no single wheel", result)
+    state.wheel = wheel
+    ctx.pipeline.manifest["remote"]["wheel"] = wheel
+    return wheel.rsplit("/", 1)[-1]
+
+
+def _driver_venv(ctx: StepContext, state: _State) -> str:
+    s = state.settings
+    venv = ctx.host.expand(s.driver_venv)
+    ctx.run(cinderx.ensure_venv_command(s.remote_python, venv), what="driver venv create")
+    tools: tuple[str, ...] = ("pyperf",)
+    if state.runner == "pyperformance" or not s.bench_script:
+        tools = ("pyperf", "pyperformance")
+    pypi = s.build.replace("pypi", "cinderx", 1) if s.build.startswith("pypi") else None
+    ctx.run(cinderx.install_command(venv, wheel=state.wheel, pypi_spec=pypi, tools=tools), what="driver venv install")
+    state.driver_python = cinderx.venv_python(venv)
+    ctx.pipeline.manifest["remote"]["driver_venv"] = venv
+    return venv
+
+
+def _runtime_tests(ctx: StepContext, state: _State) -> str:
+    s = state.settings
+    test_file = s.runtime_test
+    if not test_file.startswith("/"):
+        if not s.repo:
+            raise StepSkipped(f"no target repo deployed, so no {test_file} to run (give an absolute --runtime-test)")
+        test_file = f"{s.remote_workdir.rstrip('/')}/{test_file}"
+    exists = ctx.run(f"test -f {q(ctx.host.expand(test_file))}", check=False)
+    if not exists.ok:
+        raise StepSkipped(f"no runtime test file {test_file} on the host")
+    tokens = ",".join(s.runtime_skip_tests)
+    result = ctx.run(
+        f"{q(state.driver_python)} {q(state.remote_run)}/unittest_gate.py {q(ctx.host.expand(test_file))} {q(tokens)}",
+        cwd=s.remote_workdir,
+        check=False,
+    )
+    outcomes = cinderx.parse_test_gate(result.stdout)
+    state.tests = [{"id": o.test_id, "status": o.status, "detail": o.detail[-500:]} for o in outcomes]
+    state.run.write_json("runtime-tests.json", state.tests)
+    counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("pass", "fail", "error", "skip")}
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    if result.exit_code == 3 or not outcomes:
+        raise StepFailed(f"no tests collected from {test_file}", result)
+    if not result.ok:
+        failed = [o.test_id for o in outcomes if o.status in ("fail", "error")]
+        raise StepFailed(f"runtime tests failed: {', '.join(failed) or 'see log'} ({summary})", result)
+    return summary
+
+
+def _jit_smoke(ctx: StepContext, state: _State) -> str:
+    result = ctx.run(
+        f"{q(state.driver_python)} {q(state.remote_run)}/jit_smoke.py",
+        env={"PYTHONJITAUTO": "1000000"},
+        check=False,
+    )
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("jit-effective-")), "")
+    if not result.ok or not line.startswith("jit-effective-ok"):
+        raise StepFailed(line or "JIT-effective smoke failed", result)
+    return line
+
+
+def _bench_venv(ctx: StepContext, state: _State) -> str:
+    s = state.settings
+    if s.build == "none":
+        state.bench_python = state.driver_python
+        detail = "driver venv (plain interpreter, no JIT hook)"
+    elif state.runner == "pyperformance":
+        result = ctx.run(
+            cinderx.pyperformance_venv_command(ctx.host.expand(s.driver_venv), recreate=s.recreate_pyperf_venv),
+            cwd=s.remote_workdir,
+            what="pyperformance venv",
+        )
+        match = re.search(r"pyperf_venv=(\S+)", result.stdout)
+        if not match:
+            raise StepFailed("could not resolve pyperformance's venv", result)
+        venv = match.group(1)
+        state.bench_python = cinderx.venv_python(venv)
+        detail = _install_jit(ctx, state, venv)
+    else:
+        venv = f"{ctx.host.expand(s.remote_workdir).rstrip('/')}/venv/armjit-bench"
+        create = cinderx.ensure_venv_command(s.remote_python, venv, recreate=s.recreate_pyperf_venv)
+        first = ctx.run(create, check=False)
+        if not first.ok:  # v5: retry once after cleaning up
+            ctx.run(f"rm -rf {q(venv)} && {q(s.remote_python)} -m venv {q(venv)}", what="bench venv create (retry)")
+        tools = ("pyperf",) if s.bench_script else ("pyperf", "pyperformance")
+        ctx.run(cinderx.install_command(venv, wheel=None, pypi_spec=None, tools=tools), what="bench venv tools")
+        state.bench_python = cinderx.venv_python(venv)
+        detail = _install_jit(ctx, state, venv)
+    ctx.pipeline.manifest["remote"]["bench_python"] = state.bench_python
+    for bench in s.bench:
+        state.bench_files[bench] = _bench_file(ctx, state, bench)
+    return detail
+
+
+def _install_jit(ctx: StepContext, state: _State, venv: str) -> str:
+    s = state.settings
+    pypi = s.build.replace("pypi", "cinderx", 1) if s.build.startswith("pypi") else None
+    ctx.run(cinderx.install_command(venv, wheel=state.wheel, pypi_spec=pypi, tools=()), what="JIT build install")
+    hook = ctx.run(cinderx.hook_install_command(venv, state.remote_run), what="JIT hook install")
+    probe = ctx.run(
+        f"PYTHONJITDISABLE=1 {q(cinderx.venv_python(venv))} -c "
+        + q("import sys; print('hook-loaded=' + str('armjit_jit_hook' in sys.modules))"),
+        check=False,
+    )
+    if "hook-loaded=True" not in probe.stdout:
+        state.hook_problem = f"the .pth JIT hook did not load in {venv} (site-packages .pth files not processed?)"
+        raise StepFailed(state.hook_problem, probe)
+    return hook.stdout.strip().splitlines()[-1] if hook.stdout.strip() else venv
+
+
+def _bench_file(ctx: StepContext, state: _State, bench: str) -> str:
+    s = state.settings
+    if state.runner == "pyperformance":
+        return ""
+    if s.bench_script:
+        path = s.bench_script
+        if not path.startswith("/"):
+            path = f"{s.remote_workdir.rstrip('/')}/{path}"
+        return ctx.host.expand(path)
+    result = ctx.run(cinderx.pyperformance_bench_file_command(state.bench_python, bench), what="benchmark lookup")
+    path = result.stdout.strip().splitlines()[-1]
+    if not ctx.run(f"test -f {q(path)}", check=False).ok:
+        raise StepFailed(f"pyperformance has no benchmark {bench!r} ({path} missing)")
+    return path
+
+
+def _startup_smoke(ctx: StepContext, state: _State) -> str:
+    result = ctx.run(cinderx.startup_smoke_command(state.bench_python, state.settings.smoke_autojit), check=False)
+    if "smoke-ok" not in result.stdout or not result.ok:
+        raise StepFailed("startup smoke (generator + re.compile under the JIT) failed", result)
+    return "smoke-ok"
+
+
+def _mode(state: _State, name: str) -> JitMode:
+    s = state.settings
+    return jit_mode(
+        name,
+        log_dir=f"{state.host.expand(state.remote_run)}/jitlogs/{name}",
+        jitlist_path=f"{state.host.expand(state.remote_run)}/jitlist-{name}.txt",
+        autojit=s.autojit,
+        jitlist_filter=s.autojit_jitlist_filter,
+        extra_jitlist=s.autojit_extra_jitlist,
+    )
+
+
+def _bench_mode(ctx: StepContext, state: _State, name: str) -> str:
+    s = state.settings
+    mode = _mode(state, name)
+    rrun = ctx.host.expand(state.remote_run)
+    ctx.run(f"mkdir -p {q(rrun)}/jitlogs/{name}")
+    if mode.jitlist:
+        ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {q(rrun)}/jitlist-{name}.txt")
+    output = f"{rrun}/{name}.json"
+    record: dict[str, Any] = {
+        "description": mode.description,
+        "env": mode.env,
+        "pyperf_json": None,
+        "jit_logs": [],
+        "benchmarks": list(s.bench),
+        "runner": state.runner,
+    }
+    ctx.pipeline.manifest["modes"][name] = record
+    failures = []
+    if state.runner == "pyperformance":
+        cmd = cinderx.bench_command(
+            runner="pyperformance",
+            python=state.driver_python,
+            bench=",".join(s.bench),
+            mode=mode,
+            output=output,
+            bench_file=None,
+            processes=s.processes,
+            values=s.values,
+            warmups=s.warmups,
+            loops=s.loops,
+        )
+        record["inherit_environ"] = cmd.command.split("--inherit-environ ", 1)[1].split(" ", 1)[0]
+        result = ctx.run(cmd.command, cwd=s.remote_workdir, check=False)
+        if not result.ok:
+            failures.append(f"pyperformance exit {result.exit_code}")
+    else:
+        for index, bench in enumerate(s.bench):
+            cmd = cinderx.bench_command(
+                runner="pyperf",
+                python=state.bench_python,
+                bench=bench,
+                mode=mode,
+                output=output,
+                bench_file=state.bench_files[bench],
+                processes=s.processes,
+                values=s.values,
+                warmups=s.warmups,
+                loops=s.loops,
+            )
+            command = cmd.command if index == 0 else cmd.command.replace(f"-o {q(output)}", f"--append {q(output)}")
+            record["inherit_environ"] = mode.env and ",".join(mode.env)
+            result = ctx.run(command, cwd=s.remote_workdir, check=False)
+            if not result.ok:
+                failures.append(f"{bench}: exit {result.exit_code}")
+    _fetch_mode(ctx, state, name, output, record)
+    ctx.pipeline.save()
+    if failures:
+        raise StepFailed(f"benchmark {name} failed ({'; '.join(failures)})", result)
+    value = record.get("value")
+    return f"{value:.6f} s" if isinstance(value, float) else "ok"
+
+
+def _fetch_mode(ctx: StepContext, state: _State, name: str, output: str, record: dict[str, Any]) -> None:
+    """Bring the mode's pyperf JSON and JIT logs home, whatever the benchmark's exit status."""
+    run = state.run
+    if ctx.run(f"test -s {q(output)}", check=False).ok:
+        local = run.file("pyperf", f"{name}.json")
+        ctx.host.get(output, local)
+        record["pyperf_json"] = run.relative(local)
+        record.update(_summarise_pyperf(local))
+    log_dir = f"{ctx.host.expand(state.remote_run)}/jitlogs/{name}"
+    listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
+    logs = []
+    for entry in sorted(listing.stdout.split()):
+        local = run.file("jitlogs", name, entry)
+        ctx.host.get(f"{log_dir}/{entry}", local)
+        logs.append(run.relative(local))
+    record["jit_logs"] = logs
+
+
+def _summarise_pyperf(path: Path) -> dict[str, Any]:
+    """Median of per-process medians (the unit is a fresh process) and the sample shape."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"value": None}
+    medians = []
+    values = 0
+    for bench in data.get("benchmarks", []):
+        for run in bench.get("runs", []):
+            vals = run.get("values") or []
+            if vals:
+                medians.append(statistics.median(vals))
+                values += len(vals)
+    if not medians:
+        return {"value": None, "processes": 0, "values": 0}
+    return {"value": statistics.median(medians), "processes": len(medians), "values": values}
+
+
+def _jit_gate(ctx: StepContext, state: _State) -> str:
+    s = state.settings
+    problems = []
+    lines = []
+    for name in state.modes:
+        record = ctx.pipeline.manifest["modes"].get(name)
+        if record is None:
+            continue
+        counts = [gate.count_log(p, (state.run.path / p).read_bytes()) for p in record["jit_logs"]]
+        expects = name != "nojit" and s.build != "none"
+        verdict = gate.judge_mode(
+            name,
+            counts,
+            expects_compiles=expects,
+            expected_processes=s.processes if state.runner == "pyperf" else 10,
+            hook_problem=state.hook_problem,
+        )
+        record["compiles"] = {"main": verdict.main, "total": verdict.total, "other": verdict.other}
+        record["threshold"] = verdict.threshold
+        record["thresholds"] = verdict.thresholds
+        record["processes_with_compiles"] = verdict.processes_with_compiles
+        record["per_process"] = [{"log": c.name, "main": c.main, "total": c.total} for c in counts]
+        record["gate"] = {"ok": verdict.ok, "message": verdict.message}
+        lines.append(verdict.message)
+        if not verdict.ok:
+            problems.append(verdict.message)
+            tail = _log_tail(state.run, record["jit_logs"])
+            if tail:
+                ctx.pipeline.progress.message("--- jit log tail ---\n" + tail)
+    ctx.pipeline.save()
+    if problems:
+        raise StepFailed("; ".join(problems))
+    return "; ".join(lines)
+
+
+def _log_tail(run: RunDir, logs: list[str], lines: int = 40) -> str:
+    if not logs:
+        return ""
+    biggest = max(logs, key=lambda p: (run.path / p).stat().st_size)
+    text = (run.path / biggest).read_bytes()[-20000:].decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
