@@ -120,19 +120,28 @@ def run_baseline(
     progress: Progress,
 ) -> BaselineOutcome:
     """Run the whole pipeline. Bad input raises UsageError before anything is written."""
-    from armjit import gitops, notes, sync
+    from armjit import notes
 
     settings, notes_lines = embedded_defaults(settings, explicit)
     modes, cannot = plan_modes(settings)
     repo = Path(settings.repo).expanduser() if settings.repo else None
     describe: dict[str, Any] = {}
     if repo is not None:
+        from armjit import gitops
+
         gitops.check_repo(repo, settings.branch)
     notes_dir = notes.notes_dir(repo, reports) if not settings.notes_dir else Path(settings.notes_dir)
     notes.ensure_writable([notes_dir / "findings.md", notes_dir / "progress.md"])
     host = connect(settings)
     if hasattr(host, "open"):
         host.open()
+    # Expand ~ once, on the host itself: every later command quotes these paths.
+    settings = replace(
+        settings,
+        remote_workdir=host.expand(settings.remote_workdir),
+        remote_incoming=host.expand(settings.remote_incoming),
+        driver_venv=host.expand(settings.driver_venv),
+    )
     if cannot:
         progress.message(cannot)
     for line in notes_lines:
@@ -170,7 +179,7 @@ def run_baseline(
             manifest["commits"] = describe
             for line in gitops.describe_lines(describe):
                 progress.message(line)
-            pipeline.step("deploy", host, lambda ctx: _deploy(ctx, state, repo, describe, sync))
+            pipeline.step("deploy", host, lambda ctx: _deploy(ctx, state, repo, describe))
         else:
             pipeline.skip("deploy", "no target repo")
         pipeline.step("host-facts", host, lambda ctx: _host_facts(ctx, state))
@@ -215,7 +224,9 @@ def _upstream_sync(ctx: StepContext, repo: Path, s: Settings) -> str:
     return str(result)
 
 
-def _deploy(ctx: StepContext, state: _State, repo: Path, describe: dict[str, Any], sync: Any) -> str:
+def _deploy(ctx: StepContext, state: _State, repo: Path, describe: dict[str, Any]) -> str:
+    from armjit import sync
+
     s = state.settings
     ref = None if s.worktree else s.branch
     result = sync.sync_tree(ctx.host, repo, s.remote_workdir, ref=ref, worktree=s.worktree)

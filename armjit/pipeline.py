@@ -134,6 +134,8 @@ class Pipeline:
             status, detail = "skipped", str(skipped)
         except StepFailed as failed:
             status, detail = "failed", str(failed)
+            if failed.result is not None:
+                ctx.last_exit = failed.result.exit_code
             self._record(ctx, status, started, detail)
             if failed.result is not None and failed.result.tail(1):
                 self.progress.message(_indent(failed.result.tail(15)))

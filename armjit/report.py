@@ -12,7 +12,7 @@ from typing import Any
 from armjit.render import TableFormat, fmt_seconds, table
 from armjit.store import RunDir
 
-__all__ = ["findings_block", "progress_block", "summary_text", "write_baseline_notes"]
+__all__ = ["findings_block", "progress_block", "summary_text", "tidy_paths", "write_baseline_notes"]
 
 
 def steps_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
@@ -157,9 +157,15 @@ def progress_block(manifest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def tidy_paths(text: str) -> str:
+    """Notes are shared: show this machine's home directory as ``~``."""
+    home = str(Path.home())
+    return text.replace(home + "/", "~/") if home not in ("/", "") else text
+
+
 def write_baseline_notes(run: RunDir, manifest: dict[str, Any], notes_dir: Path) -> None:
     from armjit import notes
 
     block = f"baseline-{manifest['run_id']}"
-    notes.upsert_block(notes_dir / "findings.md", block, findings_block(run, manifest))
-    notes.upsert_block(notes_dir / "progress.md", block, progress_block(manifest))
+    notes.upsert_block(notes_dir / "findings.md", block, tidy_paths(findings_block(run, manifest)))
+    notes.upsert_block(notes_dir / "progress.md", block, tidy_paths(progress_block(manifest)))
