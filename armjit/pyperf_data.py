@@ -1,0 +1,141 @@
+"""pyperf / pyperformance JSON (``.json`` or ``.json.gz``) -> measured values per benchmark and process.
+
+pyperf stores, per benchmark, one "run" per worker process: ``values`` are the measured values
+(already divided by loops, so seconds per iteration) and ``warmups`` are ``[loops, value]`` pairs.
+A calibration run has warmups only and is skipped. Parsing is done here on the plain JSON (not
+through pyperf's loader) so that every bad input gives one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from armjit.errors import UsageError
+
+__all__ = ["BenchmarkData", "PyperfFile", "benchmark_names", "load", "parse"]
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    """One benchmark: the measured values of each worker process, in file order."""
+
+    name: str
+    processes: tuple[tuple[float, ...], ...]
+    unit: str = "second"
+    loops: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def n_values(self) -> int:
+        return sum(len(p) for p in self.processes)
+
+
+@dataclass(frozen=True)
+class PyperfFile:
+    path: Path
+    benchmarks: tuple[BenchmarkData, ...]
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.benchmarks)
+
+    def get(self, name: str) -> BenchmarkData:
+        for bench in self.benchmarks:
+            if bench.name == name:
+                return bench
+        raise KeyError(name)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if path.name.endswith(".gz") or raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise UsageError(f"{path}: not a readable gzip file ({exc})") from None
+    if not raw.strip():
+        raise UsageError(f"{path}: empty file, expected pyperf JSON")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text, expected pyperf JSON") from None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse(data: Any, path: Path) -> PyperfFile:
+    """Turn decoded pyperf JSON into benchmarks; ``path`` only names the file in errors."""
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise UsageError(f"{path}: not a pyperf result file (no 'benchmarks' list)")
+    raw_common = data.get("metadata")
+    common: dict[str, Any] = raw_common if isinstance(raw_common, dict) else {}
+    benches: list[BenchmarkData] = []
+    for index, bench in enumerate(data["benchmarks"]):
+        if not isinstance(bench, dict) or not isinstance(bench.get("runs"), list):
+            raise UsageError(f"{path}: benchmark #{index + 1} has no 'runs' list; not pyperf output")
+        raw_meta = bench.get("metadata")
+        meta: dict[str, Any] = {**common, **(raw_meta if isinstance(raw_meta, dict) else {})}
+        name = meta.get("name")
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"{path}: benchmark #{index + 1} has no name in its metadata")
+        processes = []
+        for run in bench["runs"]:
+            values = run.get("values") if isinstance(run, dict) else None
+            if not values:
+                continue  # calibration run: warmups only
+            if not isinstance(values, list) or not all(_number(v) and v > 0 for v in values):
+                raise UsageError(f"{path}: benchmark {name} has a run whose values are not positive numbers")
+            processes.append(tuple(float(v) for v in values))
+        total = sum(len(p) for p in processes)
+        if total == 0:
+            raise UsageError(f"{path}: benchmark {name} has no measured values (only calibration/warmups)")
+        if total == 1:
+            raise UsageError(
+                f"{path}: benchmark {name} has a single value (--debug-single-value?); "
+                "a comparison needs several processes with several values"
+            )
+        loops = meta.get("loops")
+        benches.append(
+            BenchmarkData(
+                name=name,
+                processes=tuple(processes),
+                unit=str(meta.get("unit", "second")),
+                loops=loops if isinstance(loops, int) else None,
+                metadata=meta,
+            )
+        )
+    if not benches:
+        raise UsageError(f"{path}: no benchmarks in this pyperf file")
+    names = [b.name for b in benches]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"{path}: benchmark names appear more than once: {', '.join(dupes)}")
+    return PyperfFile(path=path, benchmarks=tuple(benches), metadata=dict(common))
+
+
+def load(path: Path) -> PyperfFile:
+    """Read a pyperf/pyperformance JSON or JSON.gz file; bad input is a one-line UsageError."""
+    text = _read_text(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}), expected pyperf output") from None
+    return parse(data, path)
+
+
+def benchmark_names(path: Path) -> list[str]:
+    """The benchmark names in a pyperf file, in file order."""
+    return list(load(path).names)

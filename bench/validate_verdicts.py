@@ -1,0 +1,248 @@
+"""Validate armjit's paired verdict on this machine, next to pyperf compare_to on the same samples.
+
+Workload: pyperformance's richards body run as a pyperf worker (bench/_workload_richards.py),
+with an injected busy loop (same code in every arm, size set by ARMJIT_BUSY_ITERS) that makes
+an iteration slower by a chosen share.
+
+What is measured (once, the expensive part): a pool of K "super-blocks". Each super-block runs
+one fresh worker process per arm, A (no injection), A' (no injection), and one slowed arm per
+share (default 2%, 5%, 10%), in a seeded random order, back to back, all with the same
+--loops/-n/-w. Any (A, X) pair inside a super-block is therefore a block of the paired design:
+two fresh processes, close in time, in random relative order.
+
+What is resampled (cheap): a trial with P blocks draws P distinct super-blocks at random from
+the pool and judges A->X with armjit.stats.judge_paired (δ = 1%, 10,000 bootstrap resamples).
+A/A uses A->A'. Trials overlap in the pool (they share super-blocks), so they are not
+independent; the fully disjoint trials (K // P of them) are reported too. For pyperf
+compare_to, the same P processes per arm are merged into one pyperf JSON per arm and
+`python -m pyperf compare_to` judges them ("Significant" or "Not significant").
+
+Run: .venv/bin/python bench/validate_verdicts.py            (about 20 minutes on 2 cores)
+     .venv/bin/python bench/validate_verdicts.py --pool-file pool.json   (reuse a saved pool)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from armjit import stats  # noqa: E402
+from armjit.render import table  # noqa: E402
+
+WORKLOAD = HERE / "_workload_richards.py"
+BUSY_ENV = "ARMJIT_BUSY_ITERS"
+
+
+def calibrate(python: str) -> tuple[float, float]:
+    """Seconds per richards iteration and per busy unit, measured in a fresh process."""
+    code = (
+        "import sys, time, statistics\n"
+        f"sys.path.insert(0, {str(HERE)!r})\n"
+        "import _workload_richards as w\n"
+        "r = w.load_richards().Richards()\n"
+        "for _ in range(5): r.run(1)\n"
+        "rt = []\n"
+        "for _ in range(30):\n"
+        "    t = time.perf_counter(); r.run(1); rt.append(time.perf_counter() - t)\n"
+        "bt = []\n"
+        "for _ in range(15):\n"
+        "    t = time.perf_counter(); w.busy(200000); bt.append((time.perf_counter() - t) / 200000)\n"
+        "print(statistics.median(rt), statistics.median(bt))\n"
+    )
+    out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def run_process(python: str, units: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """One fresh worker process; returns its measured values and wall time."""
+    env = dict(os.environ, **{BUSY_ENV: str(units)})
+    cmd = [python, str(WORKLOAD), "--worker", "--loops", str(args.loops), "-n", str(args.values)]
+    cmd += ["-w", str(args.warmups), "-o", str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    run = data["benchmarks"][0]["runs"][-1]
+    return {"values": run["values"], "wall": wall, "units": units, "json": data}
+
+
+def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, Any]:
+    python = sys.executable
+    rng = random.Random(args.seed)
+    superblocks: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.pool):
+            order = list(arms)
+            rng.shuffle(order)
+            sb: dict[str, Any] = {"order": order}
+            for arm in order:
+                sb[arm] = run_process(python, arms[arm], args, Path(tmp) / f"{i}_{arm}.json")
+            superblocks.append(sb)
+            if (i + 1) % 10 == 0:
+                el = time.perf_counter() - t_start
+                print(f"  pool {i + 1}/{args.pool} super-blocks, {el:.0f} s", file=sys.stderr, flush=True)
+    return {
+        "arms": arms,
+        "superblocks": superblocks,
+        "wall": time.perf_counter() - t_start,
+        "settings": {k: getattr(args, k) for k in ("loops", "values", "warmups", "seed")},
+    }
+
+
+def arm_json(processes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One pyperf file for an arm: the first process's file with every process's run."""
+    base = json.loads(json.dumps(processes[0]["json"]))
+    base["benchmarks"][0]["runs"] = [p["json"]["benchmarks"][0]["runs"][-1] for p in processes]
+    return base
+
+
+def pyperf_significant(python: str, a: dict[str, Any], b: dict[str, Any]) -> tuple[bool, bool]:
+    """(significant, slower) from `pyperf compare_to a b` on the given arms."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pa, pb = Path(tmp) / "a.json", Path(tmp) / "b.json"
+        pa.write_text(json.dumps(a), encoding="utf-8")
+        pb.write_text(json.dumps(b), encoding="utf-8")
+        out = subprocess.run(
+            [python, "-m", "pyperf", "compare_to", str(pa), str(pb)], capture_output=True, text=True, check=True
+        ).stdout
+    significant = "Not significant" not in out
+    return significant, "slower" in out
+
+
+def rate(hits: int, n: int) -> str:
+    return f"{hits}/{n} = {hits / n:.0%}" if n else "-"
+
+
+def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
+    arms: dict[str, int] = pool["arms"]
+    sbs: list[dict[str, Any]] = pool["superblocks"]
+    k = len(sbs)
+    meds = [{arm: stats.process_median(sb[arm]["values"]) for arm in arms} for sb in sbs]
+    proc_wall = statistics.fmean(sb[arm]["wall"] for sb in sbs for arm in arms)
+    conditions = [arm for arm in arms if arm != "A"]
+    # The effect each arm really has, from the whole pool (all K blocks): the reference that a
+    # trial's interval should cover.
+    truth = {
+        c: stats.paired_estimate([stats.Block(m["A"], m[c]) for m in meds], seed=args.seed).ratio for c in conditions
+    }
+    print(f"\npool: {k} super-blocks x {len(arms)} arms = {k * len(arms)} processes in {pool['wall']:.0f} s")
+    print(f"process: --loops {args.loops} -n {args.values} -w {args.warmups}; mean wall {proc_wall:.2f} s/process")
+    cvs = {arm: stats.cv([m[arm] for m in meds]) for arm in arms}
+    print("CV of process medians: " + ", ".join(f"{arm} {v:.1%}" for arm, v in cvs.items()))
+    print("whole-pool ratio to/from: " + ", ".join(f"{c} {truth[c]:.4f}" for c in conditions))
+    rng = random.Random(args.seed + 1)
+    rows = []
+    python = sys.executable
+    for p in args.blocks:
+        if p > k:
+            continue
+        draws = [rng.sample(range(k), p) for _ in range(args.trials)]
+        disjoint = [list(range(j * p, (j + 1) * p)) for j in range(k // p)]
+        for cond in conditions:
+            aa = cond == "A'"
+            want = None if aa else "regression"
+            res: dict[str, int] = {"hit": 0, "cover": 0, "pp": 0, "dis": 0, "needed": 0}
+            halfwidths = []
+            aa_ratios = []
+            for n_trial, idx in enumerate(draws):
+                blocks = [stats.Block(meds[i]["A"], meds[i][cond]) for i in idx]
+                j = stats.judge_paired(blocks, delta=stats.MIN_DELTA, seed=args.seed + n_trial)
+                v = j.decision.verdict
+                hit = v in ("real improvement", "regression") if aa else v == want
+                res["hit"] += hit
+                res["cover"] += j.estimate.ci_lo <= truth[cond] <= j.estimate.ci_hi
+                halfwidths.append(j.estimate.half_width_log)
+                aa_ratios.append(j.estimate.ratio)
+            for n_trial, idx in enumerate(disjoint):
+                blocks = [stats.Block(meds[i]["A"], meds[i][cond]) for i in idx]
+                v = stats.judge_paired(blocks, delta=stats.MIN_DELTA, seed=args.seed + n_trial).decision.verdict
+                res["dis"] += v in ("real improvement", "regression") if aa else v == want
+            pp_trials = draws[: args.pyperf_trials]
+
+            def one(idx: list[int], cond: str = cond) -> tuple[bool, bool]:
+                a = arm_json([sbs[i]["A"] for i in idx])
+                b = arm_json([sbs[i][cond] for i in idx])
+                return pyperf_significant(python, a, b)
+
+            with ThreadPoolExecutor(max_workers=2) as ex:
+                pp = list(ex.map(one, pp_trials))
+            res["pp"] = sum(sig for sig, slower in pp) if aa else sum(sig and slower for sig, slower in pp)
+            label = "A/A (0%)" if aa else f"+{int(cond[1:])}% slower"
+            what = "false verdicts" if aa else "detected (regression)"
+            rows.append(
+                [
+                    label,
+                    p,
+                    f"{truth[cond]:.4f}",
+                    what,
+                    rate(res["hit"], args.trials),
+                    rate(res["dis"], len(disjoint)),
+                    f"{statistics.median(halfwidths) * 100:.2f}%",
+                    rate(res["cover"], args.trials),
+                    rate(res["pp"], len(pp_trials)),
+                    f"{2 * p * proc_wall / 60:.1f} min",
+                ]
+            )
+            if aa:
+                print(f"P={p}: A/A noise floor (97.5% of |ln r|) = {stats.noise_floor(aa_ratios, minimum=0.0):.2%}")
+    headers = [
+        "injected",
+        "blocks P",
+        "pool ratio to/from (lower is better)",
+        "armjit counts",
+        "armjit rate (overlapping trials)",
+        "armjit rate (disjoint trials)",
+        "median CI half-width",
+        "CI covers pool ratio",
+        "pyperf compare_to significant",
+        "wall per A/B run",
+    ]
+    print()
+    print(table(rows, headers, fmt="github"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", type=int, default=200, help="super-blocks to measure")
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.02, 0.05, 0.10], help="injected slowdowns")
+    parser.add_argument("--blocks", type=int, nargs="+", default=[10, 20, 30, 40], help="block counts to judge")
+    parser.add_argument("--trials", type=int, default=300, help="resampled trials per block count and arm")
+    parser.add_argument("--pyperf-trials", type=int, default=60, help="of those, judged by pyperf compare_to")
+    parser.add_argument("--loops", type=int, default=3)
+    parser.add_argument("--values", type=int, default=5)
+    parser.add_argument("--warmups", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
+    parser.add_argument("--pool-file", type=Path, help="load this pool if it exists, else measure and save it")
+    args = parser.parse_args()
+    if args.pool_file and args.pool_file.exists():
+        pool = json.loads(args.pool_file.read_text(encoding="utf-8"))
+        for key in ("loops", "values", "warmups"):
+            setattr(args, key, pool["settings"][key])
+    else:
+        t_iter, t_unit = calibrate(sys.executable)
+        arms = {"A": 0, "A'": 0} | {f"B{round(s * 100)}": round(s * t_iter / t_unit) for s in args.shares}
+        print(f"calibration: richards {t_iter * 1e3:.2f} ms/iteration, busy unit {t_unit * 1e9:.1f} ns; arms {arms}")
+        pool = measure_pool(args, arms)
+        if args.pool_file:
+            args.pool_file.write_text(json.dumps(pool), encoding="utf-8")
+    analyse(pool, args)
+    print(f"\nδ = {stats.MIN_DELTA:.0%}, {stats.RESAMPLES} bootstrap resamples, default blocks {stats.DEFAULT_BLOCKS}")
+
+
+if __name__ == "__main__":
+    main()
