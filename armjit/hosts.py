@@ -195,12 +195,13 @@ class _BashHost:
             self._counter += 1
             pidfile = f"/tmp/armjit-{self._session}-{self._counter}.pid"
         full = wrap_command(command, env=env, cwd=self.expand(cwd) if cwd else None, timeout=timeout, pidfile=pidfile)
+        context = self._context()  # connects first: connection errors are one-line UsageErrors
         log_handle = log.open("a", encoding="utf-8", errors="replace") if log else None
         out_tap = _LineTap(on_line, log_handle)
         err_tap = _LineTap(on_line, log_handle)
         started = time.monotonic()
         try:
-            result = self._context().run(
+            result = context.run(
                 full,
                 warn=True,
                 hide=False,
@@ -212,6 +213,8 @@ class _BashHost:
             exit_code, stdout, stderr = result.exited, result.stdout, result.stderr
         except KeyboardInterrupt:
             self._kill_group(pidfile)
+            raise
+        except ArmjitError:
             raise
         except Exception as exc:  # invoke CommandTimedOut, lost connections
             exit_code, stdout, stderr = _failure_from(exc)

@@ -1,0 +1,172 @@
+"""LocalHost and SshHost behave the same: env quoting, exit codes, timeouts that kill, transfers.
+
+The SSH side runs against a real OpenSSH sshd on 127.0.0.1 (tests/sshd.py).
+"""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from armjit.config import merge_settings
+from armjit.errors import UsageError
+from armjit.hosts import Host, LocalHost, SshHost, connect, wrap_command
+
+TRICKY = {"SPACED": "a b  c", "QUOTED": 'it\'s "quoted" $HOME `x` \\ ;|&'}
+
+
+def ssh_settings(sshd: Any, **extra: str) -> Any:
+    cli = {
+        "host": f"{sshd.user}@{sshd.host}:{sshd.port}",
+        "key": str(sshd.key_path),
+        "known_hosts": str(sshd.known_hosts_path),
+        **extra,
+    }
+    return merge_settings(cli=cli)
+
+
+@pytest.fixture(params=["local", "ssh"])
+def any_host(request: pytest.FixtureRequest) -> Iterator[Host]:
+    if request.param == "local":
+        host: Host = LocalHost()
+    else:
+        sshd = request.getfixturevalue("sshd_host")
+        host = connect(ssh_settings(sshd))
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+def test_wrap_command_quotes_env_and_cwd() -> None:
+    text = wrap_command("echo hi", env={"A": "x y"}, cwd="/d i r", timeout=5, pidfile="/tmp/p")
+    assert text.startswith("echo $$ > /tmp/p; exec timeout -k 5 5 bash -c ")
+    script = shlex.split(text.split("; exec ", 1)[1])[-1]
+    assert script == "cd '/d i r' && export A='x y'; echo hi"
+
+
+def test_env_values_arrive_intact(any_host: Host) -> None:
+    result = any_host.run('printf "%s|%s" "$SPACED" "$QUOTED"', env=TRICKY)
+    assert result.ok, result.stderr
+    assert result.stdout == f"{TRICKY['SPACED']}|{TRICKY['QUOTED']}"
+
+
+def test_exit_code_and_streams(any_host: Host, tmp_path: Path) -> None:
+    lines: list[str] = []
+    log = tmp_path / "step.log"
+    result = any_host.run("echo out; echo err >&2; exit 3", on_line=lines.append, log=log)
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    assert sorted(lines) == ["err", "out"]
+    assert "out" in log.read_text() and "err" in log.read_text()
+
+
+def test_timeout_kills_the_process_on_the_host(any_host: Host) -> None:
+    marker = f"armjit-sleep-{uuid.uuid4().hex[:8]}"
+    result = any_host.run(f"exec -a {marker} sleep 60", timeout=1)
+    assert result.timed_out and result.exit_code == 124
+    assert result.seconds < 15
+    left = any_host.run(f"ps -eo args | grep -c '^{marker}' || true")
+    assert left.stdout.strip() == "0"
+
+
+def test_cwd_with_spaces_and_quotes(any_host: Host, tmp_path: Path) -> None:
+    odd = tmp_path / "work dir" / "it's"
+    odd.mkdir(parents=True)
+    result = any_host.run("pwd", cwd=str(odd))
+    assert result.stdout.strip() == str(odd)
+
+
+@pytest.mark.ssh
+def test_put_get_round_trip(sshd_host: Any, tmp_path: Path) -> None:
+    host = connect(ssh_settings(sshd_host))
+    try:
+        source = tmp_path / "payload.bin"
+        source.write_bytes(bytes(range(256)) * 1000)
+        host.put(source, f"{tmp_path}/remote copy.bin")
+        back = tmp_path / "back.bin"
+        host.get(f"{tmp_path}/remote copy.bin", back)
+        assert back.read_bytes() == source.read_bytes()
+    finally:
+        host.close()
+
+
+@pytest.mark.ssh
+def test_one_connection_with_nodelay(sshd_host: Any) -> None:
+    import socket
+
+    host = connect(ssh_settings(sshd_host))
+    assert isinstance(host, SshHost)
+    try:
+        host.run("true")
+        transport = host._conn.transport
+        for _ in range(20):
+            host.run("true")
+        assert host._conn.transport is transport
+        assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        host.close()
+
+
+@pytest.mark.ssh
+def test_host_key_trusted_on_first_use_and_change_refused(sshd_host: Any) -> None:
+    first = connect(ssh_settings(sshd_host))
+    first.run("true")
+    first.close()
+    saved = sshd_host.known_hosts_path.read_text()
+    assert f"[127.0.0.1]:{sshd_host.port}" in saved
+    sshd_host.regenerate_host_key()
+    again = connect(ssh_settings(sshd_host))
+    with pytest.raises(UsageError) as info:
+        again.run("true")
+    assert "host key" in str(info.value) and "changed" in str(info.value) and "\n" not in str(info.value)
+    assert sshd_host.known_hosts_path.read_text() == saved
+
+
+@pytest.mark.ssh
+def test_strict_mode_refuses_unknown_hosts(sshd_host: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "kh"
+    host = connect(ssh_settings(sshd_host, known_hosts=str(empty), strict_host_keys="true"))
+    with pytest.raises(UsageError, match="strict"):
+        host.run("true")
+
+
+@pytest.mark.ssh
+def test_unreachable_and_bad_key_are_one_line(sshd_host: Any, tmp_path: Path) -> None:
+    import subprocess
+
+    port = sshd_host.port
+    wrong_key = tmp_path / "wrong"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
+    bad = connect(ssh_settings(sshd_host, key=str(wrong_key)))
+    with pytest.raises(UsageError, match="authentication"):
+        bad.run("true")
+    sshd_host.stop()
+    refused = connect(ssh_settings(sshd_host))
+    with pytest.raises(UsageError, match="connection refused"):
+        refused.run("true")
+    unknown = connect(merge_settings(cli={"host": f"no-such-host.invalid:{port}", "connect_timeout": "3"}))
+    with pytest.raises(UsageError, match="unknown host"):
+        unknown.run("true")
+
+
+@pytest.mark.ssh
+def test_ssh_config_alias(sshd_host: Any, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host armbox\n  HostName 127.0.0.1\n  Port {sshd_host.port}\n  User {sshd_host.user}\n"
+        f"  IdentityFile {sshd_host.key_path}\n"
+    )
+    settings = merge_settings(
+        cli={"host": "armbox", "ssh_config": str(config), "known_hosts": str(sshd_host.known_hosts_path)}
+    )
+    host = connect(settings)
+    try:
+        assert host.run("echo alias-ok").stdout.strip() == "alias-ok"
+        assert host.name.endswith(f":{sshd_host.port}")
+    finally:
+        host.close()
