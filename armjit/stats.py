@@ -392,10 +392,10 @@ def decide(estimate: Estimate, delta: float, gates: Sequence[str] = ()) -> Decis
 
 
 def health_gates(
-    n_from: int,
-    n_to: int,
     *,
     paired: bool,
+    n_from: int | None = None,
+    n_to: int | None = None,
     mode_from: str | None = None,
     mode_to: str | None = None,
     threshold_from: int | None = None,
@@ -404,7 +404,10 @@ def health_gates(
     crashes_to: int = 0,
     jit_inactive: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """Reasons the comparison cannot be trusted, whatever its interval says (empty when healthy)."""
+    """Reasons the comparison cannot be trusted, whatever its interval says (empty when healthy).
+
+    Counts left as None are not checked (the caller checks them per benchmark).
+    """
     reasons = []
     if mode_from != mode_to and mode_from is not None and mode_to is not None:
         reasons.append(f"JIT mode mismatch ({mode_from} -> {mode_to})")
@@ -414,10 +417,9 @@ def health_gates(
     if crashes_from or crashes_to:
         reasons.append(f"crashes: {crashes_from} (from), {crashes_to} (to)")
     minimum = MIN_BLOCKS if paired else MIN_PROCESSES
-    unit = "blocks" if paired else "processes"
-    if min(n_from, n_to) < minimum:
-        have = n_from if paired else f"{n_from} from, {n_to} to"
-        reasons.append(f"too few {unit} ({have}; need >= {minimum})")
+    if n_from is not None and n_to is not None and min(n_from, n_to) < minimum:
+        have = f"{n_from} blocks" if paired else f"{n_from} from, {n_to} to processes"
+        reasons.append(f"too few {'blocks' if paired else 'processes'} ({have}; need >= {minimum})")
     return tuple(reasons)
 
 
@@ -432,7 +434,7 @@ def judge_paired(
 ) -> Judgement:
     """Estimate and verdict for paired blocks; too few blocks is added to ``gates``."""
     est = paired_estimate(blocks, resamples=resamples, seed=seed, confidence=confidence)
-    all_gates = (*gates, *health_gates(est.n_from, est.n_to, paired=True))
+    all_gates = (*gates, *health_gates(paired=True, n_from=est.n_from, n_to=est.n_to))
     return Judgement(est, decide(est, delta, all_gates))
 
 
@@ -448,7 +450,7 @@ def judge_unpaired(
 ) -> Judgement:
     """Estimate and verdict for two separate (not interleaved) runs."""
     est = unpaired_estimate(from_processes, to_processes, resamples=resamples, seed=seed, confidence=confidence)
-    all_gates = (*gates, *health_gates(est.n_from, est.n_to, paired=False))
+    all_gates = (*gates, *health_gates(paired=False, n_from=est.n_from, n_to=est.n_to))
     return Judgement(est, decide(est, delta, all_gates))
 
 
