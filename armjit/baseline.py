@@ -26,7 +26,7 @@ from armjit.pipeline import Pipeline, StepContext, StepFailed, StepSkipped
 from armjit.progress import Progress
 from armjit.store import RunDir, RunStore
 
-__all__ = ["BaselineOutcome", "embedded_defaults", "plan_modes", "run_baseline"]
+__all__ = ["BaselineOutcome", "embedded_defaults", "host_label", "plan_modes", "run_baseline"]
 
 q = shlex.quote
 _LOCAL_HOME = "~/.cache/armjit/local"
@@ -77,9 +77,13 @@ def _bench_runner(settings: Settings) -> str:
     return "pyperf" if settings.bench_script or settings.build == "none" else "pyperformance"
 
 
+def host_label(host: Host) -> str:
+    """The host part of a run id: letters, digits, dots and dashes only."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", host.name).strip("-") or "host"
+
+
 def _run_id(now: dt.datetime, commit: str | None, host: Host) -> str:
-    label = re.sub(r"[^A-Za-z0-9.-]+", "-", host.name).strip("-") or "host"
-    return f"{now:%Y%m%dT%H%M%SZ}_{(commit or 'nocommit')[:8]}_{label}"
+    return f"{now:%Y%m%dT%H%M%SZ}_{(commit or 'nocommit')[:8]}_{host_label(host)}"
 
 
 @dataclass
