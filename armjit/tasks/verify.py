@@ -1,0 +1,128 @@
+"""``invoke verify``: the baseline's parameters on the current head, from -> to with a verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from invoke import Context, task
+
+from armjit import compare, notes, stats
+from armjit.progress import Progress
+from armjit.render import table
+from armjit.report import tidy_paths
+from armjit.store import RunDir, RunStore
+from armjit.tasks._common import friendly_errors
+from armjit.verify import VerifyOutcome, run_verify
+
+__all__ = ["TASKS"]
+
+
+def jit_proof(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
+    """Compiles and effective threshold per mode for both sides."""
+    rows: list[tuple[Any, ...]] = []
+    if outcome.paired:
+        for mode, m in outcome.manifest.get("modes", {}).items():
+            for side, p in (m.get("jit_proof") or {}).items():
+                rows.append((mode, "from" if side == "a" else "to", p.get("main"), p.get("total"), p.get("threshold")))
+        return rows
+    for label, run in (("from", outcome.from_run), ("to", outcome.to_run)):
+        for mode, m in run.manifest().get("modes", {}).items():
+            c = m.get("compiles") or {}
+            rows.append((mode, label, c.get("main"), c.get("total"), m.get("threshold")))
+    return rows
+
+
+def crashes(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
+    if outcome.paired:
+        return [
+            ("from" if side == "a" else "to", key, n, data.get("successes", {}).get(key, 0))
+            for side, data in (outcome.manifest.get("crashes") or {}).items()
+            for key, n in data.get("attempts", {}).items()
+        ]
+    rows = []
+    for label, run in (("from", outcome.from_run), ("to", outcome.to_run)):
+        for step in run.manifest().get("steps", []):
+            if step["name"].startswith("bench-"):
+                rows.append((label, step["name"][6:], 1, 1 if step["status"] == "ok" else 0))
+    return rows
+
+
+def _block(outcome: VerifyOutcome, record: RunDir) -> str:
+    report = outcome.report
+    body = compare.findings_block(report, title=f"Iteration: verify `{record.run_id}`")
+    body += "\nJIT activity proof (compiles from the workers' own logs):\n\n"
+    body += table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"], "github")
+    body += "\n\nCrash accounting:\n\n"
+    body += table(crashes(outcome), ["side", "mode", "attempts", "successes"], "github")
+    body += f"\n\nFrom run `{outcome.from_run.run_id}` -> to run `{outcome.to_run.run_id}`.\n"
+    return tidy_paths(body)
+
+
+@task(
+    help={
+        "baseline": "the baseline run (id or directory; default: the latest successful baseline)",
+        "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
+        "blocks": "blocks for the paired method",
+        "worktree": "measure the working tree including uncommitted changes",
+        "reports": "armjit reports directory",
+        "json": "print the comparisons as JSON",
+        "verbose": "stream every output line",
+    }
+)
+@friendly_errors
+def verify(
+    c: Context,
+    baseline: str = "",
+    paired: str = "auto",
+    blocks: int = stats.DEFAULT_BLOCKS,
+    worktree: bool = False,
+    reports: str = "reports",
+    json: bool = False,
+    verbose: bool = False,
+) -> None:
+    """Re-run the baseline's recorded parameters on the current head; from -> to with an honest verdict."""
+    if paired not in ("auto", "yes", "no"):
+        from armjit.errors import UsageError
+
+        raise UsageError(f"--paired {paired!r}: expected auto, yes or no")
+    root = Path(reports)
+    outcome = run_verify(
+        reports=root,
+        baseline_ref=baseline or None,
+        paired=paired,
+        blocks=int(blocks),
+        worktree=worktree,
+        progress=Progress(sys.stderr, verbose=verbose),
+    )
+    stamp = dt.datetime.now(dt.UTC)
+    record = RunStore(root / "runs").create(f"{stamp:%Y%m%dT%H%M%SZ}_verify")
+    data = {
+        "run_id": record.run_id,
+        "kind": "verify",
+        "status": "ok",
+        "started": stamp.isoformat(timespec="seconds"),
+        "verdict": outcome.report.overall,
+        "paired": outcome.paired,
+        "from_run": outcome.from_run.run_id,
+        "to_run": outcome.to_run.run_id,
+        "report": compare.report_json(outcome.report),
+        "jit_proof": [list(r) for r in jit_proof(outcome)],
+        "crashes": [list(r) for r in crashes(outcome)],
+    }
+    record.save_manifest(data)
+    settings_repo = outcome.from_run.manifest().get("settings", {}).get("repo")
+    notes_dir = notes.notes_dir(Path(settings_repo).expanduser() if settings_repo else None, root)
+    notes.upsert_block(notes_dir / "findings.md", f"verify-{record.run_id}", _block(outcome, record))
+    if json:
+        print(__import__("json").dumps({"run_id": record.run_id, **data["report"]}, indent=2))
+    else:
+        print(compare.render_text(outcome.report))
+        print()
+        print(table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"]))
+        print(f"\nverify record: {record.path}")
+
+
+TASKS = [verify]

@@ -1,0 +1,95 @@
+"""``invoke verify``: re-run the baseline's exact parameters on the current head and judge from -> to.
+
+Paired when it can be (the baseline's commit is in the repo: ``ab`` of that commit against the
+head, interleaved on the same host), otherwise a fresh baseline judged unpaired with ``compare``.
+Either way the report carries the JIT activity proof of both sides, crash accounting and, when
+JIT logs exist, the compiled-size guard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from armjit import compare
+from armjit.config import Settings, merge_settings
+from armjit.errors import UsageError
+from armjit.progress import Progress
+from armjit.store import RunDir, RunStore
+
+__all__ = ["VerifyOutcome", "baseline_settings", "run_verify"]
+
+
+@dataclass
+class VerifyOutcome:
+    from_run: RunDir
+    to_run: RunDir
+    report: compare.Report
+    paired: bool
+    manifest: dict[str, Any]
+
+
+def baseline_settings(manifest: dict[str, Any]) -> Settings:
+    """The settings a baseline ran with, from its run.json (so the comparison is fair by construction)."""
+    recorded = manifest.get("settings")
+    if not isinstance(recorded, dict):
+        raise UsageError(f"run {manifest.get('run_id')} has no recorded settings")
+    return merge_settings(cli={k: v for k, v in recorded.items() if v is not None})
+
+
+def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
+    if ref:
+        run = store.resolve(ref)
+    else:
+        found = store.latest(lambda r: r.manifest().get("kind") == "baseline" and r.manifest().get("status") == "ok")
+        if found is None:
+            raise UsageError(f"no successful baseline under {store.root}: run `invoke baseline` first")
+        run = found
+    if run.manifest().get("kind") != "baseline":
+        raise UsageError(f"run {run.run_id} is a {run.manifest().get('kind')!r} run, not a baseline")
+    return run
+
+
+def run_verify(
+    *,
+    reports: Path,
+    baseline_ref: str | None,
+    paired: str,
+    blocks: int,
+    worktree: bool,
+    progress: Progress,
+) -> VerifyOutcome:
+    from armjit.ab import run_ab
+    from armjit.baseline import run_baseline
+
+    store = RunStore(reports / "runs")
+    base = _find_baseline(store, baseline_ref)
+    manifest = base.manifest()
+    settings = replace(baseline_settings(manifest), reports=str(reports), sync_upstream=False, worktree=worktree)
+    explicit = set(manifest.get("explicit_settings", []))
+    commit = (manifest.get("commits") or {}).get("commit")
+    can_pair = bool(settings.repo and commit) and paired != "no"
+    if paired == "yes" and not can_pair:
+        raise UsageError("--paired needs a baseline with a recorded commit of a --repo")
+    if can_pair:
+        progress.message(f"verify: paired A/B of baseline commit {commit[:10]} against the current head")
+        outcome = run_ab(
+            settings,
+            explicit,
+            base=commit,
+            cand=None if worktree else settings.branch,
+            blocks=blocks,
+            aa=False,
+            reports=reports,
+            progress=progress,
+        )
+        return VerifyOutcome(base, outcome.run, outcome.report, True, outcome.manifest)
+    progress.message(f"verify: re-running baseline {base.run_id}'s parameters (unpaired comparison)")
+    fresh = run_baseline(settings, explicit, reports=reports, progress=progress)
+    report = compare.compare_inputs(
+        compare.load_input(base.path, store),
+        compare.load_input(fresh.run.path, store),
+        noise_file=compare.noise_path(reports),
+    )
+    return VerifyOutcome(base, fresh.run, report, False, fresh.manifest)
