@@ -15,6 +15,7 @@ from typing import Any
 from invoke import Context, task
 
 from armjit.config import Settings, load_pyproject_settings, merge_settings_with_sources, setting_specs
+from armjit.tasks._common import friendly_errors
 
 __all__ = ["resolve_settings", "settings_help", "settings_task"]
 
@@ -72,6 +73,7 @@ def settings_task(
     specs = setting_specs()
     setting_names = [spec.name for spec in specs]
 
+    @friendly_errors
     def runner(c: Context, **kwargs: Any) -> Any:
         given = {k: kwargs.pop(k) for k in setting_names}
         settings, sources = resolve_settings(c, given)
