@@ -120,8 +120,10 @@ def pyperf_significant(python: str, a: dict[str, Any], b: dict[str, Any]) -> tup
         out = subprocess.run(
             [python, "-m", "pyperf", "compare_to", str(pa), str(pb)], capture_output=True, text=True, check=True
         ).stdout
-    significant = "Not significant" not in out
-    return significant, "slower" in out
+    # one benchmark per file: either "... -> ...: 1.05x slower" or "... hidden because not significant"
+    # (older pyperf: "Not significant!")
+    significant = "not significant" not in out.lower()
+    return significant, significant and "slower" in out
 
 
 def rate(hits: int, n: int) -> str:
@@ -161,7 +163,7 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
             aa_ratios = []
             for n_trial, idx in enumerate(draws):
                 blocks = [stats.Block(meds[i]["A"], meds[i][cond]) for i in idx]
-                j = stats.judge_paired(blocks, delta=stats.MIN_DELTA, seed=args.seed + n_trial)
+                j = stats.judge_paired(blocks, delta=args.delta, seed=args.seed + n_trial)
                 v = j.decision.verdict
                 hit = v in ("real improvement", "regression") if aa else v == want
                 res["hit"] += hit
@@ -170,7 +172,7 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
                 aa_ratios.append(j.estimate.ratio)
             for n_trial, idx in enumerate(disjoint):
                 blocks = [stats.Block(meds[i]["A"], meds[i][cond]) for i in idx]
-                v = stats.judge_paired(blocks, delta=stats.MIN_DELTA, seed=args.seed + n_trial).decision.verdict
+                v = stats.judge_paired(blocks, delta=args.delta, seed=args.seed + n_trial).decision.verdict
                 res["dis"] += v in ("real improvement", "regression") if aa else v == want
             pp_trials = draws[: args.pyperf_trials]
 
@@ -227,6 +229,7 @@ def main() -> None:
     parser.add_argument("--values", type=int, default=5)
     parser.add_argument("--warmups", type=int, default=1)
     parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
+    parser.add_argument("--delta", type=float, default=stats.MIN_DELTA, help="practical threshold δ for the verdicts")
     parser.add_argument("--pool-file", type=Path, help="load this pool if it exists, else measure and save it")
     args = parser.parse_args()
     if args.pool_file and args.pool_file.exists():
@@ -241,7 +244,7 @@ def main() -> None:
         if args.pool_file:
             args.pool_file.write_text(json.dumps(pool), encoding="utf-8")
     analyse(pool, args)
-    print(f"\nδ = {stats.MIN_DELTA:.0%}, {stats.RESAMPLES} bootstrap resamples, default blocks {stats.DEFAULT_BLOCKS}")
+    print(f"\nδ = {args.delta:.1%}, {stats.RESAMPLES} bootstrap resamples, default blocks {stats.DEFAULT_BLOCKS}")
 
 
 if __name__ == "__main__":

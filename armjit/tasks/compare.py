@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,15 @@ from armjit.tasks._common import friendly_errors, reports_root
 __all__ = ["TASKS"]
 
 
+def _emit(text: str) -> None:
+    """Print, tolerating a closed pipe (``invoke compare --json | head``)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit; point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 _HELP = {
     "from": "the baseline: a run id, a run directory, 'latest', or a pyperf JSON(.gz) file",
     "to": "the candidate: same kinds as --from",
@@ -36,7 +46,7 @@ _HELP = {
 
 
 @friendly_errors
-def _compare(  # noqa: PLR0917 (invoke maps each parameter to a flag)
+def _compare(
     c: Context,
     from_: str = "",
     to: str = "",
@@ -70,9 +80,9 @@ def _compare(  # noqa: PLR0917 (invoke maps each parameter to a flag)
         data = report_json(report)
         if plot:
             data["plot"] = plot_note
-        print(json.dumps(data, indent=2))
+        _emit(json.dumps(data, indent=2))
     else:
-        print(render_text(report))
+        _emit(render_text(report))
         if plot_note:
             print(plot_note, file=sys.stderr)
 
