@@ -12,8 +12,8 @@ import re
 import unittest
 from collections.abc import Iterator
 
-import cinderx
-from cinderx import jit
+import cinderx  # type: ignore[import-not-found,unused-ignore]
+from cinderx import jit  # type: ignore[import-not-found,unused-ignore]
 
 
 def _add_one(x: int) -> int:
