@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import fabric
 import paramiko
+import pyperf
 import pytest
+from conftest import TargetRepo
 from sshd import SshdHost, descendants
 
 
@@ -101,3 +105,168 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"  # a zombie has exited; init reaps it
+
+
+# --- the fixture target repository ------------------------------------------------------------
+
+
+def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
+    )
+
+
+def _build_and_install(repo: TargetRepo, site: Path, env: dict[str, str] | None = None) -> Path:
+    """Build the wheel the way the pipeline does without `build` (pip, isolated) and install it."""
+    dist = repo.path / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # PIP_NO_INDEX proves the isolated build needs nothing from the network.
+    built = _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "-w",
+        dist,
+        ".",
+        cwd=repo.path,
+        env={"PIP_NO_INDEX": "1", **(env or {})},
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = dist.glob("cinderx-*.whl")
+    installed = _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--upgrade",
+        "--target",
+        site,
+        wheel,
+        cwd=repo.path,
+        env={"PIP_NO_INDEX": "1"},
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return wheel
+
+
+def _gate(repo: TargetRepo, site: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    test_file = repo.path / "cinderx/PythonLib/test_cinderx/test_arm_runtime.py"
+    return _run(sys.executable, test_file, "-v", cwd=repo.path, env={"PYTHONPATH": str(site), **(env or {})})
+
+
+def test_target_repo_has_upstream_and_work_branches(target_repo: TargetRepo) -> None:
+    repo = target_repo
+    assert repo.git("branch", "--show-current") == "arm-jit"
+    assert repo.git("status", "--porcelain") == ""
+    assert repo.head("main") == repo.head("origin/main") == repo.git("rev-parse", "main@{upstream}")
+    assert repo.git("rev-list", "--count", "main..arm-jit") == "1"
+    changed = repo.git("diff", "--name-only", "main...arm-jit").splitlines()
+    assert changed == ["cinderx/Jit/codegen_arm64.cpp", "cinderx/StaticPython/classloader.c"]
+    assert repo.git("config", "user.email") == "fixture@example.invalid"
+    assert (repo.path / "cinderx/PythonLib/test_cinderx/test_arm_runtime.py").is_file()
+    assert (repo.path / "bench/bm_fixture.py").is_file()
+
+    # Upstream moves on; the old workflow's sync (fetch, ff-only, rebase) works offline against origin.
+    upstream = repo.push_upstream("cinderx/Jit/pyjit.cpp", "// upstream change\n", "upstream: pyjit")
+    repo.git("fetch", "-q", "origin")
+    repo.git("checkout", "-q", "main")
+    repo.git("pull", "-q", "--ff-only")
+    repo.git("checkout", "-q", "arm-jit")
+    repo.git("rebase", "-q", "main")
+    assert repo.head("main") == upstream
+    assert repo.git("merge-base", "main", "arm-jit") == upstream
+    assert repo.git("rev-list", "--count", "main..arm-jit") == "1"
+
+
+def test_target_builds_offline_and_its_test_gate_passes_from_the_installed_wheel(
+    target_repo: TargetRepo, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    wheel = _build_and_install(target_repo, site, env={"CMAKE_BUILD_PARALLEL_LEVEL": "3"})
+    assert wheel.name == "cinderx-2026.11.0.dev0-py3-none-any.whl"
+    info = (site / "cinderx/_build_info.py").read_text()
+    assert "BUILD_PARALLEL = '3'" in info  # the build environment reached the build
+
+    gate = _gate(target_repo, site)
+    assert gate.returncode == 0, gate.stderr
+    assert "Ran 4 tests" in gate.stderr and "\nOK" in gate.stderr
+    assert "test_installed_build_matches_checkout" in gate.stderr
+
+
+def test_target_gate_goes_red_and_green(target_repo: TargetRepo, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _build_and_install(target_repo, site)
+    source = target_repo.path / "cinderx/Jit/codegen_arm64.cpp"
+    original = source.read_text()
+
+    # An env toggle fails the named test only.
+    toggled = _gate(target_repo, site, env={"CINDERX_FIXTURE_FAIL": "stub_alignment"})
+    assert toggled.returncode == 1
+    assert "FAIL: test_aarch64_call_stub_alignment" in toggled.stderr and "failures=1" in toggled.stderr
+
+    # An edit that is not rebuilt: the gate sees a stale wheel.
+    source.write_text(original.replace("fast_path=on", "fast_path=off"))
+    stale = _gate(target_repo, site)
+    assert "FAIL: test_installed_build_matches_checkout" in stale.stderr and "failures=1" in stale.stderr
+
+    # Rebuilt: red on the feature test, then green after the fix.
+    _build_and_install(target_repo, site)
+    red = _gate(target_repo, site)
+    assert red.returncode == 1 and "FAIL: test_arm64_fast_path" in red.stderr and "failures=1" in red.stderr
+    source.write_text(original)
+    _build_and_install(target_repo, site)
+    assert _gate(target_repo, site).returncode == 0
+
+
+def test_target_compile_error_fails_the_build(target_repo: TargetRepo) -> None:
+    source = target_repo.path / "cinderx/StaticPython/classloader.c"
+    text = source.read_text()
+    source.write_text(text + "#error unsupported relocation\n")
+    line = len(text.splitlines()) + 1
+    built = _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "-w",
+        "dist",
+        ".",
+        cwd=target_repo.path,
+        env={"PIP_NO_INDEX": "1"},
+    )
+    assert built.returncode != 0
+    assert f"cinderx/StaticPython/classloader.c:{line}: error: #error unsupported relocation" in built.stderr
+    assert not list((target_repo.path / "dist").glob("*.whl"))
+
+
+def test_target_benchmark_writes_a_valid_pyperf_json(target_repo: TargetRepo, tmp_path: Path) -> None:
+    out = tmp_path / "richards.json"
+    ran = _run(
+        sys.executable,
+        "bench/bm_fixture.py",
+        "--processes",
+        "2",
+        "--values",
+        "2",
+        "--warmups",
+        "1",
+        "--inherit-environ",
+        "PYTHONJITAUTO,PYTHONJITLOGFILE",
+        "-o",
+        out,
+        "--quiet",
+        cwd=target_repo.path,
+        env={"PYTHONJITAUTO": "50"},
+    )
+    assert ran.returncode == 0, ran.stderr
+    suite = pyperf.BenchmarkSuite.load(str(out))
+    assert suite.get_benchmark_names() == ["richards"]
+    bench = suite.get_benchmark("richards")
+    values = bench.get_values()
+    assert len(values) == 4 and all(0 < v < 1 for v in values)  # 2 processes x 2 values, seconds per call
+    assert bench.get_metadata()["description"].startswith("richards-like")
