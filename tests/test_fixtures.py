@@ -6,14 +6,19 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
+from importlib.resources import files
 from pathlib import Path
 
 import fabric
 import paramiko
 import pyperf
 import pytest
-from conftest import TargetRepo
+from conftest import TargetRepo, make_target_repo
 from sshd import SshdHost, descendants
+
+from armjit.jitlog import read_log
+from armjit.modes import inherit_environ, jit_mode, jitlist_text
 
 
 def _server_key(host: SshdHost) -> paramiko.PKey:
@@ -197,6 +202,7 @@ def test_target_builds_offline_and_its_test_gate_passes_from_the_installed_wheel
     assert "test_installed_build_matches_checkout" in gate.stderr
 
 
+@pytest.mark.slow
 def test_target_gate_goes_red_and_green(target_repo: TargetRepo, tmp_path: Path) -> None:
     site = tmp_path / "site"
     _build_and_install(target_repo, site)
@@ -270,3 +276,65 @@ def test_target_benchmark_writes_a_valid_pyperf_json(target_repo: TargetRepo, tm
     values = bench.get_values()
     assert len(values) == 4 and all(0 < v < 1 for v in values)  # 2 processes x 2 values, seconds per call
     assert bench.get_metadata()["description"].startswith("richards-like")
+
+
+# --- the stand-in JIT (cinderx.jit of the fixture) ----------------------------------------------
+
+
+def _bench_venv(repo: TargetRepo, root: Path) -> Path:
+    """A venv shaped like the pipeline's benchmark venv: the fixture wheel, armjit's .pth JIT hook,
+    and pyperf (from this interpreter's site-packages, through a .pth line: no network)."""
+    venv = root / "bench-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = Path(
+        _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=root).stdout.strip()
+    )
+    (purelib / "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _build_and_install(repo, purelib)
+    hook = files("armjit") / "resources" / "armjit_jit_hook.py"
+    (purelib / "armjit_jit_hook.py").write_text(hook.read_text())
+    (purelib / "armjit_jit_hook.pth").write_text("import armjit_jit_hook\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def bench_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[TargetRepo, Path]:
+    """One fixture checkout and its benchmark venv, shared by the tests that only read them."""
+    root = tmp_path_factory.mktemp("bench-venv")
+    repo = make_target_repo(root)
+    return repo, _bench_venv(repo, root)
+
+
+def test_stand_in_jit_passes_the_jit_smoke(bench_venv: tuple[TargetRepo, Path], tmp_path: Path) -> None:
+    _, python = bench_venv
+    smoke = files("armjit") / "resources" / "jit_smoke.py"
+    ran = _run(python, smoke, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert ran.stdout.startswith("jit-effective-ok compiled_size ")
+
+
+@pytest.mark.parametrize("inherit", [True, False], ids=["inherit-environ", "env-not-inherited"])
+def test_stand_in_jit_logs_per_worker_only_when_the_mode_env_reaches_it(
+    bench_venv: tuple[TargetRepo, Path], tmp_path: Path, inherit: bool
+) -> None:
+    target_repo, python = bench_venv
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    jitlist = tmp_path / "jitlist.txt"
+    mode = jit_mode("autojit", log_dir=str(logs), jitlist_path=str(jitlist), autojit=20, jitlist_filter=True)
+    jitlist.write_text(jitlist_text(mode.jitlist))
+    args = ["--processes", "2", "--values", "1", "--warmups", "1", "--loops", "2", "-o", tmp_path / "a.json"]
+    if inherit:
+        args += ["--inherit-environ", inherit_environ(mode)]
+    ran = _run(python, "bench/bm_fixture.py", *args, "--quiet", cwd=target_repo.path, env=mode.env)
+    assert ran.returncode == 0, ran.stderr
+
+    parsed = [read_log(path) for path in sorted(logs.glob("jit_*.log"))]
+    workers = [log for log in parsed if log.compiled_main]
+    assert all(log.thresholds.calls == 20 for log in parsed)  # the parent always has the env
+    if inherit:
+        assert len(workers) == 2  # one log per worker process, each with __main__ compiles
+        assert all(log.compiled == log.compiled_main for log in workers)  # the jitlist filter held
+    else:
+        assert workers == [] and len(parsed) == 1  # pyperf stripped the env: only the parent logged
