@@ -30,10 +30,18 @@ MANIFEST = "run.json"
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9._@-]+$")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temp file in the same directory and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # mkstemp makes 0600 files; reports are ordinary files (0644 under the usual umask).
+    os.fchmod(fd, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

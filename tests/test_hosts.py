@@ -30,7 +30,7 @@ def ssh_settings(sshd: Any, **extra: str) -> Any:
     return merge_settings(cli=cli)
 
 
-@pytest.fixture(params=["local", "ssh"])
+@pytest.fixture(params=["local", pytest.param("ssh", marks=pytest.mark.ssh)])
 def any_host(request: pytest.FixtureRequest) -> Iterator[Host]:
     if request.param == "local":
         host: Host = LocalHost()
