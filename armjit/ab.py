@@ -197,8 +197,8 @@ def _deploy_ref(ctx: StepContext, state: bl._State, repo: Path, ref: str | None)
 
 
 def _prepare(ctx: StepContext, state: bl._State) -> str:
-    for name in ("armjit_jit_hook.py",):
-        ctx.run(f"mkdir -p {q(state.remote_run)}/jitlogs {q(state.settings.remote_workdir)}")
+    ctx.run(f"mkdir -p {q(state.remote_run)}/jitlogs {q(state.settings.remote_workdir)}")
+    for name in ("armjit_jit_hook.py", "armjit_jit_hook.pth"):
         state.host.put(bl._resource(name), f"{state.remote_run}/{name}")
     return state.remote_run
 

@@ -232,14 +232,18 @@ def _deploy(ctx: StepContext, state: _State, repo: Path, describe: dict[str, Any
     from armjit import sync
 
     s = state.settings
-    ref = None if s.worktree else s.branch
-    result = sync.sync_tree(ctx.host, repo, s.remote_workdir, ref=ref, worktree=s.worktree)
-    marker = sync.read_marker(ctx.host, s.remote_workdir)
-    expected = describe.get("commit")
-    if marker is None or (expected and marker.get("commit") != expected):
-        raise StepFailed(f"deploy marker on the host says {marker!r}, expected commit {expected}")
-    state.run.write_json("deploy-marker.json", marker)
-    return str(result)
+    result = sync.sync_tree(ctx.host, repo, s.remote_workdir, ref=None if s.worktree else s.branch, worktree=s.worktree)
+    # The run checks the marker: what the host holds must be what was meant to be deployed.
+    marker = sync.verify_deploy(ctx.host, s.remote_workdir, result.source)
+    deployed = marker.as_dict()
+    describe["deployed"] = deployed
+    describe["dirty"] = bool(deployed.get("dirty_hash"))
+    ctx.pipeline.manifest["commits"] = describe
+    state.run.write_json("deploy-marker.json", deployed)
+    return (
+        f"{result.method}: {result.files_sent} sent, {result.files_deleted} deleted, "
+        f"{result.bytes_sent} bytes in {result.seconds:.2f}s ({result.source.label()})"
+    )
 
 
 def _host_facts(ctx: StepContext, state: _State) -> str:
@@ -258,7 +262,7 @@ def _host_facts(ctx: StepContext, state: _State) -> str:
 
 def _build_steps(pipeline: Pipeline, state: _State) -> None:
     s, host = state.settings, state.host
-    for name in ("armjit_jit_hook.py", "jit_smoke.py", "unittest_gate.py"):
+    for name in ("armjit_jit_hook.py", "armjit_jit_hook.pth", "jit_smoke.py", "unittest_gate.py"):
         host.put(_resource(name), f"{state.remote_run}/{name}")
     if s.build == "source":
         pipeline.step("build-wheel", host, lambda ctx: _build_wheel(ctx, state))
