@@ -66,6 +66,9 @@ _CHROOT_ENV = {
     "HOME": "/root",
     "DEBIAN_FRONTEND": "noninteractive",
 }
+# Proxy settings are the one part of the caller's environment the build (debootstrap, apt) and the host's
+# SSH sessions (pip) need; sshd gives sessions a clean environment, so they are passed with SetEnv.
+_PROXY_VARS = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 # The sid Release file on a mirror can be older than its Valid-Until; that must not stop a test build.
 _APT_OPTS = ("-o", "Acquire::Check-Valid-Until=false", "-o", "Acquire::Retries=3")
 
@@ -311,10 +314,18 @@ def _locked(base: Path, mode: int, timeout: float = 1200.0) -> Iterator[IO[str]]
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _proxies() -> dict[str, str]:
+    return {name: os.environ[name] for name in _PROXY_VARS if os.environ.get(name, "").strip()}
+
+
+def _build_env() -> dict[str, str]:
+    return {**_CHROOT_ENV, **_proxies()}
+
+
 def _logged(argv: Sequence[str], log: IO[str], what: str, *, mirror: str = "") -> None:
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
-    done = subprocess.run(list(argv), stdout=log, stderr=subprocess.STDOUT, env=_CHROOT_ENV, check=False)
+    done = subprocess.run(list(argv), stdout=log, stderr=subprocess.STDOUT, env=_build_env(), check=False)
     if done.returncode != 0:
         log.flush()
         tail = Path(log.name).read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
@@ -470,7 +481,8 @@ def _sshd_config(port: int) -> str:
             "PrintMotd no",
             "Subsystem sftp internal-sftp",
             # An empty HOME: no rc files run for each command, and the tool's `~` is a fresh directory.
-            f"SetEnv HOME={SESSION_HOME}",
+            "SetEnv "
+            + " ".join([f"HOME={SESSION_HOME}", *(f"{k}={v}" for k, v in _proxies().items() if " " not in v)]),
             "MaxStartups 50:30:100",
             "",
         ]
