@@ -569,7 +569,9 @@ class Scanner:
             elif self._dump:
                 st.dump_lines += 1
             elif self._abort is not None:
-                st._crash(f"{self._abort}: {_text(st, line, 1).strip()}")
+                text = _text(st, line, 1).strip()
+                self._unhandled(text, 1)
+                st._crash(f"{self._abort}: {text}")
                 self._abort = None
             else:
                 self._console(line)
