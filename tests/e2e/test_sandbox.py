@@ -197,7 +197,13 @@ def test_teardown_leaves_no_process_and_no_mount(sandbox_tree: TreeStatus) -> No
         )
         assert session.stdout is not None
         assert session.stdout.readline() == b"started\n"
-        inside = {pid: _cmdline(pid) for pid in processes_rooted_in(host.root)}
+        # `echo` runs before bash execs `sleep`: wait until the command shows up.
+        deadline = time.monotonic() + 10
+        while True:
+            inside = {pid: _cmdline(pid) for pid in processes_rooted_in(host.root)}
+            if any("sleep 300" in cmdline for cmdline in inside.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         sshd_pids = [pid for pid in inside if "sshd" in _cmdline(pid)]
         assert sshd_pids, inside
         assert any("sleep 300" in cmdline for cmdline in inside.values())
