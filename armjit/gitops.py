@@ -92,11 +92,12 @@ def check_repo(repo: Path, branch: str | None = None) -> Path:
         raise UsageError(f"--repo {repo}: no such directory")
     if not repo.is_dir():
         raise UsageError(f"--repo {repo}: not a directory")
-    inside = git(repo, "rev-parse", "--is-inside-work-tree", check=False)
-    if not inside.ok or inside.stdout.strip() != "true":
+    inside = git(repo, "rev-parse", "--is-inside-work-tree", "--show-toplevel", check=False)
+    answer = inside.stdout.split("\n")
+    if not inside.ok or answer[0].strip() != "true" or len(answer) < 2:
         reason = _last_line(inside.stderr) if "dubious ownership" in inside.stderr else "not a git checkout"
         raise UsageError(f"--repo {repo}: {reason}")
-    top = Path(git(repo, "rev-parse", "--show-toplevel").stdout.strip())
+    top = Path(answer[1])
     # A subdirectory of some other checkout must not silently ship the whole parent repository.
     if top.resolve() != repo.resolve():
         raise UsageError(f"--repo {repo} is inside the git checkout {top}, not its top: pass --repo {top}")

@@ -74,6 +74,7 @@ _SYNC_DIR = ".armjit-sync"
 _TAR_NAME = ".armjit-sync.tar"
 _RESERVED = frozenset({MARKER_NAME, MANIFEST_NAME, _SYNC_DIR, _TAR_NAME, f"{MARKER_NAME}.tmp"})
 _LISTING_SEP = "\0--armjit-listing--\0"
+_SMALL_UPDATE = 8_000_000
 _MIN_RSYNC_NS = (3, 1, 3)  # receivers older than this do not understand --modify-window=-1
 _STAGE_GIT_CONFIG = (
     # Byte-exact blobs (no CRLF on Windows checkouts) and every file, whatever the repo's sparse setup.
@@ -205,11 +206,13 @@ class _Source:
     hidden: tuple[str, ...]  # ignored paths below root that rsync must not send
 
 
-def _armjit_dir(repo: Path) -> Path:
-    common = Path(gitops.git(repo, "rev-parse", "--git-common-dir").stdout.strip())
-    path = (common if common.is_absolute() else repo / common) / "armjit"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _git_dirs(repo: Path) -> tuple[Path, Path]:
+    """(this checkout's git dir, armjit's directory in the common git dir, created)."""
+    out = gitops.git(repo, "rev-parse", "--absolute-git-dir", "--git-common-dir").stdout.split("\n")
+    common = Path(out[1])
+    base = (common if common.is_absolute() else repo / common) / "armjit"
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(out[0]), base
 
 
 @contextlib.contextmanager
@@ -249,9 +252,8 @@ def stage_tree(repo: Path, ref: str) -> tuple[Path, dict[str, str]]:
     mtimes) alone. Files someone changed in the stage are restored and strays are removed.
     """
     commit = gitops.head_commit(repo, ref)
-    base = _armjit_dir(repo)
+    gitdir, base = _git_dirs(repo)
     stage, index = base / "stage", base / "stage.index"
-    gitdir = Path(gitops.git(repo, "rev-parse", "--absolute-git-dir").stdout.strip())
     env = {"GIT_DIR": str(gitdir), "GIT_WORK_TREE": str(stage), "GIT_INDEX_FILE": str(index)}
     with _locked(base / "stage.lock"):
         stage.mkdir(exist_ok=True)
@@ -274,7 +276,7 @@ def stage_tree(repo: Path, ref: str) -> tuple[Path, dict[str, str]]:
 
 
 def _source(repo: Path, ref: str | None, *, worktree: bool) -> _Source:
-    base = _armjit_dir(repo)
+    base = _git_dirs(repo)[1]
     if not worktree:
         stage, modes = stage_tree(repo, ref or "HEAD")
         return _Source(stage, modes, base / "hashes-stage.json", False, ())
@@ -481,6 +483,8 @@ def _sync_python(host: Host, source: _Source, dest: str, keep: Sequence[str], co
     plan = plan_sync(local, remote, known, keep=keep)
     if plan.empty and have_manifest and set(known) == set(local):
         return 0, 0, 0
+    # Small updates are mostly the manifest (hex digests): gzip halves them for next to no time.
+    compress = compress or sum(local[p].size for p in plan.send) < _SMALL_UPDATE
     tar_path = _write_tar(source.root, plan, local, compress)
     try:
         size = tar_path.stat().st_size

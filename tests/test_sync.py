@@ -430,3 +430,14 @@ def test_ssh_command_carries_the_target(tmp_path: Path) -> None:
     assert ["-i", str(tmp_path / "my key")] == argv[5:7]
     assert f'UserKnownHostsFile="{tmp_path / "known hosts"}" ~/.ssh/known_hosts' in argv
     assert "StrictHostKeyChecking=yes" in argv and "BatchMode=yes" in argv and "ConnectTimeout=7" in argv
+
+
+def test_big_updates_go_plain_and_compression_is_optional(repo: Path, tmp_path: Path) -> None:
+    big = os.urandom(9_000_000)
+    (repo / "big.bin").write_bytes(big)
+    commit_all(repo, "big binary")
+    plain = sync.sync_tree(LocalHost(), repo, str(tmp_path / "py"), method="python")
+    assert (tmp_path / "py" / "big.bin").read_bytes() == big
+    assert plain.bytes_sent > len(big)  # random bytes sent as they are, in a plain tar
+    zipped = sync.sync_tree(LocalHost(), repo, str(tmp_path / "rs"), method="rsync", compress=True)
+    assert deployed(tmp_path / "rs") == committed(repo) and zipped.method == "rsync"
