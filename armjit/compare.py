@@ -169,8 +169,8 @@ def record_noise_floor(
     source: str = "",
 ) -> None:
     """Store δ for (host, benchmark, mode); ``mode=None`` stores the host+benchmark default ("*")."""
-    if not (0 < delta < 1) or math.isnan(delta):
-        raise UsageError(f"noise floor {delta!r} must be a fraction between 0 and 1")
+    if not (math.isfinite(delta) and delta > 0):
+        raise UsageError(f"noise floor {delta!r} must be a positive fraction (0.02 = 2%)")
     data = _read_noise(path)
     entry = {
         "delta": delta,

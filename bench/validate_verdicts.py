@@ -45,6 +45,7 @@ from armjit.render import table  # noqa: E402
 
 WORKLOAD = HERE / "_workload_richards.py"
 BUSY_ENV = "ARMJIT_BUSY_ITERS"
+CLOCK_ENV = "ARMJIT_CLOCK"
 
 
 def calibrate(python: str) -> tuple[float, float]:
@@ -69,7 +70,7 @@ def calibrate(python: str) -> tuple[float, float]:
 
 def run_process(python: str, units: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """One fresh worker process; returns its measured values and wall time."""
-    env = dict(os.environ, **{BUSY_ENV: str(units)})
+    env = dict(os.environ, **{BUSY_ENV: str(units), CLOCK_ENV: args.clock})
     cmd = [python, str(WORKLOAD), "--worker", "--loops", str(args.loops), "-n", str(args.values)]
     cmd += ["-w", str(args.warmups), "-o", str(out)]
     t0 = time.perf_counter()
@@ -100,7 +101,7 @@ def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, An
         "arms": arms,
         "superblocks": superblocks,
         "wall": time.perf_counter() - t_start,
-        "settings": {k: getattr(args, k) for k in ("loops", "values", "warmups", "seed")},
+        "settings": {k: getattr(args, k) for k in ("loops", "values", "warmups", "seed", "clock")},
     }
 
 
@@ -143,7 +144,10 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
         c: stats.paired_estimate([stats.Block(m["A"], m[c]) for m in meds], seed=args.seed).ratio for c in conditions
     }
     print(f"\npool: {k} super-blocks x {len(arms)} arms = {k * len(arms)} processes in {pool['wall']:.0f} s")
-    print(f"process: --loops {args.loops} -n {args.values} -w {args.warmups}; mean wall {proc_wall:.2f} s/process")
+    print(
+        f"process: --loops {args.loops} -n {args.values} -w {args.warmups}, {args.clock} clock; "
+        f"mean wall {proc_wall:.2f} s/process"
+    )
     cvs = {arm: stats.cv([m[arm] for m in meds]) for arm in arms}
     print("CV of process medians: " + ", ".join(f"{arm} {v:.1%}" for arm, v in cvs.items()))
     print("whole-pool ratio to/from: " + ", ".join(f"{c} {truth[c]:.4f}" for c in conditions))
@@ -228,14 +232,17 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=3)
     parser.add_argument("--values", type=int, default=5)
     parser.add_argument("--warmups", type=int, default=1)
+    parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="timer of the workload (pyperf's default is wall)"
+    )
     parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
     parser.add_argument("--delta", type=float, default=stats.MIN_DELTA, help="practical threshold δ for the verdicts")
     parser.add_argument("--pool-file", type=Path, help="load this pool if it exists, else measure and save it")
     args = parser.parse_args()
     if args.pool_file and args.pool_file.exists():
         pool = json.loads(args.pool_file.read_text(encoding="utf-8"))
-        for key in ("loops", "values", "warmups"):
-            setattr(args, key, pool["settings"][key])
+        for key in ("loops", "values", "warmups", "clock"):
+            setattr(args, key, pool["settings"].get(key, "wall"))
     else:
         t_iter, t_unit = calibrate(sys.executable)
         arms = {"A": 0, "A'": 0} | {f"B{round(s * 100)}": round(s * t_iter / t_unit) for s in args.shares}

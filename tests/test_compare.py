@@ -308,7 +308,7 @@ def test_bad_noise_file_and_value(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not an armjit noise-floor file"):
         compare.lookup_noise_floor(path, host="h", benchmark="b", mode=None)
     with pytest.raises(UsageError):
-        compare.record_noise_floor(tmp_path / "n2.json", host="h", benchmark="b", mode=None, delta=1.5, blocks=3)
+        compare.record_noise_floor(tmp_path / "n2.json", host="h", benchmark="b", mode=None, delta=-0.1, blocks=3)
     assert not (tmp_path / "n2.json").exists()
 
 
