@@ -386,15 +386,22 @@ def _install_jit(ctx: StepContext, state: _State, venv: str) -> str:
     s = state.settings
     pypi = s.build.replace("pypi", "cinderx", 1) if s.build.startswith("pypi") else None
     ctx.run(cinderx.install_command(venv, wheel=state.wheel, pypi_spec=pypi, tools=()), what="JIT build install")
-    hook = ctx.run(cinderx.hook_install_command(venv, state.remote_run), what="JIT hook install")
-    probe = ctx.run(
-        f"PYTHONJITDISABLE=1 {q(cinderx.venv_python(venv))} -c "
-        + q("import sys; print('hook-loaded=' + str('armjit_jit_hook' in sys.modules))"),
-        check=False,
-    )
-    if "hook-loaded=True" not in probe.stdout:
-        state.hook_problem = f"the .pth JIT hook did not load in {venv} (site-packages .pth files not processed?)"
+    hook = ctx.run(cinderx.hook_install_command(venv, state.remote_run, s.jit_hook), what="JIT hook install")
+    probe = ctx.run(cinderx.hook_probe_command(cinderx.venv_python(venv)), check=False)
+    facts = cinderx.parse_host_facts(probe.stdout)
+    found = facts.get("sitecustomize", "")
+    if s.jit_hook == "pth" and facts.get("hook_module") != "True":
+        state.hook_problem = f"the .pth JIT hook did not load in {venv} (are .pth files processed there?)"
         raise StepFailed(state.hook_problem, probe)
+    if s.jit_hook == "sitecustomize" and not found.startswith(venv.rstrip("/") + "/"):
+        # Not fatal here: the JIT gate fails later and names this as the cause.
+        state.hook_problem = (
+            f"the venv's sitecustomize.py hook is shadowed by {found or 'nothing'} (the interpreter's own "
+            "sitecustomize wins), so the JIT never started: use --jit-hook pth"
+        )
+        ctx.pipeline.progress.message(f"warning: {state.hook_problem}")
+    if s.jit_hook == "none":
+        state.hook_problem = "--jit-hook none: nothing enables the JIT in the benchmark processes"
     return hook.stdout.strip().splitlines()[-1] if hook.stdout.strip() else venv
 
 

@@ -137,15 +137,36 @@ def pyperformance_venv_command(driver_venv: str, *, recreate: bool) -> str:
     )
 
 
-def hook_install_command(venv: str, staged_dir: str) -> str:
-    """Copy the hook module and its .pth (uploaded to ``staged_dir``) into the venv's site-packages."""
+def hook_install_command(venv: str, staged_dir: str, kind: str = "pth") -> str:
+    """Install the JIT hook (uploaded to ``staged_dir``) into the venv's site-packages.
+
+    ``pth``: a ``.pth`` line importing the hook module, run by every interpreter of the venv.
+    ``sitecustomize``: the old workflow's way, which a distribution's own sitecustomize can shadow.
+    ``none``: remove both (the build must enable its JIT by itself).
+    """
     vpy = q(venv_python(venv))
+    staged = q(staged_dir)
+    site = f"site=$(CINDERX_DISABLE=1 {vpy} -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')"
+    clean = f'rm -f "$site/{HOOK_PTH}" "$site/{HOOK_MODULE}" "$site/sitecustomize.py"'
+    if kind == "none":
+        return f"{site} && {clean} && echo hook=none"
+    if kind == "sitecustomize":
+        copy = f'cp {staged}/{HOOK_MODULE} "$site/sitecustomize.py"'
+        return f'{site} && {clean} && {copy} && echo "hook=$site/sitecustomize.py"'
     return (
-        f"site=$(CINDERX_DISABLE=1 {vpy} -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])') && "
-        f'cp {q(staged_dir)}/{HOOK_MODULE} {q(staged_dir)}/{HOOK_PTH} "$site"/ && '
-        # a venv sitecustomize.py from the old workflow would enable the JIT a second way
-        f'rm -f "$site/sitecustomize.py" && echo "hook=$site/{HOOK_PTH}"'
+        f'{site} && {clean} && cp {staged}/{HOOK_MODULE} {staged}/{HOOK_PTH} "$site"/ && echo "hook=$site/{HOOK_PTH}"'
     )
+
+
+def hook_probe_command(python: str) -> str:
+    """Which hook a fresh interpreter of the venv actually ran, and which sitecustomize it found."""
+    code = (
+        "import sys, importlib.util; "
+        "spec = importlib.util.find_spec('sitecustomize'); "
+        "print('hook_module=' + str('armjit_jit_hook' in sys.modules)); "
+        "print('sitecustomize=' + (spec.origin if spec and spec.origin else ''))"
+    )
+    return f"PYTHONJITDISABLE=1 {q(python)} -c {q(code)}"
 
 
 def startup_smoke_command(python: str, smoke_autojit: int) -> str:

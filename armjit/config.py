@@ -102,6 +102,9 @@ class Settings:
     recreate_pyperf_venv: bool = _s(
         False, "recreate the pyperformance venv", "-RecreatePyperfVenv", "RECREATE_PYPERF_VENV"
     )
+    jit_hook: str = _s(
+        "pth", "how benchmark processes enable the JIT: pth (robust), sitecustomize (old workflow), none"
+    )
     bench_runner: str = _s("auto", "auto | pyperformance | pyperf (run the benchmark file with pyperf directly)")
     bench_script: str = _s("", "benchmark file for the pyperf runner (unset: pyperformance's bm_<bench>)")
     processes: int = _s(4, "pyperf worker processes per mode")
@@ -282,6 +285,8 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--modes: unknown mode(s) {', '.join(unknown)}; known: {', '.join(KNOWN_MODES)}")
     if not (s.build in ("source", "none", "pypi") or re.fullmatch(r"pypi==[A-Za-z0-9_.+-]+", s.build)):
         raise UsageError(f"--build {s.build!r}: expected source, pypi, pypi==VERSION or none")
+    if s.jit_hook not in ("pth", "sitecustomize", "none"):
+        raise UsageError(f"--jit-hook {s.jit_hook!r}: expected pth, sitecustomize or none")
     if s.bench_runner not in ("auto", "pyperformance", "pyperf"):
         raise UsageError(f"--bench-runner {s.bench_runner!r}: expected auto, pyperformance or pyperf")
     for item in s.build_env:

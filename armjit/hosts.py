@@ -201,7 +201,7 @@ class _BashHost:
         err_tap = _LineTap(on_line, log_handle)
         started = time.monotonic()
         try:
-            result = context.run(
+            promise = context.run(
                 full,
                 warn=True,
                 hide=False,
@@ -209,7 +209,9 @@ class _BashHost:
                 out_stream=out_tap,
                 err_stream=err_tap,
                 timeout=(timeout + _KILL_GRACE + 30) if timeout else None,
+                asynchronous=True,
             )
+            result = _join_interruptibly(promise)
             exit_code, stdout, stderr = result.exited, result.stdout, result.stderr
         except KeyboardInterrupt:
             self._kill_group(pidfile)
@@ -246,6 +248,32 @@ class _BashHost:
     def _cleanup_pidfiles(self) -> None:
         with contextlib.suppress(Exception):
             self._control(f"rm -f /tmp/armjit-{self._session}-*.pid")
+
+
+def _join_interruptibly(promise: Any) -> Any:
+    """Wait for an asynchronous invoke command so that Ctrl-C reaches us at once.
+
+    invoke's own wait swallows Ctrl-C until a remote command without a pty ends by itself, which
+    for a wheel build can be many minutes; here the main thread waits on an Event instead (signals
+    interrupt it) while a helper thread joins the command.
+    """
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def join() -> None:
+        try:
+            outcome["result"] = promise.join()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=join, name="armjit-join", daemon=True).start()
+    while not done.wait(0.5):
+        pass
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _failure_from(exc: Exception) -> tuple[int, str, str]:

@@ -139,7 +139,9 @@ class Pipeline:
             self._record(ctx, status, started, detail)
             if failed.result is not None and failed.result.tail(1):
                 self.progress.message(_indent(failed.result.tail(15)))
-            raise GateFailed(f"step {name}: {failed} (log: {self.run_dir.relative(self.log_path(name))})") from None
+            log = self.log_path(name)
+            where = f" (log: {self.run_dir.relative(log)})" if log.exists() else ""
+            raise GateFailed(f"step {name}: {failed}{where}") from None
         except KeyboardInterrupt:
             self._record(ctx, "interrupted", started, "interrupted by the user")
             raise
