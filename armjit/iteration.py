@@ -221,7 +221,9 @@ def _detail(m: dict[str, Any]) -> str:
     kind = m.get("kind")
     if kind in ("red", "green"):
         t = m.get("targeted") or {}
-        return f"-k {t.get('keyword')}: {t.get('verdict')}" + (f" ({t.get('reason')})" if not t.get("ok") else "")
+        if not t:
+            return str(m.get("status", ""))
+        return f"-k {t.get('keyword')}: " + (str(t.get("verdict")) if t.get("ok") else f"not met, {t.get('reason')}")
     if kind == "verify":
         return f"verdict: {m.get('verdict')}"
     if kind == "handoff":
@@ -416,6 +418,7 @@ def run_targeted(
     notes_dir = notes.notes_dir(repo, reports, Path(settings.notes_dir) if settings.notes_dir else None)
     notes.ensure_writable([notes_dir / notes.PROGRESS, notes_dir / notes.TASK_PLAN])
 
+    red_run = _red_for(step, keyword, reports, progress)
     deploy_run = _deploy(settings, explicit, keyword, reports, progress) if deploy else None
     if settings.is_local:
         from armjit.baseline import embedded_defaults
@@ -456,6 +459,7 @@ def run_targeted(
             "commits": commits,
             "deploy_run": deploy_run,
             "deploy_marker": marker,
+            "red_run": red_run,
         }
         pipeline = Pipeline(run, manifest, progress, step_timeout=settings.step_timeout)
         pipeline.save()
@@ -521,6 +525,21 @@ def _evidence_excerpt(verdict: str, bad: targeted.Outcome | None, parsed: target
     if verdict == targeted.NO_MATCH:
         return "no test selected"
     return f"{sum(1 for o in parsed.outcomes if o.status == 'pass')} passed"
+
+
+def _red_for(step: str, keyword: str, reports: Path, progress: Progress) -> str | None:
+    """GREEN answers the latest RED of this iteration; say so when it names another test."""
+    if step != "green":
+        return None
+    records, _ = _window(load_manifests(reports))
+    red = _latest(records, "red")
+    if red is None:
+        progress.message("note: no RED in this iteration yet: run `invoke red -k NAME` before the fix")
+        return None
+    red_keyword = (red.get("targeted") or {}).get("keyword")
+    if red_keyword != keyword:
+        progress.message(f"note: the last RED ({red['run_id']}) was -k {red_keyword}, this GREEN is -k {keyword}")
+    return str(red["run_id"])
 
 
 def _marker(host: Host, workdir: str) -> dict[str, Any] | None:

@@ -135,6 +135,7 @@ def test_red_then_green_locally_with_evidence(red_repo: tuple[Any, Path], tmp_pa
     greens = manifests(tmp_path, "green")
     assert [m["status"] for m in greens] == ["failed", "failed", "ok"]
     assert greens[-1]["commits"]["commit"] == repo.head() != record["commits"]["commit"]
+    assert greens[-1]["red_run"] == record["run_id"]  # the RED this GREEN answers
 
     progress = (repo.path / "progress.md").read_text()
     rows = [ln for ln in progress.splitlines() if ln.startswith("| cinderx/")]
