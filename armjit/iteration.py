@@ -39,6 +39,7 @@ __all__ = [
     "evidence_rows",
     "iteration_state",
     "load_manifests",
+    "mined_source",
     "phases_block",
     "plan_handoff",
     "push_handoff",
@@ -70,6 +71,7 @@ TEST_HEADER = (
 DECISIONS_HEADER = ("## Decisions Made", "", "| Decision | Rationale |", "|---|---|")
 ERRORS_HEADER = ("## Errors Encountered", "", "| Error | Attempt | Resolution |", "|---|---|---|")
 OPEN = "open"
+MINE_BLOCK = "mine-findings"  # the block ``invoke mine`` writes into notes.md
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
 
@@ -226,6 +228,8 @@ def _detail(m: dict[str, Any]) -> str:
         return f"-k {t.get('keyword')}: " + (str(t.get("verdict")) if t.get("ok") else f"not met, {t.get('reason')}")
     if kind == "verify":
         return f"verdict: {m.get('verdict')}"
+    if kind == "mine" and m.get("source"):
+        return f"notes.md: {m['source']}"
     if kind == "handoff":
         parts = [f"commit {str(m.get('committed'))[:10]}" if m.get("committed") else "", f"pushed to {m['pushed']}"]
         return ", ".join(p for p in parts if p and not p.endswith("None"))
@@ -235,8 +239,12 @@ def _detail(m: dict[str, Any]) -> str:
     return str(m.get("status", ""))
 
 
-def iteration_state(manifests: list[dict[str, Any]]) -> IterationState:
-    """Which steps the current iteration has done, from run records (oldest first). Pure."""
+def iteration_state(manifests: list[dict[str, Any]], mined: str | None = None) -> IterationState:
+    """Which steps the current iteration has done, from run records (oldest first). Pure.
+
+    ``invoke mine`` keeps no run record: ``mined`` is the source line of its notes.md block, and
+    mining counts when that line names a run of the current iteration.
+    """
     records, since = _window(manifests)
     verify_targets = {str(m.get("to_run")) for m in manifests if m.get("kind") == "verify"}
     found: dict[str, dict[str, Any] | None] = {
@@ -247,6 +255,10 @@ def iteration_state(manifests: list[dict[str, Any]]) -> IterationState:
         "verify": next((m for m in reversed(records) if m.get("kind") == "verify" and m.get("verdict")), None),
         "handoff": next((m for m in reversed(records) if m.get("kind") == "handoff" and m.get("pushed")), None),
     }
+    if found["mine"] is None and mined:
+        named = [m for m in records if str(m.get("run_id")) in mined]
+        if named:
+            found["mine"] = {"run_id": named[-1]["run_id"], "kind": "mine", "status": "ok", "source": mined}
     if found["baseline"] is not None and found["baseline"].get("status") != "ok":
         found["baseline"] = next(
             (m for m in reversed(records) if _is_benchmark_baseline(m, verify_targets) and m.get("status") == "ok"),
@@ -293,9 +305,19 @@ def phases_block(state: IterationState) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def mined_source(*dirs: Path) -> str | None:
+    """The "Source:" of ``invoke mine``'s notes.md block (its notes go to reports/ by default)."""
+    for folder in dict.fromkeys(dirs):
+        body = notes.read_block(folder / notes.NOTES, MINE_BLOCK)
+        for line in (body or "").splitlines():
+            if line.startswith("- Source: "):
+                return line.removeprefix("- Source: ").split(";", 1)[0].strip()
+    return None
+
+
 def update_plan(notes_dir: Path, reports: Path) -> IterationState:
     """Bring task_plan.md's phases block in step with the run records; returns the state."""
-    state = iteration_state(load_manifests(reports))
+    state = iteration_state(load_manifests(reports), mined_source(notes_dir, reports))
     notes.upsert_block(notes_dir / notes.TASK_PLAN, "phases", phases_block(state))
     return state
 
@@ -623,7 +645,7 @@ def plan_handoff(settings: Settings, reports: Path) -> HandoffPlan:
             continue  # notes kept outside the checkout are not committed
         inside.append(rel.as_posix())
     touched = tuple(sorted({path for xy, path in gitops.dirty_paths(repo) if xy != "??"}))
-    state = iteration_state(load_manifests(reports))
+    state = iteration_state(load_manifests(reports), mined_source(notes_dir, reports))
     missing = []
     if not state.step("green").done:
         missing.append("green evidence (run `invoke green -k NAME`)")

@@ -364,6 +364,11 @@ def test_iteration_state_window_and_verify_targets() -> None:
     assert state.next_step == "mine" and state.verdict == "no clear improvement"
     closed = iteration.iteration_state([*records, _run_record("handoff", 7, pushed="origin")])
     assert closed.next_step == "mine" and closed.step("handoff").done  # mine was never run
+    # `invoke mine` keeps no run record: its notes.md block names the run it mined
+    mined = iteration.iteration_state(records, mined="20261124T120001Z_baseline")
+    assert mined.step("mine").done and mined.step("mine").run_id == "20261124T120001Z_baseline"
+    assert mined.next_step == "handoff"
+    assert not iteration.iteration_state(records, mined="20261001T000000Z_old").step("mine").done
     fresh = iteration.iteration_state([*records, _run_record("handoff", 7, pushed="origin"), _run_record("red", 8)])
     assert fresh.since == "20261124T120007Z_handoff" and fresh.next_step == "baseline"
     assert fresh.step("red").done and not fresh.step("green").done and fresh.verdict is None
@@ -383,3 +388,11 @@ def test_classify_the_five_outcomes() -> None:
     assert targeted.classify(run((), errors=1, code=2)) == targeted.COLLECTION_ERROR
     assert targeted.classify(run(("t0",), code=-11)) == targeted.FAILED  # died inside the test (SIGSEGV)
     assert targeted.classify(targeted.TargetedRun("", (), (), (), 127)) == targeted.COLLECTION_ERROR
+
+
+def test_mined_source_reads_the_mine_block(tmp_path: Path) -> None:
+    assert iteration.mined_source(tmp_path) is None
+    iteration.notes.upsert_block(
+        tmp_path / "notes.md", "mine-findings", "- Source: 20261124T120001Z_x + 20261124T120009Z_y; 8 processes\n"
+    )
+    assert iteration.mined_source(tmp_path / "elsewhere", tmp_path) == "20261124T120001Z_x + 20261124T120009Z_y"
