@@ -218,3 +218,21 @@ def test_remote_checks_from_facts() -> None:
 def test_probe_output_is_parsed() -> None:
     text = "python=3.14.0\nrsync=\ndisk_workdir=123 /root\nnoise line\nbad key=1\n"
     assert doctor.parse_probe(text) == {"python": "3.14.0", "rsync": "", "disk_workdir": "123 /root"}
+
+
+@pytest.mark.slow
+def test_onboarding_script_runs_doctor_then_the_embedded_baseline(tmp_path: Path, driver_venv: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARMJIT_")}
+    env["PIP_INDEX_URL"] = f"http://127.0.0.1:{closed_port()}/simple/"  # the probe must stay on 127.0.0.1
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "onboard.sh"), "--driver-venv", str(driver_venv), "--reports", str(tmp_path / "r"),
+         "--processes", "2", "--values", "2", "--warmups", "1"],
+        capture_output=True, text=True, timeout=600, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert out.index("== armjit doctor ==") < out.index("ready for `invoke baseline`") < out.index("== armjit baseline")
+    assert "unreachable: http://127.0.0.1:" in out  # the index from the environment, reported, not fatal
+    (run,) = (tmp_path / "r" / "runs").iterdir()
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["kind"] == "baseline" and manifest["status"] == "ok" and manifest["settings"]["build"] == "none"

@@ -396,3 +396,25 @@ def test_mined_source_reads_the_mine_block(tmp_path: Path) -> None:
         tmp_path / "notes.md", "mine-findings", "- Source: 20261124T120001Z_x + 20261124T120009Z_y; 8 processes\n"
     )
     assert iteration.mined_source(tmp_path / "elsewhere", tmp_path) == "20261124T120001Z_x + 20261124T120009Z_y"
+
+
+def test_targeted_module_runs_the_repo_test_with_pytest(red_repo: tuple[Any, Path], tmp_path: Path) -> None:
+    repo, python = red_repo
+
+    def targeted_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "armjit.targeted", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+
+    red = targeted_cli("-k", TEST, "--repo", str(repo.path), "--python", str(python))
+    assert red.returncode == 1, red.stderr
+    assert red.stdout.strip().splitlines()[-1] == f"failed (-k {TEST}, pytest)"
+    assert "fast_path is 'off'" in red.stdout and "1 failed, 3 deselected" in red.stdout
+    set_fast_path(repo, "on")
+    install_build(repo.path, python, tmp_path / "dist")
+    green = targeted_cli("-k", TEST, "--repo", str(repo.path), "--python", str(python))
+    assert green.returncode == 0 and green.stdout.strip().splitlines()[-1] == f"passed (-k {TEST}, pytest)"
+    none = targeted_cli("-k", "no_such_test", "--repo", str(repo.path), "--python", str(python))
+    assert none.returncode == 5 and none.stdout.strip().splitlines()[-1].startswith("no-match")
+    missing = targeted_cli("-k", TEST, "--repo", str(repo.path), "--test-file", "nope.py")
+    assert missing.returncode == 2 and missing.stderr.strip() == f"armjit: no test file {repo.path / 'nope.py'}"
