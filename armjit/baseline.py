@@ -311,6 +311,11 @@ def _driver_venv(ctx: StepContext, state: _State) -> str:
 def _runtime_tests(ctx: StepContext, state: _State) -> str:
     s = state.settings
     test_file = s.runtime_test
+    local = Path(test_file).expanduser()
+    if not s.repo and local.is_absolute() and local.is_file() and not ctx.host.is_local:
+        # No source tree on the host (--build pypi|none): ship the given test file to the run dir.
+        test_file = f"{state.remote_run}/{local.name}"
+        ctx.host.put(local, test_file)
     if not test_file.startswith("/"):
         if not s.repo:
             raise StepSkipped(f"no target repo deployed, so no {test_file} to run (give an absolute --runtime-test)")
@@ -356,7 +361,7 @@ def _bench_venv(ctx: StepContext, state: _State) -> str:
         detail = "driver venv (plain interpreter, no JIT hook)"
     elif state.runner == "pyperformance":
         result = ctx.run(
-            cinderx.pyperformance_venv_command(ctx.host.expand(s.driver_venv), recreate=s.recreate_pyperf_venv),
+            cinderx.pyperformance_venv_command(s.driver_venv, recreate=s.recreate_pyperf_venv, benches=s.bench),
             cwd=s.remote_workdir,
             what="pyperformance venv",
         )

@@ -117,7 +117,7 @@ def install_command(venv: str, *, wheel: str | None, pypi_spec: str | None, tool
     return " && ".join(parts) if parts else "true"
 
 
-def pyperformance_venv_command(driver_venv: str, *, recreate: bool) -> str:
+def pyperformance_venv_command(driver_venv: str, *, recreate: bool, benches: tuple[str, ...] = ()) -> str:
     """Resolve (create or recreate) pyperformance's venv; prints its path.
 
     Runs in the pinned work dir: pyperformance puts its venv under the cwd, and the two-venv bug
@@ -125,14 +125,16 @@ def pyperformance_venv_command(driver_venv: str, *, recreate: bool) -> str:
     removing ``venv/`` (v5).
     """
     dpy = q(venv_python(driver_venv))
-    action = "recreate" if recreate else "create"
-    show = f"{dpy} -m pyperformance venv show"
+    only = f" -b {q(','.join(benches))}" if benches else ""  # else every benchmark's requirements
+    action = ("recreate" if recreate else "create") + only
+    # "Virtual environment path: PATH (not created yet)": keep only the path
+    show = f"{dpy} -m pyperformance venv show | sed -n 's/^Virtual environment path: *\\([^ ]*\\).*/\\1/p'"
     return (
-        f'path=$({show} | sed -n "s/^Virtual environment path: *//p"); '
+        f"path=$({show}); "
         f'if [ {"1" if recreate else "0"} = 1 ] || [ ! -x "$path/bin/python" ]; then '
         f"CINDERX_DISABLE=1 {dpy} -m pyperformance venv {action} || "
-        f"{{ rm -rf venv && CINDERX_DISABLE=1 {dpy} -m pyperformance venv create; }} || exit 1; fi; "
-        f'path=$({show} | sed -n "s/^Virtual environment path: *//p"); '
+        f"{{ rm -rf venv && CINDERX_DISABLE=1 {dpy} -m pyperformance venv create{only}; }} || exit 1; fi; "
+        f"path=$({show}); "
         f'[ -x "$path/bin/python" ] && echo "pyperf_venv=$path"'
     )
 
