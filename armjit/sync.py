@@ -546,9 +546,29 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 # -- rsync transport ---------------------------------------------------------------------------
 
 
-def ssh_command(host: SshHost) -> str:
+def _control_dir() -> Path | None:
+    """A private directory for ssh control sockets (short path: sockets are limited to ~100 bytes)."""
+    if not hasattr(os, "getuid"):
+        return None
+    path = Path(tempfile.gettempdir()) / f"armjit-ssh-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+    except OSError:
+        return None
+    # Someone else's directory, or one others can write to, must not hold our sockets.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return path
+
+
+def ssh_command(host: SshHost, *, control_dir: Path | None = None) -> str:
     """The ``rsync -e`` text for ``host``: same user, port, key and known_hosts as the SshHost
-    (which connected first, so the host key is already recorded there)."""
+    (which connected first, so the host key is already recorded there).
+
+    With ``control_dir`` the OpenSSH connection is kept for a few minutes (ControlPersist), so
+    the next sync in an edit-run loop skips the ssh handshake, most of a no-op rsync's time.
+    """
     target = host.target
     user, _, rest = host.name.partition("@")
     port = rest.rpartition(":")[2]
@@ -570,6 +590,8 @@ def ssh_command(host: SshHost) -> str:
         "-o",
         "LogLevel=ERROR",
     ]
+    if control_dir is not None:
+        parts += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_dir}/%C", "-o", "ControlPersist=300"]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -635,7 +657,7 @@ def _sync_rsync(
             handle.write("\n".join(rules) + "\n")
         filter_file = Path(name)
     if isinstance(host, SshHost):
-        target, ssh = f"{host.target.host}:{dest.rstrip('/')}/", ssh_command(host)
+        target, ssh = f"{host.target.host}:{dest.rstrip('/')}/", ssh_command(host, control_dir=_control_dir())
     else:
         target, ssh = f"{Path(dest).absolute()}/", None
     argv = rsync_argv(

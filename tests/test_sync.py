@@ -279,15 +279,16 @@ def test_a_failed_python_sync_leaves_no_marker(repo: Path, dest: Path) -> None:
     assert sync.read_marker(LocalHost(), str(dest)) is None
 
 
-def test_a_failed_rsync_leaves_no_marker(repo: Path, tmp_path: Path, shared_sshd: Any) -> None:
+def test_a_failed_rsync_leaves_no_marker(repo: Path, tmp_path: Path, sshd_host: Any) -> None:
     dest = str(tmp_path / ODD_DIR)
-    with contextlib.closing(ssh_host_for(shared_sshd)) as host:
-        sync.sync_tree(host, repo, dest, method="rsync")
+    with contextlib.closing(ssh_host_for(sshd_host)) as host:
+        # python: an rsync here would leave a shared OpenSSH connection that skips the key check
+        sync.sync_tree(host, repo, dest, method="python")
         assert sync.read_marker(host, dest) is not None
-    strict = dataclasses.replace(ssh_host_for(shared_sshd).target, strict=True)
+    strict = dataclasses.replace(ssh_host_for(sshd_host).target, strict=True)
     with contextlib.closing(SshHost(strict)) as host:
         host.open()  # paramiko knows the key now; OpenSSH (strict) will not find it
-        shared_sshd.known_hosts_path.write_bytes(b"")
+        sshd_host.known_hosts_path.write_bytes(b"")
         with pytest.raises(
             ArmjitError, match=r"rsync to .* failed \(exit \d+\): No ED25519 host key is known"
         ) as caught:
@@ -430,6 +431,17 @@ def test_ssh_command_carries_the_target(tmp_path: Path) -> None:
     assert ["-i", str(tmp_path / "my key")] == argv[5:7]
     assert f'UserKnownHostsFile="{tmp_path / "known hosts"}" ~/.ssh/known_hosts' in argv
     assert "StrictHostKeyChecking=yes" in argv and "BatchMode=yes" in argv and "ConnectTimeout=7" in argv
+    assert not any(a.startswith("Control") for a in argv)
+    shared = shlex.split(sync.ssh_command(SshHost(target), control_dir=tmp_path))
+    assert f"ControlPath={tmp_path}/%C" in shared and "ControlMaster=auto" in shared
+
+
+def test_rsync_reuses_one_ssh_connection(repo: Path, tmp_path: Path, sshd_host: Any) -> None:
+    with contextlib.closing(ssh_host_for(sshd_host)) as host:
+        for _ in range(3):
+            sync.sync_tree(host, repo, str(tmp_path / "dest"), method="rsync")
+    accepted = sshd_host.log_path.read_text().count("Accepted publickey")
+    assert accepted == 2  # paramiko's connection + one shared OpenSSH master for three rsyncs
 
 
 def test_big_updates_go_plain_and_compression_is_optional(repo: Path, tmp_path: Path) -> None:
