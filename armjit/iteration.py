@@ -35,6 +35,7 @@ __all__ = [
     "StepState",
     "TargetedOutcome",
     "add_decision",
+    "check_commit",
     "commit_handoff",
     "evidence_rows",
     "iteration_state",
@@ -668,14 +669,19 @@ def plan_handoff(settings: Settings, reports: Path) -> HandoffPlan:
     )
 
 
-def commit_handoff(plan: HandoffPlan, message: str, notes_dir: Path, now: dt.datetime) -> str | None:
-    """Write the summary, then commit the touched files and the notes; None when nothing changed."""
-    from armjit import gitops
-
+def check_commit(plan: HandoffPlan, message: str) -> None:
+    """What --commit needs, checked before anything is written."""
     if not message.strip():
         raise UsageError("--commit needs a message: -m MSG")
     if plan.current_branch != plan.branch:
         raise UsageError(f"--commit: the checkout is on {plan.current_branch or 'a detached HEAD'}, not {plan.branch}")
+
+
+def commit_handoff(plan: HandoffPlan, message: str, notes_dir: Path, now: dt.datetime) -> str | None:
+    """Write the summary, then commit the touched files and the notes; None when nothing changed."""
+    from armjit import gitops
+
+    check_commit(plan, message)
     notes.upsert_block(notes_dir / notes.PROGRESS, "handoff-summary", plan.summary_block(now))
     files = sorted({*plan.touched, *(p for p in plan.notes_files if (plan.repo / p).exists())})
     if not files:

@@ -418,3 +418,13 @@ def test_targeted_module_runs_the_repo_test_with_pytest(red_repo: tuple[Any, Pat
     assert none.returncode == 5 and none.stdout.strip().splitlines()[-1].startswith("no-match")
     missing = targeted_cli("-k", TEST, "--repo", str(repo.path), "--test-file", "nope.py")
     assert missing.returncode == 2 and missing.stderr.strip() == f"armjit: no test file {repo.path / 'nope.py'}"
+
+
+def test_handoff_commit_checks_come_before_any_write(target_repo: Any, tmp_path: Path) -> None:
+    target_repo.git("checkout", "-q", "main")
+    wrong_branch = invoke("handoff", "--commit", "-m", "msg", *common(target_repo, tmp_path))
+    assert wrong_branch.returncode == 2 and "the checkout is on main, not arm-jit" in one_line_error(wrong_branch)
+    target_repo.git("checkout", "-q", "arm-jit")
+    no_message = invoke("handoff", "--commit", *common(target_repo, tmp_path))
+    assert no_message.returncode == 2 and "--commit needs a message" in one_line_error(no_message)
+    assert target_repo.git("status", "--porcelain") == ""  # no notes written

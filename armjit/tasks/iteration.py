@@ -140,6 +140,8 @@ def _handoff(
     print("\nprogress.md summary:\n" + plan.summary_block(now))
     if push and plan.missing and not force:
         raise GateFailed("refusing to push, missing: " + "; ".join(plan.missing) + " (or --force)")
+    if commit:
+        iteration.check_commit(plan, m or "")
     if m and not commit:
         print("-m given without --commit: nothing is committed")
     if not commit and not push:
