@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -351,8 +352,23 @@ def _reason(step: str, verdict: str, run: targeted.TargetedRun, keyword: str, te
         return f"the test was skipped ({ids})"
     if verdict == targeted.PASSED:
         return f"the test passed ({ids})" + (": RED needs it to fail first" if step == "red" else "")
-    excerpt = targeted.excerpt(first_bad.detail) if first_bad else f"exit {run.exit_code}"
-    return f"the test failed ({ids}): {excerpt}"
+    return f"the test failed ({ids}): {_failure_excerpt(first_bad, run)}"
+
+
+def _failure_excerpt(bad: targeted.Outcome | None, run: targeted.TargetedRun) -> str:
+    """What went wrong; a test that never reported died (a JIT crash is a failing test too)."""
+    if bad is not None:
+        return targeted.excerpt(bad.detail) or bad.status
+    if run.exit_code == 124:
+        return "timed out and was killed (--step-timeout)"
+    if run.exit_code < 0 or run.exit_code > 128:
+        number = -run.exit_code if run.exit_code < 0 else run.exit_code - 128
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"the interpreter died with {name} inside the test"
+    return f"exit {run.exit_code} without a result"
 
 
 def test_result_row(manifest: dict[str, Any]) -> str:
@@ -442,7 +458,13 @@ def run_targeted(
     notes.ensure_writable([notes_dir / notes.PROGRESS, notes_dir / notes.TASK_PLAN])
 
     red_run = _red_for(step, keyword, reports, progress)
-    deploy_run = _deploy(settings, explicit, keyword, reports, progress) if deploy else None
+    deploy_run = None
+    if deploy:
+        try:
+            deploy_run = _deploy(settings, explicit, keyword, reports, progress)
+        except GateFailed as exc:
+            record_error(notes_dir, step, str(exc))
+            raise
     if settings.is_local:
         from armjit.baseline import embedded_defaults
 
@@ -497,9 +519,13 @@ def run_targeted(
 
         try:
             pipeline.step("targeted-test", host, body)
-        except KeyboardInterrupt:
-            manifest["status"] = "interrupted"
+        except BaseException as exc:
+            # The test never reported (lost connection, Ctrl-C): the record says so, then the error goes on.
+            manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            manifest["error"] = f"{type(exc).__name__}: {exc}"
             pipeline.save()
+            if not isinstance(exc, KeyboardInterrupt):
+                record_error(notes_dir, step, f"the test could not run: {exc}")
             raise
     parsed: targeted.TargetedRun = holder["result"]
     verdict = targeted.classify(parsed)
@@ -543,8 +569,8 @@ def run_targeted(
 
 
 def _evidence_excerpt(verdict: str, bad: targeted.Outcome | None, parsed: targeted.TargetedRun) -> str:
-    if bad is not None:
-        return targeted.excerpt(bad.detail) or bad.status
+    if bad is not None or verdict == targeted.FAILED:
+        return _failure_excerpt(bad, parsed)
     if verdict == targeted.NO_MATCH:
         return "no test selected"
     return f"{sum(1 for o in parsed.outcomes if o.status == 'pass')} passed"

@@ -428,3 +428,20 @@ def test_handoff_commit_checks_come_before_any_write(target_repo: Any, tmp_path:
     no_message = invoke("handoff", "--commit", *common(target_repo, tmp_path))
     assert no_message.returncode == 2 and "--commit needs a message" in one_line_error(no_message)
     assert target_repo.git("status", "--porcelain") == ""  # no notes written
+
+
+def test_a_crash_inside_the_test_is_red(red_repo: tuple[Any, Path], tmp_path: Path) -> None:
+    repo, python = red_repo
+    test_file = repo.path / targeted.DEFAULT_TEST_FILE
+    text = test_file.read_text().replace(
+        "\n\nif __name__",
+        "\n\n    def test_deopt_crash(self) -> None:\n"
+        "        import signal\n        os.kill(os.getpid(), signal.SIGSEGV)\n\n\nif __name__",
+    )
+    repo.commit_file(targeted.DEFAULT_TEST_FILE, text, "test: deopt of a compiled frame (crashes today)")
+    red = invoke("red", "-k", "test_deopt_crash", *common(repo, tmp_path, python))
+    assert red.returncode == 0, red.stderr
+    assert "the interpreter died with SIGSEGV inside the test" in red.stdout
+    (record,) = manifests(tmp_path, "red")
+    assert record["targeted"]["verdict"] == "failed" and record["targeted"]["tests"] == []
+    assert record["targeted"]["selected"][0].endswith("::test_deopt_crash")
