@@ -113,8 +113,10 @@ def run_ab(
     if repo is not None:
         from armjit import gitops
 
-        for ref in {base or settings.branch, cand or settings.branch}:
-            gitops.check_repo(repo, ref)
+        gitops.check_repo(repo)
+        for ref in (base or settings.branch, cand or settings.branch):
+            if gitops.resolve(repo, ref) is None:
+                raise UsageError(f"{ref!r} is neither a branch nor a commit in {repo}")
     host = connect(settings)
     if hasattr(host, "open"):
         host.open()
@@ -192,7 +194,8 @@ def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
 def _deploy_ref(ctx: StepContext, state: bl._State, repo: Path, ref: str | None) -> str:
     from armjit import sync
 
-    result = sync.sync_tree(ctx.host, repo, state.settings.remote_workdir, ref=ref, worktree=ref is None)
+    s = state.settings
+    result = sync.sync_tree(ctx.host, repo, s.remote_workdir, ref=ref, worktree=ref is None, method=s.sync_method)
     return str(result)
 
 

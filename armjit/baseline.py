@@ -232,7 +232,14 @@ def _deploy(ctx: StepContext, state: _State, repo: Path, describe: dict[str, Any
     from armjit import sync
 
     s = state.settings
-    result = sync.sync_tree(ctx.host, repo, s.remote_workdir, ref=None if s.worktree else s.branch, worktree=s.worktree)
+    result = sync.sync_tree(
+        ctx.host,
+        repo,
+        s.remote_workdir,
+        ref=None if s.worktree else s.branch,
+        worktree=s.worktree,
+        method=s.sync_method,
+    )
     # The run checks the marker: what the host holds must be what was meant to be deployed.
     marker = sync.verify_deploy(ctx.host, s.remote_workdir, result.source)
     deployed = marker.as_dict()

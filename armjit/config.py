@@ -59,6 +59,7 @@ class Settings:
     sync_upstream: bool = _s(True, "fetch, ff-only the upstream branch and rebase the work branch")
     rebase: bool = _s(True, "rebase the work branch on upstream during the upstream sync", "-NoRebase")
     worktree: bool = _s(False, "ship the working tree including uncommitted changes")
+    sync_method: str = _s("auto", "auto | rsync | python (no rsync needed on this machine)")
     # Host and SSH
     host: str = _s("local", "host: 'local', an ssh_config alias, or [user@]host[:port]", "-ArmHost")
     user: str = _s("root", "ssh user", "-User")
@@ -112,6 +113,7 @@ class Settings:
     warmups: int = _s(3, "warmup values per worker process (JIT compiles in the background)")
     loops: int = _s(0, "pyperf loops per value (0 = calibrate)")
     step_timeout: int = _s(7200, "seconds after which a step is killed (locally and on the host)")
+    code_size_limit: int = _s(0, "compiled-size guard: bytes of JIT code allowed per mode (0 = no limit)")
     # Output
     notes_dir: str = _s("", "where findings.md/progress.md go (unset: the target repo, else reports/)")
     reports: str = _s("reports", "armjit reports directory (runs go to REPORTS/runs)")
@@ -285,6 +287,10 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--modes: unknown mode(s) {', '.join(unknown)}; known: {', '.join(KNOWN_MODES)}")
     if not (s.build in ("source", "none", "pypi") or re.fullmatch(r"pypi==[A-Za-z0-9_.+-]+", s.build)):
         raise UsageError(f"--build {s.build!r}: expected source, pypi, pypi==VERSION or none")
+    if s.sync_method not in ("auto", "rsync", "python"):
+        raise UsageError(f"--sync-method {s.sync_method!r}: expected auto, rsync or python")
+    if s.code_size_limit < 0:
+        raise UsageError("--code-size-limit cannot be negative")
     if s.jit_hook not in ("pth", "sitecustomize", "none"):
         raise UsageError(f"--jit-hook {s.jit_hook!r}: expected pth, sitecustomize or none")
     if s.bench_runner not in ("auto", "pyperformance", "pyperf"):

@@ -15,10 +15,11 @@ from typing import Any
 from armjit import compare
 from armjit.config import Settings, merge_settings
 from armjit.errors import UsageError
+from armjit.mine import LogInput, SizeDiff, diff, mine
 from armjit.progress import Progress
 from armjit.store import RunDir, RunStore
 
-__all__ = ["VerifyOutcome", "baseline_settings", "run_verify"]
+__all__ = ["VerifyOutcome", "baseline_settings", "run_verify", "size_guard"]
 
 
 @dataclass
@@ -49,6 +50,34 @@ def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
     if run.manifest().get("kind") != "baseline":
         raise UsageError(f"run {run.run_id} is a {run.manifest().get('kind')!r} run, not a baseline")
     return run
+
+
+def _mode_logs(run: RunDir, side: str | None) -> dict[str, list[Path]]:
+    """JIT logs per mode: a baseline's from run.json, one side (a/b) of an ab run from its tree."""
+    if side is None:
+        modes = run.manifest().get("modes", {})
+        return {m: [run.path / p for p in rec.get("jit_logs", [])] for m, rec in modes.items()}
+    root = run.path / "jitlogs" / side
+    return {d.name: sorted(d.glob("*.log")) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
+
+
+def size_guard(outcome: VerifyOutcome) -> dict[str, SizeDiff]:
+    """Compiled code from -> to per JIT mode, from the JIT logs of both sides."""
+    if outcome.paired:
+        before, after = _mode_logs(outcome.to_run, "a"), _mode_logs(outcome.to_run, "b")
+    else:
+        before, after = _mode_logs(outcome.from_run, None), _mode_logs(outcome.to_run, None)
+    guards: dict[str, SizeDiff] = {}
+    for mode in before:
+        if not before[mode] or not after.get(mode):
+            continue
+        try:
+            a = mine("from", [LogInput(p, mode) for p in before[mode]]).overall
+            b = mine("to", [LogInput(p, mode) for p in after[mode]]).overall
+        except UsageError:
+            continue  # a mode whose logs hold no compile lines (nojit) has no code to guard
+        guards[mode] = diff(a, b)
+    return guards
 
 
 def run_verify(

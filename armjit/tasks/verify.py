@@ -10,12 +10,13 @@ from typing import Any
 from invoke import Context, task
 
 from armjit import compare, notes, stats
+from armjit.mine import SizeDiff, diff_json, render_diff
 from armjit.progress import Progress
-from armjit.render import table
+from armjit.render import TableFormat, table
 from armjit.report import tidy_paths
 from armjit.store import RunDir, RunStore
 from armjit.tasks._common import friendly_errors
-from armjit.verify import VerifyOutcome, run_verify
+from armjit.verify import VerifyOutcome, run_verify, size_guard
 
 __all__ = ["TASKS"]
 
@@ -50,11 +51,29 @@ def crashes(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
     return rows
 
 
+def guard_text(guards: dict[str, SizeDiff], limit: int, fmt: TableFormat = "simple") -> str:
+    """Per mode: total compiled size from -> to, headroom to the limit, the largest changes."""
+    if not guards:
+        return "compiled-size guard: no JIT logs with compiled functions on both sides"
+    rows = []
+    for mode, d in guards.items():
+        headroom = "" if not limit else f"{limit - d.total_to:+d}"
+        pct = "" if d.total_pct is None else f"{d.total_pct:+.2f}%"
+        rows.append((mode, d.total_from, d.total_to, pct, d.compiled_from, d.compiled_to, d.failed_to, headroom))
+    headers = ["mode", "code bytes from", "to", "%Δ (lower is smaller)", "compiles from", "to", "failed (to)"]
+    parts = [table(rows, [*headers, f"headroom to {limit}" if limit else "headroom (no limit)"], fmt)]
+    for mode, d in guards.items():
+        parts += ["", f"{mode}: largest per-function changes", render_diff(d, top=5, fmt=fmt)]
+    return "\n".join(parts)
+
+
 def _block(outcome: VerifyOutcome, record: RunDir) -> str:
     report = outcome.report
     body = compare.findings_block(report, title=f"Iteration: verify `{record.run_id}`")
     body += "\nJIT activity proof (compiles from the workers' own logs):\n\n"
     body += table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"], "github")
+    limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
+    body += "\n\nCompiled-size guard (from the JIT logs):\n\n" + guard_text(size_guard(outcome), limit, "github")
     body += "\n\nCrash accounting:\n\n"
     body += table(crashes(outcome), ["side", "mode", "attempts", "successes"], "github")
     body += f"\n\nFrom run `{outcome.from_run.run_id}` -> to run `{outcome.to_run.run_id}`.\n"
@@ -111,6 +130,7 @@ def verify(
         "report": compare.report_json(outcome.report),
         "jit_proof": [list(r) for r in jit_proof(outcome)],
         "crashes": [list(r) for r in crashes(outcome)],
+        "size_guard": {mode: diff_json(d) for mode, d in size_guard(outcome).items()},
     }
     record.save_manifest(data)
     settings_repo = outcome.from_run.manifest().get("settings", {}).get("repo")
@@ -122,6 +142,9 @@ def verify(
         print(compare.render_text(outcome.report))
         print()
         print(table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"]))
+        limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
+        print()
+        print(guard_text(size_guard(outcome), limit))
         print(f"\nverify record: {record.path}")
 
 
