@@ -8,6 +8,7 @@ interrupted run keeps what it fetched and says where it stopped.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import shlex
 import statistics
@@ -193,7 +194,9 @@ def run_baseline(
         else:
             for mode_name in state.modes:
                 try:
-                    pipeline.step(f"bench-{mode_name}", host, lambda ctx, m=mode_name: _bench_mode(ctx, state, m))
+                    pipeline.step(
+                        f"bench-{mode_name}", host, functools.partial(_bench_mode, state=state, name=mode_name)
+                    )
                 except GateFailed as exc:
                     outcome.failures.append(str(exc))
             pipeline.step("jit-gate", host, lambda ctx: _jit_gate(ctx, state))

@@ -70,26 +70,20 @@ def judge_mode(
     calls = next((c.calls for c in counts if c.calls is not None), None)
     bytecodes = next((c.bytecodes for c in counts if c.bytecodes is not None), None)
     active = sum(1 for c in counts if c.main > 0)
-    base = {
-        "main": main,
-        "total": total,
-        "other": total - main,
-        "threshold": calls,
-        "thresholds": {"calls": calls, "bytecodes": bytecodes},
-        "processes_with_compiles": active,
-        "logs": len(counts),
-    }
+
+    def result(ok: bool, message: str) -> GateResult:
+        thresholds = {"calls": calls, "bytecodes": bytecodes}
+        return GateResult(ok, message, main, total, total - main, calls, thresholds, active, len(counts))
+
     if not expects_compiles:
         if total:
-            return GateResult(
-                False, f"{mode}: the JIT compiled {total} functions in a mode that must not compile", **base
-            )
-        return GateResult(True, f"{mode}: nothing compiled, as expected", **base)
+            return result(False, f"{mode}: the JIT compiled {total} functions in a mode that must not compile")
+        return result(True, f"{mode}: nothing compiled, as expected")
     if main > 0:
         note = ""
         if active < expected_processes:
             note = f" (only {active} of {expected_processes} worker processes compiled __main__ functions)"
-        return GateResult(True, f"{mode}: {main} __main__ compiles in {active} processes{note}", **base)
+        return result(True, f"{mode}: {main} __main__ compiles in {active} processes{note}")
     if hook_problem:
         cause = hook_problem
     elif not counts:
@@ -108,4 +102,4 @@ def judge_mode(
             f"(threshold logged: calls={calls}, bytecodes={bytecodes}); a JIT variable such as the jitlist "
             "or threshold did not take effect in the workers"
         )
-    return GateResult(False, f"{mode}: JIT did not compile any __main__ functions: {cause}", **base)
+    return result(False, f"{mode}: JIT did not compile any __main__ functions: {cause}")

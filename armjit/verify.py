@@ -97,7 +97,7 @@ def run_verify(
     manifest = base.manifest()
     settings = replace(baseline_settings(manifest), reports=str(reports), sync_upstream=False, worktree=worktree)
     explicit = set(manifest.get("explicit_settings", []))
-    commit = (manifest.get("commits") or {}).get("commit")
+    commit = str((manifest.get("commits") or {}).get("commit") or "")
     can_pair = bool(settings.repo and commit) and paired != "no"
     if paired == "yes" and not can_pair:
         raise UsageError("--paired needs a baseline with a recorded commit of a --repo")

@@ -80,19 +80,18 @@ def _block(outcome: VerifyOutcome, record: RunDir) -> str:
     return tidy_paths(body)
 
 
-@task(
-    help={
-        "baseline": "the baseline run (id or directory; default: the latest successful baseline)",
-        "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
-        "blocks": "blocks for the paired method",
-        "worktree": "measure the working tree including uncommitted changes",
-        "reports": "armjit reports directory",
-        "json": "print the comparisons as JSON",
-        "verbose": "stream every output line",
-    }
-)
-@friendly_errors
-def verify(
+_HELP = {
+    "baseline": "the baseline run (id or directory; default: the latest successful baseline)",
+    "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
+    "blocks": "blocks for the paired method",
+    "worktree": "measure the working tree including uncommitted changes",
+    "reports": "armjit reports directory",
+    "json": "print the comparisons as JSON",
+    "verbose": "stream every output line",
+}
+
+
+def _verify(
     c: Context,
     baseline: str = "",
     paired: str = "auto",
@@ -118,7 +117,7 @@ def verify(
     )
     stamp = dt.datetime.now(dt.UTC)
     record = RunStore(root / "runs").create(f"{stamp:%Y%m%dT%H%M%SZ}_verify")
-    data = {
+    data: dict[str, Any] = {
         "run_id": record.run_id,
         "kind": "verify",
         "status": "ok",
@@ -147,5 +146,7 @@ def verify(
         print(guard_text(size_guard(outcome), limit))
         print(f"\nverify record: {record.path}")
 
+
+verify = task(help=_HELP, name="verify")(friendly_errors(_verify))
 
 TASKS = [verify]
