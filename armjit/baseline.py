@@ -136,7 +136,7 @@ def run_baseline(
 
         gitops.check_repo(repo, settings.branch)
     notes_dir = notes.notes_dir(repo, reports) if not settings.notes_dir else Path(settings.notes_dir)
-    notes.ensure_writable([notes_dir / "findings.md", notes_dir / "progress.md"])
+    notes.ensure_writable([notes_dir / name for name in (notes.FINDINGS, notes.PROGRESS, notes.TASK_PLAN)])
     host = connect(settings)
     if hasattr(host, "open"):
         host.open()
@@ -218,6 +218,13 @@ def run_baseline(
     from armjit import report
 
     report.write_baseline_notes(run, manifest, notes_dir)
+    from armjit import iteration
+
+    # task_plan.md's Errors Encountered table follows the baseline: one row per failing streak.
+    if outcome.failures:
+        iteration.record_error(notes_dir, "baseline", outcome.failures[0])
+    else:
+        iteration.resolve_errors(notes_dir, "baseline", f"baseline {run.run_id} passed")
     return outcome
 
 

@@ -99,6 +99,8 @@ def test_inactive_jit_fails_the_gate_and_names_the_cause(sshd_host: Any, target_
     assert m["status"] == "failed" and m["modes"]["jitlist"]["compiles"]["main"] == 0
     assert m["modes"]["jitlist"]["pyperf_json"]  # the benchmark's results were kept anyway
     assert {s["name"]: s["status"] for s in m["steps"]}["upstream-sync"] == "skipped"
+    errors = (target_repo.path / "task_plan.md").read_text()
+    assert "| baseline" in errors and "nothing enables the JIT" in errors  # the Errors Encountered row
 
 
 def test_ctrl_c_kills_the_remote_build_and_keeps_the_record(sshd_host: Any, target_repo: Any, tmp_path: Path) -> None:
