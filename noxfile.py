@@ -12,14 +12,14 @@ nox.options.reuse_venv = "yes"
 @nox.session
 def tests(session: nox.Session) -> None:
     """armjit's own suite: real git repos, a real sshd on 127.0.0.1, real pyperf (no e2e tier)."""
-    session.install("-e", ".[test,plot]")
+    session.install("-e", ".[test,plot]", "pip")  # tests build wheels with `python -m pip`
     session.run("pytest", "-m", "not e2e", *session.posargs)
 
 
 @nox.session(default=False)
 def e2e(session: nox.Session) -> None:
     """End to end against a real CinderX host (Debian sid chroot + sshd on 127.0.0.1; needs root)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", "pip")
     session.run("pytest", "-m", "e2e", "tests/e2e", *session.posargs, env={"ARMJIT_E2E": "1"})
 
 
