@@ -176,7 +176,7 @@ def _config_identities(settings: Settings) -> list[str]:
     from armjit.config import parse_host
 
     _, host, _ = parse_host(settings.host, settings.user, settings.port)
-    files = config.lookup(host).get("identityfile", [])
+    files: list[str] = list(config.lookup(host).get("identityfile", []))
     return [f for f in files if Path(f).expanduser().is_file()]
 
 
