@@ -27,6 +27,25 @@ INSTALL_HINT = "apt-get install openssh-server"
 _READY_TIMEOUT = 10.0
 
 
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pids: list[int], seconds: float = 5.0) -> None:
+    """SIGTERM is asynchronous: wait until the connection children are gone, then SIGKILL."""
+    deadline = time.monotonic() + seconds
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for pid in pids:
+        if _running(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 class SshdUnavailable(RuntimeError):
     """sshd or ssh-keygen is not installed on this machine."""
 
@@ -111,7 +130,8 @@ class SshdHost:
         proc = self._server.process
         if proc is None:
             return
-        for child in descendants(proc.pid):
+        children = descendants(proc.pid)
+        for child in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
         proc.terminate()
@@ -120,6 +140,7 @@ class SshdHost:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        _wait_gone(children)
         self._server.process = None
 
     def regenerate_host_key(self) -> None:
