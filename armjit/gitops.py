@@ -147,6 +147,9 @@ def parse_porcelain(text: str) -> list[tuple[str, str]]:
     return entries
 
 
+NOTES_FILES = frozenset({"findings.md", "progress.md", "task_plan.md", "notes.md"})
+
+
 def dirty_paths(repo: Path) -> list[tuple[str, str]]:
     """Uncommitted changes, untracked files included (what sync_upstream.ps1 refused)."""
     return parse_porcelain(git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all").stdout)
@@ -205,7 +208,8 @@ def sync_upstream(
     branch as it was, and reported in one line.
     """
     check_repo(repo, work_branch)
-    dirty = dirty_paths(repo)
+    # armjit's own notes, untracked at the repo root, do not block a rebase: they are not in any commit.
+    dirty = [(code, path) for code, path in dirty_paths(repo) if not (code == "??" and path in NOTES_FILES)]
     if dirty:
         names = ", ".join(path for _, path in dirty[:3]) + (", ..." if len(dirty) > 3 else "")
         raise UsageError(

@@ -405,7 +405,9 @@ def _deploy(settings: Settings, explicit: set[str], keyword: str, reports: Path,
     from armjit.baseline import run_baseline
 
     skip = (*settings.runtime_skip_tests, keyword)
-    deploy_settings = replace(settings, skip_pyperf=True, runtime_skip_tests=skip)
+    # The TDD fast path ships what is in front of the engineer; rebasing on upstream is opt-in here.
+    sync_upstream = settings.sync_upstream if "sync_upstream" in explicit else False
+    deploy_settings = replace(settings, skip_pyperf=True, runtime_skip_tests=skip, sync_upstream=sync_upstream)
     outcome = run_baseline(deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress)
     steps = {s["name"]: s for s in outcome.manifest.get("steps", [])}
     # The build and the install are what the test needs; a later gate failing is reported, not fatal.

@@ -39,11 +39,17 @@ def baseline_settings(manifest: dict[str, Any]) -> Settings:
     return merge_settings(cli={k: v for k, v in recorded.items() if v is not None})
 
 
+def _is_measured_baseline(run: RunDir) -> bool:
+    """A successful baseline that benchmarked something (not a red/green --deploy run)."""
+    m = run.manifest()
+    return m.get("kind") == "baseline" and m.get("status") == "ok" and bool(m.get("modes"))
+
+
 def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
     if ref:
         run = store.resolve(ref)
     else:
-        found = store.latest(lambda r: r.manifest().get("kind") == "baseline" and r.manifest().get("status") == "ok")
+        found = store.latest(_is_measured_baseline)
         if found is None:
             raise UsageError(f"no successful baseline under {store.root}: run `invoke baseline` first")
         run = found
