@@ -236,8 +236,12 @@ class Comparison:
 
     @property
     def reason(self) -> str:
-        extra = [w for w in (self.decision.warning, *self.notes) if w and w not in self.decision.reason]
-        return "; ".join([self.decision.reason, *extra])
+        parts: list[str] = []
+        for text in (self.decision.reason, self.decision.warning, *self.notes):
+            for part in (text or "").split("; "):
+                if part and part not in parts:
+                    parts.append(part)
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
