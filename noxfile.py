@@ -42,7 +42,7 @@ def targeted(session: nox.Session) -> None:
 def remote_bench(session: nox.Session) -> None:
     """The benchmark part of the pipeline: nox -s remote_bench -- --host H --bench richards."""
     session.install("-e", ".")
-    session.run("armjit", "baseline", "--no-sync-upstream", *session.posargs, external=False)
+    session.run("armjit", "baseline", "--bench-only", *session.posargs)
 
 
 @nox.session(default=False)

@@ -175,7 +175,11 @@ def run_baseline(
     state = _State(settings, host, run, remote_run, _bench_runner(settings), modes)
     outcome = BaselineOutcome(run, manifest, notes=[*notes_lines, *([cannot] if cannot else [])])
     try:
-        if repo is not None:
+        if settings.bench_only:
+            pipeline.skip("deploy", "--bench-only: measuring what is deployed")
+            if repo is not None:
+                pipeline.step("deployed", host, lambda ctx: _deployed(ctx, state))
+        elif repo is not None:
             if settings.sync_upstream:
                 pipeline.step("upstream-sync", host, lambda ctx: _upstream_sync(ctx, repo, settings))
             else:
@@ -263,6 +267,18 @@ def _deploy(ctx: StepContext, state: _State, repo: Path, describe: dict[str, Any
     )
 
 
+def _deployed(ctx: StepContext, state: _State) -> str:
+    """With --bench-only, record what the host holds (its deploy marker) instead of deploying."""
+    from armjit import sync
+
+    marker = sync.read_marker(ctx.host, state.settings.remote_workdir)
+    if marker is None:
+        raise StepFailed(f"nothing deployed at {state.settings.remote_workdir}: run a baseline without --bench-only")
+    ctx.pipeline.manifest["commits"] = {"deployed": marker, "commit": marker.get("commit")}
+    state.run.write_json("deploy-marker.json", marker)
+    return f"{marker.get('branch') or ''} @ {str(marker.get('commit'))[:10]} (deployed {marker.get('time')})"
+
+
 def _host_facts(ctx: StepContext, state: _State) -> str:
     s = state.settings
     result = ctx.run(cinderx.host_facts_command(), what="host facts")
@@ -281,18 +297,29 @@ def _build_steps(pipeline: Pipeline, state: _State) -> None:
     s, host = state.settings, state.host
     for name in ("armjit_jit_hook.py", "armjit_jit_hook.pth", "jit_smoke.py", "unittest_gate.py"):
         host.put(_resource(name), f"{state.remote_run}/{name}")
-    if s.build == "source":
+    if s.bench_only:
+        pipeline.skip("build-wheel", "--bench-only: using the installed build")
+    elif s.build == "source":
         pipeline.step("build-wheel", host, lambda ctx: _build_wheel(ctx, state))
     else:
         pipeline.skip("build-wheel", f"--build {s.build}")
     pipeline.step("driver-venv", host, lambda ctx: _driver_venv(ctx, state))
+    if s.bench_only:
+        pipeline.skip("runtime-tests", "--bench-only")
+        pipeline.skip("jit-smoke", "--bench-only")
+    else:
+        _gate_steps(pipeline, state)
+    pipeline.step("bench-venv", host, lambda ctx: _bench_venv(ctx, state))
+    pipeline.step("startup-smoke", host, lambda ctx: _startup_smoke(ctx, state))
+
+
+def _gate_steps(pipeline: Pipeline, state: _State) -> None:
+    s, host = state.settings, state.host
     pipeline.step("runtime-tests", host, lambda ctx: _runtime_tests(ctx, state))
     if s.build == "none":
         pipeline.skip("jit-smoke", "--build none: no JIT to check")
     else:
         pipeline.step("jit-smoke", host, lambda ctx: _jit_smoke(ctx, state))
-    pipeline.step("bench-venv", host, lambda ctx: _bench_venv(ctx, state))
-    pipeline.step("startup-smoke", host, lambda ctx: _startup_smoke(ctx, state))
 
 
 def _build_wheel(ctx: StepContext, state: _State) -> str:

@@ -99,6 +99,7 @@ class Settings:
     autojit_extra_jitlist: tuple[str, ...] = _s(
         (), "extra jitlist lines for the filtered autojit mode", env="AUTOJIT_EXTRA_JITLIST"
     )
+    bench_only: bool = _s(False, "only the benchmark part: use what is deployed and installed (nox -s remote_bench)")
     skip_pyperf: bool = _s(False, "stop after the smokes (TDD fast path)", "-SkipPyperformance", "SKIP_PYPERF")
     recreate_pyperf_venv: bool = _s(
         False, "recreate the pyperformance venv", "-RecreatePyperfVenv", "RECREATE_PYPERF_VENV"
@@ -287,6 +288,8 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--modes: unknown mode(s) {', '.join(unknown)}; known: {', '.join(KNOWN_MODES)}")
     if not (s.build in ("source", "none", "pypi") or re.fullmatch(r"pypi==[A-Za-z0-9_.+-]+", s.build)):
         raise UsageError(f"--build {s.build!r}: expected source, pypi, pypi==VERSION or none")
+    if s.bench_only and s.skip_pyperf:
+        raise UsageError("--bench-only and --skip-pyperf together leave nothing to run")
     if s.sync_method not in ("auto", "rsync", "python"):
         raise UsageError(f"--sync-method {s.sync_method!r}: expected auto, rsync or python")
     if s.code_size_limit < 0:

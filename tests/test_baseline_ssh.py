@@ -86,6 +86,16 @@ def test_baseline_over_ssh_keeps_every_result(sshd_host: Any, target_repo: Any, 
     # the console summary has the step, mode and artifact tables
     assert "bench-autojit" in result.stdout and "threshold (logged)" in result.stdout and "run record" in result.stdout
 
+    # nox -s remote_bench's path: only the benchmark part, on what is deployed, same run record
+    again = subprocess.run([*argv, "--bench-only", "--modes", "jitlist"], capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    (second,) = [p for p in (tmp_path / "reports" / "runs").iterdir() if p != run]
+    m2 = json.loads((second / "run.json").read_text())
+    statuses = {s["name"]: s["status"] for s in m2["steps"]}
+    assert statuses["deploy"] == statuses["build-wheel"] == statuses["runtime-tests"] == "skipped"
+    assert statuses["deployed"] == statuses["bench-jitlist"] == statuses["jit-gate"] == "ok"
+    assert m2["commits"]["commit"] == m["commits"]["commit"] and m2["modes"]["jitlist"]["compiles"]["main"] > 0
+
 
 def test_inactive_jit_fails_the_gate_and_names_the_cause(sshd_host: Any, target_repo: Any, tmp_path: Path) -> None:
     argv = baseline_argv(
