@@ -21,7 +21,6 @@ from armjit import __version__, compare, gate, stats
 from armjit import baseline as bl
 from armjit.config import Settings
 from armjit.errors import UsageError
-from armjit.hosts import connect
 from armjit.pipeline import Pipeline, StepContext, StepFailed
 from armjit.progress import Progress
 from armjit.store import RunDir, RunStore
@@ -117,15 +116,7 @@ def run_ab(
         for ref in (base or settings.branch, cand or settings.branch):
             if gitops.resolve(repo, ref) is None:
                 raise UsageError(f"{ref!r} is neither a branch nor a commit in {repo}")
-    host = connect(settings)
-    if hasattr(host, "open"):
-        host.open()
-    settings = replace(
-        settings,
-        remote_workdir=host.expand(settings.remote_workdir),
-        remote_incoming=host.expand(settings.remote_incoming),
-        driver_venv=host.expand(settings.driver_venv),
-    )
+    host, settings = bl.open_host(settings)
     for line in [*notes_lines, *([cannot] if cannot else [])]:
         progress.message(line)
     store = RunStore(reports / "runs")

@@ -22,12 +22,12 @@ from armjit import __version__, cinderx, gate
 from armjit.config import Settings
 from armjit.errors import GateFailed
 from armjit.hosts import Host, connect
-from armjit.modes import JitMode, jit_mode, jitlist_text
+from armjit.modes import JitMode, inherit_environ, jit_mode, jitlist_text
 from armjit.pipeline import Pipeline, StepContext, StepFailed, StepSkipped
 from armjit.progress import Progress
 from armjit.store import RunDir, RunStore
 
-__all__ = ["BaselineOutcome", "embedded_defaults", "host_label", "plan_modes", "run_baseline"]
+__all__ = ["BaselineOutcome", "embedded_defaults", "host_label", "open_host", "plan_modes", "run_baseline"]
 
 q = shlex.quote
 _LOCAL_HOME = "~/.cache/armjit/local"
@@ -55,6 +55,20 @@ def embedded_defaults(settings: Settings, explicit: set[str]) -> tuple[Settings,
             if name not in explicit:
                 changes[name] = f"{_LOCAL_HOME}/{sub}"
     return replace(settings, **changes), notes
+
+
+def open_host(settings: Settings) -> tuple[Host, Settings]:
+    """Connect (bad hosts fail here, before any file is written) and expand ``~`` in the host
+    paths once, on the host itself: every later command quotes these paths."""
+    host = connect(settings)
+    host.open()
+    expanded = replace(
+        settings,
+        remote_workdir=host.expand(settings.remote_workdir),
+        remote_incoming=host.expand(settings.remote_incoming),
+        driver_venv=host.expand(settings.driver_venv),
+    )
+    return host, expanded
 
 
 def plan_modes(settings: Settings) -> tuple[list[str], str]:
@@ -137,16 +151,7 @@ def run_baseline(
         gitops.check_repo(repo, settings.branch)
     notes_dir = notes.notes_dir(repo, reports) if not settings.notes_dir else Path(settings.notes_dir)
     notes.ensure_writable([notes_dir / name for name in (notes.FINDINGS, notes.PROGRESS, notes.TASK_PLAN)])
-    host = connect(settings)
-    if hasattr(host, "open"):
-        host.open()
-    # Expand ~ once, on the host itself: every later command quotes these paths.
-    settings = replace(
-        settings,
-        remote_workdir=host.expand(settings.remote_workdir),
-        remote_incoming=host.expand(settings.remote_incoming),
-        driver_venv=host.expand(settings.driver_venv),
-    )
+    host, settings = open_host(settings)
     if cannot:
         progress.message(cannot)
     for line in notes_lines:
@@ -505,6 +510,7 @@ def _bench_mode(ctx: StepContext, state: _State, name: str) -> str:
         "benchmarks": list(s.bench),
         "runner": state.runner,
     }
+    record["inherit_environ"] = inherit_environ(mode)
     ctx.pipeline.manifest["modes"][name] = record
     failures = []
     if state.runner == "pyperformance":
@@ -520,7 +526,6 @@ def _bench_mode(ctx: StepContext, state: _State, name: str) -> str:
             warmups=s.warmups,
             loops=s.loops,
         )
-        record["inherit_environ"] = cmd.command.split("--inherit-environ ", 1)[1].split(" ", 1)[0]
         result = ctx.run(cmd.command, cwd=s.remote_workdir, check=False)
         if not result.ok:
             failures.append(f"pyperformance exit {result.exit_code}")
@@ -539,7 +544,6 @@ def _bench_mode(ctx: StepContext, state: _State, name: str) -> str:
                 loops=s.loops,
             )
             command = cmd.command if index == 0 else cmd.command.replace(f"-o {q(output)}", f"--append {q(output)}")
-            record["inherit_environ"] = mode.env and ",".join(mode.env)
             result = ctx.run(command, cwd=s.remote_workdir, check=False)
             if not result.ok:
                 failures.append(f"{bench}: exit {result.exit_code}")

@@ -150,6 +150,8 @@ class Host(Protocol):
         log: Path | None = None,
     ) -> CommandResult: ...
 
+    def open(self) -> None: ...
+
     def put(self, local: Path, remote: str) -> None: ...
 
     def get(self, remote: str, local: Path) -> None: ...
@@ -312,6 +314,9 @@ class LocalHost(_BashHost):
 
         self.name = "local"
         self._ctx = Context(Config(overrides={"run": {"in_stream": False}}))
+
+    def open(self) -> None:
+        """Nothing to connect to: this machine."""
 
     def _context(self) -> Any:
         return self._ctx

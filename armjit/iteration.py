@@ -485,8 +485,7 @@ def run_targeted(
 
     host = connect(settings)
     with opened(host):
-        if hasattr(host, "open"):
-            host.open()
+        host.open()
         cwd = host.expand(cwd)
         interpreter = host.expand(interpreter)
         path = test_file if test_file.startswith("/") else f"{cwd.rstrip('/')}/{test_file}"
