@@ -1036,11 +1036,13 @@ def _parallel(path: Path, size: int, jobs: int, chunk_size: int) -> _State | Non
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing.context import BaseContext
 
     cuts = _boundaries(path, size, jobs)
     ranges = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
     if len(ranges) < 2:
         return None
+    context: BaseContext
     try:
         context = multiprocessing.get_context("fork")
     except ValueError:  # no fork on this platform: the default start method re-imports the module
