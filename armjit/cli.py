@@ -13,4 +13,7 @@ program = Program(namespace=ns, version=__version__, name="armjit", binary="armj
 
 
 def main() -> None:
+    from armjit.tasks import _settings
+
+    _settings.REPO_FROM_CWD = True
     program.run()

@@ -205,6 +205,7 @@ def merge_settings(
 
 def merge_settings_with_sources(
     *,
+    defaults: Mapping[str, Any] | None = None,
     pyproject: Mapping[str, Any] | None = None,
     invoke_config: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -215,6 +216,7 @@ def merge_settings_with_sources(
     specs = {s.name: s for s in setting_specs()}
     values: dict[str, Any] = {}
     layers: list[tuple[str, Mapping[str, Any]]] = [
+        ("default", defaults or {}),
         ("pyproject [tool.armjit]", pyproject or {}),
         ("invoke config", invoke_config or {}),
     ]
@@ -230,7 +232,8 @@ def merge_settings_with_sources(
             if raw is None:
                 continue
             values[name] = _coerce(specs[name], raw, source)
-            sources[name] = source
+            if source != "default":
+                sources[name] = source
     settings = Settings(**values)
     validate(settings)
     return settings, sources

@@ -118,3 +118,22 @@ def test_unreadable_notes_file(tmp_path: Path) -> None:
     assert result.returncode == 2 and len(lines) == 1 and "findings.md" in lines[0]
     assert files_under(reports) == []
     assert files_under(notes) == [notes / "findings.md"]
+
+
+def test_armjit_console_script_takes_the_repo_from_the_cwd(tmp_path: Path) -> None:
+    armjit = Path(sys.executable).parent / "armjit"
+    if not armjit.exists():
+        pytest.skip("the armjit console script is not installed in this environment (pip install -e .)")
+    checkout = tmp_path / "cinderx"
+    (checkout / "sub").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    inside = subprocess.run(
+        [str(armjit), "settings", "--json"], cwd=checkout / "sub", capture_output=True, text=True, check=True
+    )
+    assert json.loads(inside.stdout)["settings"]["repo"] == str(checkout)
+    outside = subprocess.run(
+        [str(armjit), "settings", "--json"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert json.loads(outside.stdout)["settings"]["repo"] == ""
+    via_invoke = invoke("settings", "--json", cwd=checkout)
+    assert json.loads(via_invoke.stdout)["settings"]["repo"] == ""  # invoke in the armjit checkout: explicit --repo

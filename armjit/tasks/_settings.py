@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,19 @@ def settings_help() -> dict[str, str]:
     return helps
 
 
+# Set by the ``armjit`` console script: run from inside a CinderX checkout, --repo defaults to it.
+REPO_FROM_CWD = False
+
+
+def _cwd_defaults() -> dict[str, str]:
+    if not REPO_FROM_CWD:
+        return {}
+    probe = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False, cwd=Path.cwd()
+    )
+    return {"repo": probe.stdout.strip()} if probe.returncode == 0 and probe.stdout.strip() else {}
+
+
 def resolve_settings(c: Context, given: dict[str, Any]) -> tuple[Settings, dict[str, str]]:
     """Merge every source; ``given`` holds the task's setting flags (None / default = not given)."""
     specs = {spec.name: spec for spec in setting_specs()}
@@ -53,6 +67,7 @@ def resolve_settings(c: Context, given: dict[str, Any]) -> tuple[Settings, dict[
     except AttributeError:
         invoke_section = {}
     return merge_settings_with_sources(
+        defaults=_cwd_defaults(),
         pyproject=load_pyproject_settings(Path.cwd()),
         invoke_config=invoke_section,
         environ=os.environ,
