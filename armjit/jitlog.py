@@ -8,12 +8,16 @@ exit signals become crash signatures.
 
 Why it is shaped like this: logs can be gigabytes, and a per-line Python loop is too slow. Bytes
 are scanned in large chunks with a few C-level passes: one regex pulls every
-``Finished compiling`` line, one pulls every other ``" -- "`` message except inlining (which is
-only counted), and messages are deduplicated with a Counter before any Python code looks at them.
-A chunk whose line count does not add up (lines without ``" -- "``: stderr, dumps, garbage) or
-that holds an order-dependent message (an abort and its text, runtime stats) is re-read line by
-line. Compile starts and finishes are paired by name with counts, so the order inside a chunk,
-and the way a file is split between worker processes, does not matter. Memory is bounded: a
+``Finished compiling`` line, one pulls every other ``" -- "`` message except compile starts and
+inlinings (both only counted with ``bytes.count``), and messages are deduplicated with a Counter
+before any Python code looks at them. A chunk whose line count does not add up (lines without
+``" -- "``: stderr, dumps, garbage) or that holds an order-dependent message (an abort and its
+text, runtime stats) is re-read line by line. Starts are paired with finishes and failures by
+count; only when the counts disagree is the file read a second time for the started names. So the
+order inside a chunk, and the way a file is split, does not matter; the few messages where the
+last one wins (thresholds, result codes, stats) are re-applied in order of last appearance. Files
+of ``PARALLEL_MIN`` bytes or more are cut at newlines into one range per CPU: the calling process
+scans one range, forked workers the others, and the tallies are added. Memory is bounded: a
 line longer than ``MAX_LINE`` is skipped, and per-name tables stop growing at ``MAX_NAMES``.
 """
 
@@ -73,7 +77,7 @@ _FIN = re.compile(rb"Finished compiling (\S+(?: \S+)*?) in (\d+)\xc2\xb5s, code 
 # Rare messages: everything after " -- " but finishes, inlinings and starts (counted instead).
 _OTHER = re.compile(rb" -- (?!Fin|Inl|Com)([^\r\n]*)")
 _FIRST = itemgetter(0)
-_NAME_SIZE = itemgetter(0, 2)
+_SIZE = itemgetter(2)
 _INLINE = b" -- Inlining function "
 _START = b" -- Compiling "
 _BATCH_TAIL = b" functions it calls"
@@ -537,10 +541,10 @@ class Scanner:
                 st.batches += 1
                 st.batch_callees += int(callees)
         st.anon_starts += starts
-        # C-level passes for the count and the last size; one plain loop for the summed µs
-        # (measured: faster than any map/deque composition of the same dict operations).
+        # C-level passes for the count and the last size (zip reuses its pair tuple); one plain
+        # loop for the summed µs (measured: faster than map/deque compositions or defaultdict).
         st.fin_n.update(map(_FIRST, fin))
-        st.fin_size.update(map(_NAME_SIZE, fin))
+        st.fin_size.update(zip(map(_FIRST, fin), map(_SIZE, fin), strict=True))
         acc = st.fin_us
         get = acc.get
         for name, us, _size in fin:

@@ -106,12 +106,15 @@ def measure(path: Path, mode: str) -> dict[str, float]:
     return result
 
 
-def grep_count(path: Path) -> tuple[float, int, float]:
+def grep_count(path: Path) -> tuple[float, float, int, float]:
+    """Wall seconds, CPU seconds, count and peak RSS (MB) of ``grep -c`` on the file."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(["grep", "-c", "Finished compiling", str(path)], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return wall, int(done.stdout.strip() or 0), rss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, int(done.stdout.strip() or 0), after.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -131,8 +134,17 @@ def main() -> None:
         with path.open("rb") as warm:  # page cache warmed once, alike for every reader
             while warm.read(1 << 24):
                 pass
-        gwall, gcount, grss = grep_count(path)
-        rows = [["grep -c 'Finished compiling'", f"{size / gwall / 1e6:.0f}", "", f"{grss:.0f}", "1.00", gcount]]
+        gwall, gcpu, gcount, grss = grep_count(path)
+        rows = [
+            [
+                "grep -c 'Finished compiling'",
+                f"{size / gwall / 1e6:.0f}",
+                f"{gcpu * 1e9 / size:.2f}",
+                f"{grss:.0f}",
+                "1.000",
+                gcount,
+            ]
+        ]
         for label, mode in (
             ("plain per-line regex loop", "naive"),
             ("armjit.jitlog, 1 process", "1"),
