@@ -124,7 +124,7 @@ def test_red_then_green_locally_with_evidence(red_repo: tuple[Any, Path], tmp_pa
         assert early.returncode == 1
         assert "green: the test failed (test_arm64_fast_path)" in one_line_error(early)
         assert f"(attempt {attempt}, run " in one_line_error(early)
-    errors = iteration._table_rows(iteration.notes.read_block(repo.path / "task_plan.md", "errors"))
+    errors = iteration.table_rows(iteration.notes.read_block(repo.path / "task_plan.md", "errors"))
     assert len(errors) == 1 and errors[0][0].startswith("green: the test failed") and errors[0][1:] == ["2", "open"]
 
     set_fast_path(repo, "on")
@@ -141,7 +141,7 @@ def test_red_then_green_locally_with_evidence(red_repo: tuple[Any, Path], tmp_pa
     rows = [ln for ln in progress.splitlines() if ln.startswith("| cinderx/")]
     assert [r.split(" | ")[4] for r in rows] == ["RED ok", "GREEN not met", "GREEN not met", "GREEN ok"]
     assert all(m["run_id"] in progress for m in [record, *greens])
-    errors = iteration._table_rows(iteration.notes.read_block(repo.path / "task_plan.md", "errors"))
+    errors = iteration.table_rows(iteration.notes.read_block(repo.path / "task_plan.md", "errors"))
     assert errors[0][1] == "2" and errors[0][2] == f"GREEN met in run {greens[-1]['run_id']}"
     plan = (repo.path / "task_plan.md").read_text()
     assert "- [x] `invoke red -k NAME`" in plan and "- [x] `invoke green -k NAME --deploy`" in plan

@@ -10,7 +10,8 @@ from typing import Any
 
 from invoke import Context
 
-from armjit import iteration, notes
+from armjit import handoff as handoff_plan
+from armjit import iteration, notes, redgreen
 from armjit.config import Settings
 from armjit.errors import GateFailed
 from armjit.progress import Progress
@@ -38,7 +39,7 @@ def _targeted(
     json_output: bool,
     verbose: bool,
 ) -> None:
-    outcome = iteration.run_targeted(
+    outcome = redgreen.run_targeted(
         settings,
         set(sources),
         step=step,
@@ -54,7 +55,7 @@ def _targeted(
     if json_output:
         print(json.dumps({"run_id": outcome.run.run_id, "run_dir": str(outcome.run.path), **t}, indent=2))
     else:
-        rows = iteration.targeted_rows(outcome)
+        rows = redgreen.targeted_rows(outcome)
         if rows:
             print(table(rows, ["test", "status", "detail"]))
         mark = "ok" if outcome.ok else "NOT MET"
@@ -127,7 +128,7 @@ def _handoff(
 ) -> None:
     """Show the changed files, the evidence and the summary; then --commit -m MSG and/or --push REMOTE."""
     reports = Path(settings.reports)
-    plan = iteration.plan_handoff(settings, reports)
+    plan = handoff_plan.plan_handoff(settings, reports)
     now = dt.datetime.now(dt.UTC)
     print(f"branch {plan.branch} @ {plan.commit[:10]} against {plan.upstream}")
     print(plan.diff_stat or "no committed changes against upstream")
@@ -141,7 +142,7 @@ def _handoff(
     if push and plan.missing and not force:
         raise GateFailed("refusing to push, missing: " + "; ".join(plan.missing) + " (or --force)")
     if commit:
-        iteration.check_commit(plan, m or "")
+        handoff_plan.check_commit(plan, m or "")
     if m and not commit:
         print("-m given without --commit: nothing is committed")
     if not commit and not push:
@@ -151,17 +152,17 @@ def _handoff(
     committed = None
     if commit:
         iteration.update_plan(notes_dir, reports)
-        committed = iteration.commit_handoff(plan, m or "", notes_dir, now)
+        committed = handoff_plan.commit_handoff(plan, m or "", notes_dir, now)
         print(f"committed {committed[:10]}" if committed else "nothing to commit")
         if committed:
-            plan = iteration.plan_handoff(settings, reports)
+            plan = handoff_plan.plan_handoff(settings, reports)
     pushed = None
     if push:
-        iteration.push_handoff(plan, push)
+        handoff_plan.push_handoff(plan, push)
         pushed = push
         forced = f" (forced past: {'; '.join(plan.missing)})" if plan.missing else ""
         print(f"pushed {plan.branch} to {push}{forced}")
-    run = iteration.record_handoff(reports, plan, committed=committed, pushed=pushed, forced=force, now=now)
+    run = handoff_plan.record_handoff(reports, plan, committed=committed, pushed=pushed, forced=force, now=now)
     print(f"handoff record {run.path}")
 
 
