@@ -137,3 +137,22 @@ def test_armjit_console_script_takes_the_repo_from_the_cwd(tmp_path: Path) -> No
     assert json.loads(outside.stdout)["settings"]["repo"] == ""
     via_invoke = invoke("settings", "--json", cwd=checkout)
     assert json.loads(via_invoke.stdout)["settings"]["repo"] == ""  # invoke in the armjit checkout: explicit --repo
+
+
+def test_settings_sources_layer_through_the_real_cli(tmp_path: Path) -> None:
+    """pyproject [tool.armjit] < invoke.yaml < ARMJIT_* environment < flags, as invoke loads them."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "tasks.py").write_text((ROOT / "tasks.py").read_text())
+    (project / "pyproject.toml").write_text("[tool.armjit]\nautojit = 10\nbench = ['go']\nparallel = 3\nport = 2200\n")
+    (project / "invoke.yaml").write_text("armjit:\n  autojit: 20\n  parallel: 4\n  port: 2201\n")
+    argv = [sys.executable, "-m", "invoke", "-r", str(project), "settings", "--json", "--autojit", "40"]
+    env = {**os.environ, "ARMJIT_AUTOJIT": "30", "ARMJIT_PARALLEL": "5"}
+    result = subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    s, src = data["settings"], data["sources"]
+    assert (s["autojit"], src["autojit"]) == (40, "command line")
+    assert (s["parallel"], src["parallel"]) == (5, "environment")
+    assert (s["port"], src["port"]) == (2201, "invoke config")
+    assert (s["bench"], src["bench"]) == (["go"], "pyproject [tool.armjit]")
