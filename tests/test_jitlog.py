@@ -304,3 +304,16 @@ def test_name_tables_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(log.functions) <= 6
     assert log.compiled == 20 and log.failed == 0
     assert jitlog.OVERFLOW_NAME in {f.name for f in log.functions}
+
+
+def test_the_last_logged_threshold_wins_whatever_the_chunk_size() -> None:
+    """A process that reconfigures its thresholds is judged by its last line, at any chunk boundary."""
+    calls50 = b"JIT: cinderx/Jit/pyjit.cpp:2180 -- Configuring JIT to compile functions after 50 calls\n"
+    calls1000 = b"JIT: cinderx/Jit/pyjit.cpp:2180 -- Configuring JIT to compile functions after 1000 calls\n"
+    filler = b"JIT: cinderx/Common/thread.cpp:19 -- Naming thread 1 as bg_cx_compile\n" * 500
+    data = (calls50 + filler + calls1000 + filler) * 40 + calls50 + filler
+    for chunk in (97, 4096, 1 << 16, 1 << 20):
+        scanner = Scanner(chunk_size=chunk)
+        scanner.feed(data)
+        assert scanner.result().thresholds.calls == 50, chunk
+    assert scan_bytes(data + calls1000).thresholds.calls == 1000
