@@ -115,7 +115,12 @@ def test_inactive_jit_fails_the_gate_and_names_the_cause(sshd_host: Any, target_
 
 def test_ctrl_c_kills_the_remote_build_and_keeps_the_record(sshd_host: Any, target_repo: Any, tmp_path: Path) -> None:
     argv = baseline_argv(sshd_host, target_repo, tmp_path, "--build-env", "CINDERX_FIXTURE_BUILD_SECONDS=60")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: SIGINT at its default disposition (a background job of a non-interactive
+    # shell, e.g. under some CI runners, starts with SIGINT ignored and Python would never see it).
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", reset, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     runs = tmp_path / "reports" / "runs"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
