@@ -142,9 +142,10 @@ class RunStore:
         return None
 
     def resolve(self, ref: str | Path) -> RunDir:
-        """A run id (under ``root``), ``latest``, or a path to a run directory."""
+        """A run id (under ``root``), ``latest`` (the latest run with benchmark modes), or a run directory."""
         if str(ref) == "latest":
-            run = self.latest()
+            # The latest run that measured something: mine/red/green/verify records hold no modes.
+            run = self.latest(lambda r: bool(r.manifest().get("modes")))
             if run is None:
                 raise UsageError(f"no runs yet under {self.root}; run `invoke baseline` first")
             return run

@@ -224,3 +224,16 @@ def test_cli_garbage_file_is_one_line_exit_2(tmp_path: Path) -> None:
     garbage.write_bytes(bytes(range(256)) * 100)
     done = _invoke(str(garbage), reports=tmp_path)
     assert done.returncode == 2 and "nothing to mine" in done.stderr and "binary data" in done.stderr
+
+
+def test_mining_leaves_a_run_record_and_latest_stays_the_measured_run(tmp_path: Path) -> None:
+    _make_run(tmp_path, "20261124T100000Z_abc_host", {"jitlist": "richards_jitlist_w10"})
+    first = _invoke(reports=tmp_path)
+    assert first.returncode == 0, first.stderr
+    (record,) = (tmp_path / "runs").glob("*_mine")
+    manifest = json.loads((record / "run.json").read_text())
+    assert manifest["kind"] == "mine" and manifest["source"] == "20261124T100000Z_abc_host"
+    assert manifest["summary"]["compiled"]["main"] == 37 * 11 + 1
+    again = _invoke("--json", reports=tmp_path)  # "latest" is still the benchmark run, not the mine record
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["compiled"]["main"] == 37 * 11 + 1

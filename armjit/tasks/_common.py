@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,12 @@ def friendly_errors(body: F) -> F:
             raise Exit(f"armjit: {exc}", code=exc.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("armjit: interrupted", code=130) from None
+        except BrokenPipeError:
+            # `invoke mine | head`: the reader left; stop quietly (and keep Python from
+            # complaining again when it flushes stdout at exit).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise Exit(code=0) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,20 @@ def mine(
         notes.upsert_block(note_path, FINDINGS_BLOCK, findings_block(report, top or DEFAULT_TOP))
         notes.upsert_block(plan_path, CANDIDATES_BLOCK, candidate_table(report, top or DEFAULT_TOP))
         print(f"notes: {note_path}, {plan_path}")
+        # Plan step 2 leaves a run record like every other step (invoke status reads it).
+        stamp = dt.datetime.now(dt.UTC)
+        record = store.create(f"{stamp:%Y%m%dT%H%M%SZ}_mine")
+        summary = report_json(report, top or DEFAULT_TOP)
+        record.save_manifest(
+            {
+                "run_id": record.run_id,
+                "kind": "mine",
+                "status": "ok",
+                "started": stamp.isoformat(timespec="seconds"),
+                "source": label,
+                "summary": {k: summary[k] for k in ("processes", "compiled", "failed", "unrecognised_lines")},
+            }
+        )
 
 
 TASKS = [mine]
