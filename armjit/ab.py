@@ -369,6 +369,9 @@ def _judge(
             delta = stats.effective_delta(
                 compare.lookup_noise_floor(noise_file, host=host_name, benchmark=bench, mode=mode)
             )
+            drift = stats.drift_gate(blocks, delta)
+            if drift and not aa:  # in A/A the drift is what the noise floor measures
+                gates.append(drift)
             judgement = stats.judge_paired(blocks, delta=delta, gates=gates)
             comparisons.append(compare.Comparison(bench, mode, judgement))
             if aa:

@@ -43,6 +43,7 @@ __all__ = [
     "blocks_needed",
     "cv",
     "decide",
+    "drift_gate",
     "effective_delta",
     "health_gates",
     "judge_paired",
@@ -392,6 +393,24 @@ def decide(estimate: Estimate, delta: float, gates: Sequence[str] = ()) -> Decis
         f"about {needed} {unit} needed for a half-width of δ/2 (have {estimate.n})"
     )
     return Decision("no clear improvement", reason, delta, blocks_needed=needed, warning=warning)
+
+
+def drift_gate(blocks: Sequence[Block], delta: float) -> str | None:
+    """The machine drifted if the A arm itself moved beyond δ between the first and second half
+    of the blocks (benchmark-statistics.md §2.4): then no interval over the blocks can be trusted."""
+    half = len(blocks) // 2
+    if half < 2:
+        return None
+    first = statistics.median(b.a for b in blocks[:half])
+    second = statistics.median(b.a for b in blocks[half:])
+    moved = second / first
+    # Two halves of a noisy arm differ by chance: the limit is also at least twice the standard
+    # error of a difference of two medians of ``half`` values (1.253·σ/√n each).
+    chance = 2 * 1.253 * cv([b.a for b in blocks]) * math.sqrt(2 / half)
+    limit = max(delta, chance)
+    if 1 / (1 + limit) <= moved <= 1 + limit:
+        return None
+    return f"drift: the from arm moved {pct_change(moved):+.1f}% between the first and second half of the blocks"
 
 
 def health_gates(

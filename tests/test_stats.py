@@ -313,3 +313,14 @@ def test_pct_change_sign_convention() -> None:
     assert stats.pct_change(0.95) == pytest.approx(-5.0)
     assert stats.pct_change(1.02) == pytest.approx(2.0)
     assert "lower is better" in stats.RATIO_HEADER
+
+
+def test_drift_of_the_from_arm_between_halves_is_a_gate() -> None:
+    steady = [stats.Block(1.0 + 0.001 * (i % 3), 0.95, "AB") for i in range(20)]
+    assert stats.drift_gate(steady, 0.01) is None
+    drifting = [stats.Block(1.0 if i < 10 else 1.05, 0.95 if i < 10 else 1.0, "AB") for i in range(20)]
+    reason = stats.drift_gate(drifting, 0.01)
+    assert reason is not None and "+5.0%" in reason
+    judged = stats.judge_paired(drifting, delta=0.01, gates=[reason])
+    assert judged.decision.verdict == "inconclusive"
+    assert stats.drift_gate(drifting[:3], 0.01) is None  # too few blocks to split
