@@ -21,6 +21,7 @@ from armjit import __version__, compare, gate, stats
 from armjit import baseline as bl
 from armjit.config import Settings
 from armjit.errors import UsageError
+from armjit.modes import jitlist_text
 from armjit.pipeline import Pipeline, StepContext, StepFailed
 from armjit.progress import Progress
 from armjit.store import RunDir, RunStore
@@ -191,7 +192,14 @@ def _deploy_ref(ctx: StepContext, state: bl._State, repo: Path, ref: str | None)
 
 
 def _prepare(ctx: StepContext, state: bl._State) -> str:
-    ctx.run(f"mkdir -p {q(state.remote_run)}/jitlogs {q(state.settings.remote_workdir)}")
+    """The side's run dir, log dirs and jitlist files, once: every process of the side reuses them."""
+    rrun = q(state.remote_run)
+    dirs = " ".join(f"{rrun}/jitlogs/{m}" for m in state.modes)
+    ctx.run(f"mkdir -p {rrun}/blocks {dirs} {q(state.settings.remote_workdir)}")
+    for mode_name in state.modes:
+        mode = bl._mode(state, mode_name)
+        if mode.jitlist:
+            ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {rrun}/jitlist-{mode_name}.txt")
     for name in ("armjit_jit_hook.py", "armjit_jit_hook.pth"):
         state.host.put(bl._resource(name), f"{state.remote_run}/{name}")
     return state.remote_run
@@ -237,11 +245,6 @@ def _process(
 
     state = side.state
     mode = bl._mode(state, mode_name)
-    if mode.jitlist:
-        from armjit.modes import jitlist_text
-
-        ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {q(state.remote_run)}/jitlist-{mode_name}.txt")
-    ctx.run(f"mkdir -p {q(state.remote_run)}/jitlogs/{mode_name}")
     cmd = bench_command(
         runner="pyperf",
         python=state.bench_python,
@@ -302,7 +305,6 @@ def _one_process(
     side.attempts[key] = side.attempts.get(key, 0) + 1
     name = f"{index:03d}-{bench}-{mode}-{side.label}.json"
     output = f"{side.state.remote_run}/blocks/{name}"
-    ctx.run(f"mkdir -p {q(side.state.remote_run)}/blocks")
     result = _process(ctx, side, bench, mode, output, loops=loops, values=s.values, warmups=s.warmups)
     if not result.ok:
         return None

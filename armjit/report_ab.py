@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit import compare, stats
-from armjit.render import table
+from armjit.render import TableFormat, table
 from armjit.report import tidy_paths
 from armjit.store import RunDir
 
@@ -22,12 +22,12 @@ def blocks_table(manifest: dict[str, Any], limit: int = 40) -> str:
     return table(rows, ["bench/mode", "block", "order", "A s", "B s", "B/A (lower is better)", "B won"])
 
 
-def crash_table(manifest: dict[str, Any]) -> str:
+def crash_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
     rows = []
     for side, data in (manifest.get("crashes") or {}).items():
         for key, attempts in data.get("attempts", {}).items():
             rows.append((side, key, attempts, data.get("successes", {}).get(key, 0)))
-    return table(rows, ["side", "bench/mode", "attempts", "successes"])
+    return table(rows, ["side", "bench/mode", "attempts", "successes"], fmt)
 
 
 def ab_text(manifest: dict[str, Any], report: compare.Report, noise: dict[str, float]) -> str:
@@ -68,7 +68,7 @@ def write_ab_notes(
     ]
     body += "\nJIT activity proof (from the workers' logs):\n\n"
     body += table(proof, ["mode", "side", "__main__ compiles", "total", "threshold"], "github") + "\n"
-    body += "\nCrash accounting:\n\n" + crash_table(manifest).replace("\n", "\n") + "\n"
+    body += "\nCrash accounting:\n\n" + crash_table(manifest, "github") + "\n"
     body += (
         f"\nDesign: {manifest['design']['blocks']} blocks, seed {manifest['design']['seed']}, "
         f"{stats.RESAMPLES} bootstrap resamples over blocks.\n"

@@ -67,13 +67,12 @@ def guard_text(guards: dict[str, SizeDiff], limit: int, fmt: TableFormat = "simp
     return "\n".join(parts)
 
 
-def _block(outcome: VerifyOutcome, record: RunDir) -> str:
+def _block(outcome: VerifyOutcome, record: RunDir, guards: dict[str, SizeDiff], limit: int) -> str:
     report = outcome.report
     body = compare.findings_block(report, title=f"Iteration: verify `{record.run_id}`")
     body += "\nJIT activity proof (compiles from the workers' own logs):\n\n"
     body += table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"], "github")
-    limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
-    body += "\n\nCompiled-size guard (from the JIT logs):\n\n" + guard_text(size_guard(outcome), limit, "github")
+    body += "\n\nCompiled-size guard (from the JIT logs):\n\n" + guard_text(guards, limit, "github")
     body += "\n\nCrash accounting:\n\n"
     body += table(crashes(outcome), ["side", "mode", "attempts", "successes"], "github")
     body += f"\n\nFrom run `{outcome.from_run.run_id}` -> to run `{outcome.to_run.run_id}`.\n"
@@ -115,6 +114,8 @@ def _verify(
         worktree=worktree,
         progress=Progress(sys.stderr, verbose=verbose),
     )
+    guards = size_guard(outcome)  # parses every JIT log of both sides: once
+    limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
     stamp = dt.datetime.now(dt.UTC)
     record = RunStore(root / "runs").create(f"{stamp:%Y%m%dT%H%M%SZ}_verify")
     data: dict[str, Any] = {
@@ -129,21 +130,20 @@ def _verify(
         "report": compare.report_json(outcome.report),
         "jit_proof": [list(r) for r in jit_proof(outcome)],
         "crashes": [list(r) for r in crashes(outcome)],
-        "size_guard": {mode: diff_json(d) for mode, d in size_guard(outcome).items()},
+        "size_guard": {mode: diff_json(d) for mode, d in guards.items()},
     }
     record.save_manifest(data)
     settings_repo = outcome.from_run.manifest().get("settings", {}).get("repo")
     notes_dir = notes.notes_dir(Path(settings_repo).expanduser() if settings_repo else None, root)
-    notes.upsert_block(notes_dir / "findings.md", f"verify-{record.run_id}", _block(outcome, record))
+    notes.upsert_block(notes_dir / "findings.md", f"verify-{record.run_id}", _block(outcome, record, guards, limit))
     if json:
         print(__import__("json").dumps({"run_id": record.run_id, **data["report"]}, indent=2))
     else:
         print(compare.render_text(outcome.report))
         print()
         print(table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"]))
-        limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
         print()
-        print(guard_text(size_guard(outcome), limit))
+        print(guard_text(guards, limit))
         print(f"\nverify record: {record.path}")
 
 
