@@ -24,7 +24,7 @@ from armjit.errors import UsageError
 from armjit.modes import jitlist_text
 from armjit.pipeline import Pipeline, StepContext, StepFailed
 from armjit.progress import Progress
-from armjit.store import RunDir, RunStore
+from armjit.store import RunDir, RunStore, is_finished, new_run_id
 
 __all__ = ["AbOutcome", "run_ab"]
 
@@ -80,7 +80,7 @@ def _loops_from(path: Path) -> int | None:
 
 
 def _baseline_loops(store: RunStore, bench: str, mode: str) -> tuple[int | None, str | None]:
-    run = store.latest(lambda r: r.manifest().get("kind") == "baseline")
+    run = store.latest(lambda r: r.manifest().get("kind") == "baseline" and is_finished(r.manifest()))
     if run is None:
         return None, None
     record = run.manifest().get("modes", {}).get(mode) or {}
@@ -123,7 +123,7 @@ def run_ab(
     store = RunStore(reports / "runs")
     stamp = dt.datetime.now(dt.UTC)
     kind = "aa" if aa else "ab"
-    run = store.create(f"{stamp:%Y%m%dT%H%M%SZ}_{kind}_{bl.host_label(host)}")
+    run = store.create(new_run_id(stamp, kind, bl.host_label(host)))
     remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
     base_ref = base or settings.branch
@@ -133,7 +133,7 @@ def run_ab(
         "kind": kind,
         "status": "running",
         "armjit_version": __version__,
-        "started": stamp.isoformat(timespec="seconds"),
+        "started": stamp.isoformat(timespec="microseconds"),
         "settings": settings.public_dict(),
         "host": {"name": host.name, "is_local": host.is_local},
         "refs": {"base": base_ref if repo else None, "cand": cand_ref if repo else None},
@@ -144,29 +144,27 @@ def run_ab(
     pipeline = Pipeline(run, manifest, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
-    sides = []
-    labels = (("a", base_ref),) if aa else (("a", base_ref), ("b", cand_ref))
-    for label, ref in labels:
-        side_settings = _side_settings(settings, root, label, ref if repo else None)
-        state = bl._State(side_settings, host, run, f"{remote_run}/{label}", "pyperf", modes)
-        sides.append(_Side(label, ref if repo else None, state))
-        _prepare_side(pipeline, sides[-1], repo)
-    side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
-    sides = [sides[0], side_b]
     try:
+        sides = []
+        labels = (("a", base_ref),) if aa else (("a", base_ref), ("b", cand_ref))
+        for label, ref in labels:
+            side_settings = _side_settings(settings, root, label, ref if repo else None)
+            state = bl._State(side_settings, host, run, f"{remote_run}/{label}", "pyperf", modes)
+            sides.append(_Side(label, ref if repo else None, state))
+            _prepare_side(pipeline, sides[-1], repo)
+        side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
+        sides = [sides[0], side_b]
         loops = _fix_loops(pipeline, sides[0], store)
         samples = _run_blocks(pipeline, sides, loops, blocks, seed)
         report, noise = _judge(pipeline, sides, samples, reports, aa=aa)
-    except KeyboardInterrupt:
-        manifest["status"] = "interrupted"
-        pipeline.save()
-        host.close()
+    except BaseException as exc:
+        # A failed step, a lost connection or Ctrl-C: the record says which and where, never "running".
+        if pipeline.finish(exc) == "interrupted":
+            host.close()
         raise
     manifest["verdict"] = report.overall
     manifest["report"] = compare.report_json(report)
-    manifest["status"] = "ok"
-    manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    pipeline.save()
+    pipeline.finish()
     host.close()
     return AbOutcome(run, manifest, report, noise)
 

@@ -7,6 +7,7 @@ interrupted run keeps what it fetched and says where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -25,7 +26,7 @@ from armjit.hosts import Host, connect
 from armjit.modes import JitMode, inherit_environ, jit_mode, jitlist_text
 from armjit.pipeline import Pipeline, StepContext, StepFailed, StepSkipped
 from armjit.progress import Progress
-from armjit.store import RunDir, RunStore
+from armjit.store import RunDir, RunStore, new_run_id
 
 __all__ = ["BaselineOutcome", "embedded_defaults", "host_label", "open_host", "plan_modes", "run_baseline"]
 
@@ -97,10 +98,6 @@ def host_label(host: Host) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", host.name).strip("-") or "host"
 
 
-def _run_id(now: dt.datetime, commit: str | None, host: Host) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}_{(commit or 'nocommit')[:8]}_{host_label(host)}"
-
-
 @dataclass
 class BaselineOutcome:
     run: RunDir
@@ -139,7 +136,7 @@ def run_baseline(
     progress: Progress,
 ) -> BaselineOutcome:
     """Run the whole pipeline. Bad input raises UsageError before anything is written."""
-    from armjit import notes
+    from armjit import iteration, notes
 
     settings, notes_lines = embedded_defaults(settings, explicit)
     modes, cannot = plan_modes(settings)
@@ -158,14 +155,16 @@ def run_baseline(
         progress.message(line)
 
     commit = gitops.head_commit(repo, settings.branch) if repo is not None else None
-    run = RunStore(reports / "runs").create(_run_id(dt.datetime.now(dt.UTC), commit, host))
+    started = dt.datetime.now(dt.UTC)
+    run = RunStore(reports / "runs").create(new_run_id(started, (commit or "nocommit")[:8], host_label(host)))
+    # Named after the unique run id: concurrent runs on one host never share a remote run dir.
     remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
     manifest: dict[str, Any] = {
         "run_id": run.run_id,
         "kind": "baseline",
         "status": "running",
         "armjit_version": __version__,
-        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "started": started.isoformat(timespec="microseconds"),
         "settings": settings.public_dict(),
         "explicit_settings": sorted(explicit),
         "host": {"name": host.name, "is_local": host.is_local},
@@ -211,24 +210,24 @@ def run_baseline(
             pipeline.step("jit-gate", host, lambda ctx: _jit_gate(ctx, state))
     except GateFailed as exc:
         outcome.failures.append(str(exc))
-    except KeyboardInterrupt:
-        manifest["status"] = "interrupted"
-        manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        pipeline.save()
-        host.close()
+    except BaseException as exc:
+        # Whatever ended the run early (a lost connection, a failed download, Ctrl-C, a bug)
+        # makes it failed or interrupted, with the step and the cause in run.json.
+        manifest["tests"] = state.tests
+        status = pipeline.finish(exc)
+        if status == "interrupted":
+            host.close()
+        else:
+            # The run's own error is what the user must see, not one from writing the notes.
+            with contextlib.suppress(Exception):
+                iteration.record_error(notes_dir, "baseline", str(manifest["failure"]["cause"]))
         raise
-    finally:
-        if manifest["status"] != "interrupted":
-            manifest["tests"] = state.tests
-            manifest["status"] = "failed" if outcome.failures else "ok"
-            manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            pipeline.save()
+    manifest["tests"] = state.tests
+    pipeline.finish(failure=(None, outcome.failures[0]) if outcome.failures else None)
     host.close()
     from armjit import report
 
     report.write_baseline_notes(run, manifest, notes_dir)
-    from armjit import iteration
-
     # task_plan.md's Errors Encountered table follows the baseline: one row per failing streak.
     if outcome.failures:
         iteration.record_error(notes_dir, "baseline", outcome.failures[0])

@@ -134,7 +134,7 @@ def load_input(ref: str | Path, store: RunStore) -> Input:
         run = store.resolve(ref)
     except UsageError:
         raise UsageError(f"{ref!r} is neither a pyperf JSON file nor a run (id, directory or 'latest')") from None
-    return _load_run(run.path, run.manifest(), run.run_id)
+    return _load_run(run.path, run.manifest(), run.label())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from armjit.iteration import (
     mined_source,
 )
 from armjit.render import table
-from armjit.store import RunDir, RunStore
+from armjit.store import RunDir, RunStore, new_run_id
 
 __all__ = [
     "HandoffPlan",
@@ -159,7 +159,7 @@ def record_handoff(
     reports: Path, plan: HandoffPlan, *, committed: str | None, pushed: str | None, forced: bool, now: dt.datetime
 ) -> RunDir:
     """The handoff's run record: what was committed and pushed, and on which evidence."""
-    run = RunStore(reports / "runs").create(f"{now:%Y%m%dT%H%M%SZ}_{plan.commit[:8]}_handoff")
+    run = RunStore(reports / "runs").create(new_run_id(now, plan.commit[:8], "handoff"))
     run.save_manifest(
         {
             "run_id": run.run_id,

@@ -19,7 +19,7 @@ from typing import Any
 
 from armjit import notes
 from armjit.errors import UsageError
-from armjit.store import RunStore
+from armjit.store import RunStore, run_status
 
 __all__ = [
     "PHASES",
@@ -151,6 +151,7 @@ class IterationState:
     verdict: str | None
     next_step: str | None
     since: str | None  # the pushed handoff the iteration started after
+    abandoned: tuple[str, ...] = ()  # runs of this iteration whose process is gone; never evidence
 
     def step(self, name: str) -> StepState:
         return next(s for s in self.steps if s.name == name)
@@ -164,7 +165,8 @@ def load_manifests(reports: Path) -> list[dict[str, Any]]:
             manifest = run.manifest()
         except UsageError:
             continue
-        found.append({**manifest, "run_id": manifest.get("run_id") or run.run_id})
+        # The status as a reader must see it: a run whose process is gone shows as "abandoned".
+        found.append({**manifest, "run_id": manifest.get("run_id") or run.run_id, "status": run_status(manifest)})
     return sorted(found, key=_order_key)
 
 
@@ -266,7 +268,8 @@ def iteration_state(manifests: list[dict[str, Any]], mined: str | None = None) -
         steps.append(StepState(name, done, m.get("run_id") if m is not None else None, detail))
     verdict = found["verify"].get("verdict") if found["verify"] is not None else None
     next_step = next((s.name for s in steps if not s.done), None)
-    return IterationState(tuple(steps), str(verdict) if verdict else None, next_step, since)
+    abandoned = tuple(str(m["run_id"]) for m in records if m.get("status") == "abandoned")
+    return IterationState(tuple(steps), str(verdict) if verdict else None, next_step, since, abandoned)
 
 
 def status_rows(state: IterationState) -> list[tuple[str, str, str, str]]:

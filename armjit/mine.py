@@ -61,7 +61,7 @@ def collect(refs: Sequence[str], store: RunStore) -> tuple[str, list[LogInput]]:
     """
     if not refs:
         run = store.resolve("latest")
-        return run.run_id, _run_inputs(run)
+        return run.label(), _run_inputs(run)
     inputs: list[LogInput] = []
     labels: list[str] = []
     for ref in refs:
@@ -72,7 +72,7 @@ def collect(refs: Sequence[str], store: RunStore) -> tuple[str, list[LogInput]]:
         elif path.is_dir() and (path / "run.json").is_file():
             run = store.resolve(path)
             inputs.extend(_run_inputs(run))
-            labels.append(run.run_id)
+            labels.append(run.label())
         elif path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(LOG_SUFFIXES))
             if not files:
@@ -87,7 +87,7 @@ def collect(refs: Sequence[str], store: RunStore) -> tuple[str, list[LogInput]]:
             except UsageError:
                 raise UsageError(f"no such log file, log directory or run: {ref}") from None
             inputs.extend(_run_inputs(run))
-            labels.append(run.run_id)
+            labels.append(run.label())
     return " + ".join(labels), inputs
 
 

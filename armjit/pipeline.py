@@ -2,22 +2,25 @@
 
 A step is a function of a ``StepContext``; it runs commands through ``ctx.run`` (which logs and
 reports progress) and raises ``StepFailed`` to stop the run. Whatever happens, the run record says
-how far it got: failed and interrupted steps are recorded before the error propagates.
+how far it got: failed and interrupted steps are recorded before the error propagates, and
+``Pipeline.finish`` gives the run its status from the records and the error that ended it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from armjit.errors import GateFailed
+from armjit import liveness
+from armjit.errors import ArmjitError, GateFailed
 from armjit.hosts import CommandResult, Host
 from armjit.progress import Progress
 from armjit.store import RunDir
 
-__all__ = ["Pipeline", "StepContext", "StepFailed", "StepRecord", "StepSkipped"]
+__all__ = ["Pipeline", "StepContext", "StepFailed", "StepRecord", "StepSkipped", "final_status"]
 
 
 class StepFailed(Exception):
@@ -106,7 +109,11 @@ class Pipeline:
         self.progress = progress
         self.step_timeout = step_timeout
         self.records: list[StepRecord] = []
+        # The step an exception escaped from, with that exception: finish() names it as the cause.
+        self._escaped: tuple[str, BaseException] | None = None
         manifest.setdefault("steps", [])
+        # Who runs this: a reader can tell a run whose process is gone ("abandoned") from a live one.
+        manifest.setdefault("owner", liveness.owner())
 
     def log_path(self, step: str) -> Any:
         return self.run_dir.file("logs", f"{step}.log")
@@ -122,8 +129,27 @@ class Pipeline:
         self.save()
         return record
 
+    def finish(self, error: BaseException | None = None, *, failure: tuple[str | None, str] | None = None) -> str:
+        """Give the run its final status and save it. ``error`` is what ended the run early (it
+        is re-raised by the caller); ``failure`` is a (step, cause) the caller judged a failure."""
+        step = self._escaped[0] if error is not None and self._escaped and self._escaped[1] is error else None
+        status, cause = final_status(self.records, error, step=step, failure=failure)
+        self.manifest["status"] = status
+        if cause is not None:
+            self.manifest["failure"] = cause
+        self.manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.save()
+        return status
+
     def step(self, name: str, host: Host, body: Callable[[StepContext], str | None]) -> StepRecord:
         """Run one step. Its return value (if any) becomes the record's detail."""
+        try:
+            return self._step(name, host, body)
+        except BaseException as exc:
+            self._escaped = (name, exc)
+            raise
+
+    def _step(self, name: str, host: Host, body: Callable[[StepContext], str | None]) -> StepRecord:
         ctx = StepContext(name, host, self)
         self.progress.start(name)
         started = time.monotonic()
@@ -166,6 +192,33 @@ class Pipeline:
         self.records.append(record)
         self.save()
         return record
+
+
+def final_status(
+    records: Sequence[StepRecord],
+    error: BaseException | None,
+    *,
+    step: str | None = None,
+    failure: tuple[str | None, str] | None = None,
+) -> tuple[str, dict[str, str | None] | None]:
+    """(status, {"step", "cause"}) of a run that ended. Pure.
+
+    ``ok`` only when nothing went wrong: no error ended the run, no step failed or was
+    interrupted, and the caller judged no failure. The cause named is what stopped the run when
+    something did (``step`` is where that error escaped, None when it came from between steps),
+    else the first failed step, else the caller's failure.
+    """
+    bad = next((r for r in records if r.status in ("failed", "interrupted")), None)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted", {"step": step, "cause": "interrupted by the user"}
+    if error is not None:
+        text = str(error) if isinstance(error, ArmjitError) else f"{type(error).__name__}: {error}"
+        return "failed", {"step": step, "cause": text or type(error).__name__}
+    if bad is not None:
+        return "failed", {"step": bad.name, "cause": bad.detail or bad.status}
+    if failure is not None:
+        return "failed", {"step": failure[0], "cause": failure[1]}
+    return "ok", None
 
 
 def _indent(text: str) -> str:

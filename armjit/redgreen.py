@@ -25,7 +25,7 @@ from armjit.iteration import (
 )
 from armjit.pipeline import Pipeline, StepContext
 from armjit.progress import Progress
-from armjit.store import RunDir, RunStore
+from armjit.store import RunDir, RunStore, new_run_id
 
 __all__ = ["TargetedOutcome", "run_targeted", "targeted_rows", "test_result_row"]
 
@@ -129,7 +129,7 @@ def _deploy(settings: Settings, explicit: set[str], keyword: str, reports: Path,
 def _run_id(now: dt.datetime, commit: str | None, host: Host, step: str) -> str:
     from armjit.baseline import host_label
 
-    return f"{now:%Y%m%dT%H%M%SZ}_{(commit or 'nocommit')[:8]}_{host_label(host)}_{step}"
+    return new_run_id(now, (commit or "nocommit")[:8], host_label(host), step)
 
 
 def run_targeted(
@@ -227,9 +227,8 @@ def run_targeted(
             pipeline.step("targeted-test", host, body)
         except BaseException as exc:
             # The test never reported (lost connection, Ctrl-C): the record says so, then the error goes on.
-            manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             manifest["error"] = f"{type(exc).__name__}: {exc}"
-            pipeline.save()
+            pipeline.finish(exc)
             if not isinstance(exc, KeyboardInterrupt):
                 record_error(notes_dir, step, f"the test could not run: {exc}")
             raise
@@ -261,9 +260,7 @@ def run_targeted(
         "exit_code": parsed.exit_code,
         "excerpt": _evidence_excerpt(verdict, bad, parsed),
     }
-    manifest["status"] = "ok" if ok else "failed"
-    manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    pipeline.save()
+    pipeline.finish(failure=None if ok else ("targeted-test", reason))
     notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(manifest))
     attempt = 0
     if ok:

@@ -6,14 +6,18 @@ is atomic (temp file + rename), so an interrupted run keeps what it had.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
+import secrets
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from armjit import liveness
 from armjit.errors import UsageError
 
 __all__ = [
@@ -22,12 +26,43 @@ __all__ = [
     "RunStore",
     "atomic_write_bytes",
     "atomic_write_text",
+    "is_finished",
     "load_manifest",
+    "new_run_id",
+    "run_status",
 ]
 
 SCHEMA_VERSION = 1
 MANIFEST = "run.json"
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9._@-]+$")
+_UNFINISHED = ("running", "abandoned")
+
+
+def new_run_id(now: dt.datetime, *parts: str | None) -> str:
+    """``<UTC time>-<random>_<parts>``: the one format of every run id.
+
+    The time comes first so that ids sort by when runs started, and the kind (red, mine, ...)
+    stays last. The random part keeps ids (and the remote run dirs named after them) apart for
+    runs started in the same second on the same host, also from checkouts that do not share a
+    reports directory. Older ids (``<UTC time>_<parts>``) remain valid.
+    """
+    labels = [re.sub(r"[^A-Za-z0-9.-]+", "-", p).strip("-") for p in parts if p]
+    stamp = now.astimezone(dt.UTC) if now.tzinfo else now
+    return "_".join([f"{stamp:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}", *(label for label in labels if label)])
+
+
+def run_status(manifest: Mapping[str, Any]) -> str:
+    """The status to show and select by: as recorded, except that a run still marked ``running``
+    whose process is known to be gone is ``abandoned`` (see armjit.liveness for when that is known)."""
+    status = str(manifest.get("status") or "unknown")
+    if status == "running" and liveness.owner_alive(manifest.get("owner")) is False:
+        return "abandoned"
+    return status
+
+
+def is_finished(manifest: Mapping[str, Any]) -> bool:
+    """A run that ended (ok, failed or interrupted): only such a run can be ``latest`` or a baseline."""
+    return run_status(manifest) not in _UNFINISHED
 
 
 def _umask() -> int:
@@ -102,6 +137,14 @@ class RunDir:
     def manifest(self) -> dict[str, Any]:
         return load_manifest(self.path)
 
+    def status(self) -> str:
+        return run_status(self.manifest())
+
+    def label(self) -> str:
+        """The run id, plus its status when its data may be incomplete (running, abandoned)."""
+        status = self.status()
+        return f"{self.run_id} ({status})" if status in _UNFINISHED else self.run_id
+
     def relative(self, path: Path) -> str:
         """A path inside the run, as stored in run.json (relative, portable)."""
         return path.relative_to(self.path).as_posix()
@@ -129,11 +172,12 @@ class RunStore:
         raise UsageError(f"too many runs named {run_id} under {self.root}")
 
     def runs(self) -> list[RunDir]:
-        """Runs with a manifest, oldest first (run ids start with a UTC timestamp)."""
+        """Runs with a manifest, oldest first: by the second in the run id, then by the recorded
+        start (the random part of an id says nothing about order within a second)."""
         if not self.root.is_dir():
             return []
         found = [p for p in self.root.iterdir() if (p / MANIFEST).is_file()]
-        return [RunDir(p) for p in sorted(found, key=lambda p: p.name)]
+        return [RunDir(p) for p in sorted(found, key=_order)]
 
     def latest(self, predicate: Any = None) -> RunDir | None:
         for run in reversed(self.runs()):
@@ -144,13 +188,23 @@ class RunStore:
     def resolve(self, ref: str | Path) -> RunDir:
         """A run id (under ``root``), ``latest`` (the latest run with benchmark modes), or a run directory."""
         if str(ref) == "latest":
-            # The latest run that measured something: mine/red/green/verify records hold no modes.
-            run = self.latest(lambda r: bool(r.manifest().get("modes")))
+            # The latest run that measured something and ended: mine/red/green/verify records hold
+            # no modes, and a running or abandoned run may hold half of its data.
+            run = self.latest(lambda r: bool(r.manifest().get("modes")) and is_finished(r.manifest()))
             if run is None:
-                raise UsageError(f"no runs yet under {self.root}; run `invoke baseline` first")
+                what = "no finished run with benchmark results" if self.runs() else "no runs yet"
+                raise UsageError(f"{what} under {self.root}; run `invoke baseline` first")
             return run
         path = Path(ref)
         for candidate in (path, self.root / str(ref)):
             if (candidate / MANIFEST).is_file():
                 return RunDir(candidate)
         raise UsageError(f"no run {str(ref)!r}: not a run id under {self.root} nor a run directory")
+
+
+def _order(path: Path) -> tuple[str, str, str]:
+    try:
+        started = str(load_manifest(path).get("started") or "")
+    except UsageError:
+        started = ""
+    return (path.name[:16], started, path.name)

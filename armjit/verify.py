@@ -17,7 +17,7 @@ from armjit.config import Settings, merge_settings
 from armjit.errors import UsageError
 from armjit.mine import LogInput, SizeDiff, diff, mine
 from armjit.progress import Progress
-from armjit.store import RunDir, RunStore
+from armjit.store import RunDir, RunStore, is_finished, run_status
 
 __all__ = ["VerifyOutcome", "baseline_settings", "run_verify", "size_guard"]
 
@@ -42,7 +42,7 @@ def baseline_settings(manifest: dict[str, Any]) -> Settings:
 def _is_measured_baseline(run: RunDir) -> bool:
     """A successful baseline that benchmarked something (not a red/green --deploy run)."""
     m = run.manifest()
-    return m.get("kind") == "baseline" and m.get("status") == "ok" and bool(m.get("modes"))
+    return m.get("kind") == "baseline" and run_status(m) == "ok" and bool(m.get("modes"))
 
 
 def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
@@ -55,6 +55,9 @@ def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
         run = found
     if run.manifest().get("kind") != "baseline":
         raise UsageError(f"run {run.run_id} is a {run.manifest().get('kind')!r} run, not a baseline")
+    if not is_finished(run.manifest()):
+        # Its results may be half there: comparing against them would judge missing data.
+        raise UsageError(f"baseline {run.label()} did not finish: pick another with --baseline")
     return run
 
 

@@ -96,12 +96,15 @@ def _status(c: Context, settings: Settings, sources: dict[str, str], *, json: bo
             "verdict": state.verdict,
             "next": state.next_step,
             "since": state.since,
+            "abandoned": list(state.abandoned),
             "task_plan": str(notes_dir / notes.TASK_PLAN),
         }
         print(__import__("json").dumps(data, indent=2))
         return
     print(table(iteration.status_rows(state), ["step", "done", "run", "detail"]))
     print(f"\nlatest verdict: {state.verdict or 'none yet'}")
+    for run_id in state.abandoned:
+        print(f"abandoned: {run_id} (its process is gone; not used as latest or as a baseline)")
     if state.next_step:
         print(f"next: {state.next_step}: {iteration.PHASES[state.next_step][1]}")
     else:

@@ -22,7 +22,7 @@ from armjit.mine import (
 from armjit.mine import (
     mine as mine_logs,
 )
-from armjit.store import RunStore
+from armjit.store import RunStore, new_run_id
 from armjit.tasks._common import friendly_errors, reports_root
 from armjit.tasks._variadic import variadic_task
 
@@ -94,7 +94,7 @@ def mine(
         print(f"notes: {note_path}, {plan_path}")
         # Plan step 2 leaves a run record like every other step (invoke status reads it).
         stamp = dt.datetime.now(dt.UTC)
-        record = store.create(f"{stamp:%Y%m%dT%H%M%SZ}_mine")
+        record = store.create(new_run_id(stamp, "mine"))
         summary = report_json(report, top or DEFAULT_TOP)
         record.save_manifest(
             {

@@ -14,7 +14,7 @@ from armjit.mine import SizeDiff, diff_json, render_diff
 from armjit.progress import Progress
 from armjit.render import TableFormat, table
 from armjit.report import tidy_paths
-from armjit.store import RunDir, RunStore
+from armjit.store import RunDir, RunStore, new_run_id, run_status
 from armjit.tasks._common import friendly_errors
 from armjit.verify import VerifyOutcome, run_verify, size_guard
 
@@ -117,11 +117,13 @@ def _verify(
     guards = size_guard(outcome)  # parses every JIT log of both sides: once
     limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
     stamp = dt.datetime.now(dt.UTC)
-    record = RunStore(root / "runs").create(f"{stamp:%Y%m%dT%H%M%SZ}_verify")
+    record = RunStore(root / "runs").create(new_run_id(stamp, "verify"))
+    # The verify record is only as good as the run that measured the head.
+    measured = run_status(outcome.manifest)
     data: dict[str, Any] = {
         "run_id": record.run_id,
         "kind": "verify",
-        "status": "ok",
+        "status": "ok" if measured == "ok" else "failed",
         "started": stamp.isoformat(timespec="seconds"),
         "verdict": outcome.report.overall,
         "paired": outcome.paired,
@@ -132,6 +134,8 @@ def _verify(
         "crashes": [list(r) for r in crashes(outcome)],
         "size_guard": {mode: diff_json(d) for mode, d in guards.items()},
     }
+    if measured != "ok":
+        data["failure"] = {"step": None, "cause": f"run {outcome.to_run.run_id} ended {measured}"}
     record.save_manifest(data)
     settings_repo = outcome.from_run.manifest().get("settings", {}).get("repo")
     notes_dir = notes.notes_dir(Path(settings_repo).expanduser() if settings_repo else None, root)
