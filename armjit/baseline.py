@@ -146,7 +146,7 @@ def run_baseline(
         from armjit import gitops
 
         gitops.check_repo(repo, settings.branch)
-    notes_dir = notes.notes_dir(repo, reports) if not settings.notes_dir else Path(settings.notes_dir)
+    notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / name for name in (notes.FINDINGS, notes.PROGRESS, notes.TASK_PLAN)])
     host, settings = open_host(settings)
     if cannot:

@@ -52,7 +52,7 @@ class Settings:
     """One baseline's parameters. Field metadata carries the help text shown by ``invoke --help``."""
 
     # Target repository and branches (push_to_arm.ps1, sync_upstream.ps1)
-    repo: str = _s("", "target git checkout (default: none = embedded default run)", "-RepoPath")
+    repo: str = _s("", "target git checkout (unset: the embedded default run)", "-RepoPath")
     upstream_remote: str = _s("origin", "git remote to fetch upstream from", "-UpstreamRemote")
     upstream_branch: str = _s("main", "upstream branch (fast-forwarded locally)", "-UpstreamBranch")
     branch: str = _s("arm-jit", "work branch that is synced and built", "-WorkBranch")
@@ -116,12 +116,25 @@ class Settings:
     step_timeout: int = _s(7200, "seconds after which a step is killed (locally and on the host)")
     code_size_limit: int = _s(0, "compiled-size guard: bytes of JIT code allowed per mode (0 = no limit)")
     # Output
-    notes_dir: str = _s("", "where findings.md/progress.md go (unset: the target repo, else reports/)")
+    notes_dir: str = _s("", "where the notes (findings.md, progress.md, ...) go (unset: the repo, else REPORTS)")
     reports: str = _s("reports", "armjit reports directory (runs go to REPORTS/runs)")
 
     @property
     def is_local(self) -> bool:
         return self.host == "local"
+
+    @property
+    def reports_path(self) -> Path:
+        """The reports directory (runs go to ``runs/`` under it). The one place that decides it."""
+        return Path(self.reports).expanduser()
+
+    @property
+    def notes_path(self) -> Path:
+        """Where findings.md, progress.md, notes.md and task_plan.md go: ``notes_dir`` when set,
+        else the target repo, else the reports directory. The one place that decides it."""
+        if self.notes_dir:
+            return Path(self.notes_dir).expanduser()
+        return Path(self.repo).expanduser() if self.repo else self.reports_path
 
     def public_dict(self) -> dict[str, Any]:
         """Settings as plain JSON data for run.json (lists instead of tuples)."""

@@ -84,7 +84,7 @@ def plan_handoff(settings: Settings, reports: Path) -> HandoffPlan:
     if gitops.resolve(repo, upstream) is None:
         upstream = settings.upstream_branch
     report = gitops.repo_report(repo, settings.branch, upstream)
-    notes_dir = notes.notes_dir(repo, reports, Path(settings.notes_dir) if settings.notes_dir else None)
+    notes_dir = settings.notes_path
     names = (notes.FINDINGS, notes.PROGRESS, notes.TASK_PLAN, notes.NOTES)
     inside = []
     for name in names:

@@ -298,7 +298,7 @@ def phases_block(state: IterationState) -> str:
 
 
 def mined_source(*dirs: Path) -> str | None:
-    """The "Source:" of ``invoke mine``'s notes.md block (its notes go to reports/ by default)."""
+    """The "Source:" of ``invoke mine``'s notes.md block, from the first of ``dirs`` that has one."""
     for folder in dict.fromkeys(dirs):
         body = notes.read_block(folder / notes.NOTES, MINE_BLOCK)
         for line in (body or "").splitlines():

@@ -35,7 +35,6 @@ __all__ = [
     "begin_marker",
     "end_marker",
     "ensure_writable",
-    "notes_dir",
     "read_block",
     "upsert_block",
 ]
@@ -71,13 +70,6 @@ def begin_marker(block_id: str) -> str:
 
 def end_marker(block_id: str) -> str:
     return f"<!-- armjit:end {_checked_id(block_id)} -->"
-
-
-def notes_dir(repo: Path | None, reports: Path, explicit: Path | None = None) -> Path:
-    """Where notes go: an explicit setting, else the target repo, else ``reports/``."""
-    if explicit is not None:
-        return explicit
-    return repo if repo is not None else reports
 
 
 def read_block(path: Path, block_id: str) -> str | None:

@@ -161,7 +161,7 @@ def run_targeted(
         raise UsageError("--deploy needs --repo (the checkout to sync and build)")
     if repo is None and not settings.is_local:
         progress.message("no --repo: the test runs in the host's deployed tree as it is")
-    notes_dir = notes.notes_dir(repo, reports, Path(settings.notes_dir) if settings.notes_dir else None)
+    notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / notes.PROGRESS, notes_dir / notes.TASK_PLAN])
 
     red_run = _red_for(step, keyword, reports, progress)

@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from armjit.errors import ArmjitError
+
 __all__ = [
     "COLLECTION_ERROR",
     "DEFAULT_TEST_FILE",
@@ -216,11 +218,9 @@ def excerpt(text: str, width: int = 160) -> str:
 
 def _default_repo() -> Path:
     """The target repo from the settings sources (pyproject, ARMJIT_REPO), else the current directory."""
-    import os
+    from armjit.resolve import resolve_settings
 
-    from armjit.config import load_pyproject_settings
-
-    repo = os.environ.get("ARMJIT_REPO") or str(load_pyproject_settings(Path.cwd()).get("repo") or "")
+    repo = resolve_settings()[0].repo
     return Path(repo).expanduser() if repo else Path.cwd()
 
 
@@ -234,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-file", default=DEFAULT_TEST_FILE, help="test file, relative to the repo")
     parser.add_argument("--python", default=sys.executable, help="Python with the build and pytest installed")
     args = parser.parse_args(argv)
-    repo = (args.repo or _default_repo()).expanduser()
+    try:
+        repo = (args.repo or _default_repo()).expanduser()
+    except ArmjitError as exc:  # a bad setting in pyproject or ARMJIT_*: one line, as the tasks say it
+        print(f"armjit: {exc}", file=sys.stderr)
+        return 2
     test_file = repo / args.test_file
     if not test_file.is_file():
         print(f"armjit: no test file {test_file}", file=sys.stderr)

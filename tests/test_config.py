@@ -84,3 +84,12 @@ def test_unknown_setting_in_pyproject_is_named() -> None:
 )
 def test_parse_host(text: str, expected: tuple[str | None, str, int | None]) -> None:
     assert parse_host(text, "root", 22) == expected
+
+
+def test_reports_and_notes_dirs_have_one_resolver(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    assert Settings(reports=str(reports)).notes_path == reports
+    assert Settings(reports=str(reports), repo=str(tmp_path / "cx")).notes_path == tmp_path / "cx"
+    explicit = Settings(reports=str(reports), repo=str(tmp_path / "cx"), notes_dir=str(tmp_path / "n"))
+    assert explicit.notes_path == tmp_path / "n" and explicit.reports_path == reports
+    assert Settings(reports="~/r").reports_path == Path("~/r").expanduser()

@@ -167,39 +167,46 @@ def _invoke(*args: str, reports: Path, cwd: Path = REPO) -> subprocess.Completed
 def test_cli_several_paths_json(tmp_path: Path) -> None:
     a = LOGS / "richards_jitlist_w10" / "richards_jitlist_w10.2410.log"
     b = LOGS / "richards_jitlist_w10" / "richards_jitlist_w10.2406.log"
-    done = _invoke(str(a), str(b), "--json", reports=tmp_path)
+    done = _invoke("--source", str(a), "--source", str(b), "--json", reports=tmp_path)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["processes"] == 2 and data["compiled"]["main"] == 38
     assert not (tmp_path / "notes.md").exists()  # --json writes no notes
-    flags_first = _invoke("--json", "--top", "3", str(a), str(b), reports=tmp_path)
+    flags_first = _invoke("--json", "--top", "3", "--source", str(a), "--source", str(b), reports=tmp_path)
     assert json.loads(flags_first.stdout)["functions"] == data["functions"][:3]
 
 
 def test_cli_tables_write_notes_blocks(tmp_path: Path) -> None:
     notes_dir = tmp_path / "notes"
-    done = _invoke(str(LOGS / "features"), "--notes-dir", str(notes_dir), reports=tmp_path)
+    done = _invoke("--source", str(LOGS / "features"), "--notes-dir", str(notes_dir), reports=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Compiles per mode" in done.stdout and "DELETE_DEREF" in done.stdout
     findings = notes.read_block(notes_dir / notes.NOTES, "mine-findings")
     plan = notes.read_block(notes_dir / notes.TASK_PLAN, "mine-candidates")
     assert findings is not None and "Unsupported opcode 64 (DELETE_GLOBAL)" in findings
     assert plan is not None and "Jit/hir/builder.cpp" in plan and "| __main__:delete_deref" in plan
-    again = _invoke(str(LOGS / "features"), "--notes-dir", str(notes_dir), reports=tmp_path)
+    again = _invoke("--source", str(LOGS / "features"), "--notes-dir", str(notes_dir), reports=tmp_path)
     assert again.returncode == 0
     assert (notes_dir / notes.NOTES).read_text().count("armjit:begin mine-findings") == 1
     quiet = tmp_path / "quiet"
-    assert _invoke(str(LOGS / "features"), "--no-notes", "--notes-dir", str(quiet), reports=tmp_path).returncode == 0
+    assert (
+        _invoke(
+            "--source", str(LOGS / "features"), "--no-notes", "--notes-dir", str(quiet), reports=tmp_path
+        ).returncode
+        == 0
+    )
     assert not quiet.exists()
 
 
 def test_cli_diff_of_two_runs(tmp_path: Path) -> None:
     _make_run(tmp_path, "20260101_a", {"autojit": "richards_autojit_w10"})
     _make_run(tmp_path, "20260102_b", {"autojit": "richards_compile50_w10"})
-    done = _invoke("--diff", "20260101_a", "20260102_b", "--no-notes", reports=tmp_path)
+    done = _invoke("--diff", "--source", "20260101_a", "--source", "20260102_b", "--no-notes", reports=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "20260101_a -> 20260102_b" in done.stdout and "newly failing" in done.stdout
-    as_json = json.loads(_invoke("--diff", "20260101_a", "20260102_b", "--json", reports=tmp_path).stdout)
+    as_json = json.loads(
+        _invoke("--diff", "--source", "20260101_a", "--source", "20260102_b", "--json", reports=tmp_path).stdout
+    )
     assert as_json["compiled"]["from"] == _grep(
         sorted((LOGS / "richards_autojit_w10").glob("*.log")), b"Finished compiling "
     )
@@ -210,7 +217,7 @@ def test_cli_diff_of_two_runs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["/nonexistent/jit.log"], ["--diff", "only-one"], ["--top", "-1", "x"]],
+    [["--source", "/nonexistent/jit.log"], ["--diff", "--source", "only-one"], ["--top", "-1", "--source", "x"]],
 )
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
     done = _invoke(*args, reports=tmp_path)
@@ -222,7 +229,7 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str]) -> No
 def test_cli_garbage_file_is_one_line_exit_2(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.log"
     garbage.write_bytes(bytes(range(256)) * 100)
-    done = _invoke(str(garbage), reports=tmp_path)
+    done = _invoke("--source", str(garbage), reports=tmp_path)
     assert done.returncode == 2 and "nothing to mine" in done.stderr and "binary data" in done.stderr
 
 

@@ -236,11 +236,3 @@ def test_ensure_writable_accepts_good_and_missing_files(tmp_path: Path) -> None:
     notes.ensure_writable([good, tmp_path / "progress.md", tmp_path / "new" / "dir" / "task_plan.md"])
     assert good.read_bytes() == HAND_WRITTEN
     assert not (tmp_path / "progress.md").exists() and not (tmp_path / "new").exists()
-
-
-def test_notes_dir_prefers_explicit_then_repo_then_reports(tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
-    repo = tmp_path / "cinderx"
-    assert notes.notes_dir(None, reports) == reports
-    assert notes.notes_dir(repo, reports) == repo
-    assert notes.notes_dir(repo, reports, explicit=tmp_path / "n") == tmp_path / "n"

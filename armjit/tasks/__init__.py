@@ -1,32 +1,28 @@
 """The armjit namespace: one invoke task per plan step, composed from the modules below.
 
-``tasks.py`` (for ``invoke``) and ``armjit.cli`` (the ``armjit`` console script) both use ``ns``.
+``tasks.py`` (for ``invoke``) uses ``ns``; ``armjit.cli`` (the ``armjit`` console script) builds
+its own with ``namespace(repo_from_cwd=True)``.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from invoke import Collection
 
-__all__ = ["ns"]
+from armjit.tasks import ab, baseline, compare, doctor, iteration, mine, verify
 
-# Each module defines invoke tasks (functions decorated with ``@task``) and lists them in TASKS.
-_MODULES = ("baseline", "mine", "compare", "ab", "verify", "iteration", "doctor")
+__all__ = ["namespace", "ns"]
 
 
-def _build() -> Collection:
-    ns = Collection()
-    for name in _MODULES:
-        try:
-            module = importlib.import_module(f"armjit.tasks.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"armjit.tasks.{name}":
-                raise
-            continue
+def namespace(*, repo_from_cwd: bool = False) -> Collection:
+    """The tasks in one collection. ``repo_from_cwd``: the checkout around the working directory is
+    the default ``--repo`` (the console script is run from inside a CinderX checkout)."""
+    collection = Collection()
+    for module in (baseline, mine, compare, ab, verify, iteration, doctor):
         for task in module.TASKS:
-            ns.add_task(task)
-    return ns
+            collection.add_task(task)
+    # Read by the settings resolver (armjit/tasks/_task.py); invoke's config carries it to every task.
+    collection.configure({"armjit_cli": {"repo_from_cwd": repo_from_cwd}})
+    return collection
 
 
-ns = _build()
+ns = namespace()

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from invoke import Context, task
+from invoke import Context
 
 from armjit import stats
 from armjit.compare import (
@@ -18,9 +18,10 @@ from armjit.compare import (
     render_text,
     report_json,
 )
+from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.store import RunStore
-from armjit.tasks._common import friendly_errors, reports_root
+from armjit.tasks._task import armjit_task
 
 __all__ = ["TASKS"]
 
@@ -34,20 +35,22 @@ def _emit(text: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-_HELP = {
-    "from": "the baseline: a run id, a run directory, 'latest', or a pyperf JSON(.gz) file",
-    "to": "the candidate: same kinds as --from",
-    "json": "print the comparisons as JSON (ratio = to/from, lower is better)",
-    "delta": "practical threshold, e.g. 0.02 or 2% (default: the stored A/A noise floor, at least 1%)",
-    "mode": "compare only this JIT mode (needed when a multi-mode run meets a plain pyperf file)",
-    "plot": "also write a PNG (per-process values and the ratio interval) here; needs matplotlib",
-    "seed": "bootstrap seed (same inputs and seed -> same intervals)",
-}
-
-
-@friendly_errors
-def _compare(
+@armjit_task(
+    settings=("reports",),
+    help={
+        "from": "the baseline: a run id, a run directory, 'latest', or a pyperf JSON(.gz) file",
+        "to": "the candidate: same kinds as --from",
+        "json": "print the comparisons as JSON (ratio = to/from, lower is better)",
+        "delta": "practical threshold, e.g. 0.02 or 2% (default: the stored A/A noise floor, at least 1%)",
+        "mode": "compare only this JIT mode (needed when a multi-mode run meets a plain pyperf file)",
+        "plot": "also write a PNG (per-process values and the ratio interval) here; needs matplotlib",
+        "seed": "bootstrap seed (same inputs and seed -> same intervals)",
+    },
+)
+def compare(
     c: Context,
+    settings: Settings,
+    sources: dict[str, str],
     from_: str = "",
     to: str = "",
     json_: bool = False,
@@ -56,12 +59,14 @@ def _compare(
     plot: str = "",
     seed: int = stats.DEFAULT_SEED,
 ) -> None:
-    """Compare two runs or pyperf files per mode and benchmark (unpaired, not interleaved): ratio to/from,
-    95% interval and a verdict (real improvement / no clear improvement / regression / inconclusive)."""
+    """Compare two runs or pyperf files per mode and benchmark: ratio to/from and a verdict.
+
+    Unpaired (not interleaved): a 95% interval and real improvement / no clear improvement /
+    regression / inconclusive."""
     if not from_ or not to:
         raise UsageError("give both --from and --to (run ids, run directories, 'latest' or pyperf JSON files)")
     explicit = parse_delta(delta) if delta else None
-    reports = reports_root(c.config)
+    reports = settings.reports_path
     store = RunStore(reports / "runs")
     a = load_input(from_, store)
     b = load_input(to, store)
@@ -86,7 +91,5 @@ def _compare(
         if plot_note:
             print(plot_note, file=sys.stderr)
 
-
-compare = task(help=_HELP, name="compare")(_compare)
 
 TASKS = [compare]

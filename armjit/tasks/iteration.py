@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from pathlib import Path
-from typing import Any
 
 from invoke import Context
 
@@ -17,13 +15,9 @@ from armjit.errors import GateFailed
 from armjit.progress import Progress
 from armjit.render import table
 from armjit.targeted import DEFAULT_TEST_FILE
+from armjit.tasks._task import ALL, OUTPUT, ArmjitTask, armjit_task
 
 __all__ = ["TASKS"]
-
-
-def _notes_dir(settings: Settings) -> Path:
-    repo = Path(settings.repo).expanduser() if settings.repo else None
-    return notes.notes_dir(repo, Path(settings.reports), Path(settings.notes_dir) if settings.notes_dir else None)
 
 
 def _targeted(
@@ -48,7 +42,7 @@ def _targeted(
         deploy=deploy,
         python=python or "",
         runner=runner,
-        reports=Path(settings.reports),
+        reports=settings.reports_path,
         progress=Progress(sys.stderr, verbose=verbose),
     )
     t = outcome.manifest["targeted"]
@@ -65,32 +59,54 @@ def _targeted(
         raise GateFailed(f"{step}: {outcome.reason} (attempt {outcome.attempt}, run {outcome.run.run_id})")
 
 
-_TARGETED_FLAGS: dict[str, tuple[Any, str]] = {
-    "k": ("", "the test: a name or pytest -k expression (unittest: substring or fnmatch pattern)"),
-    "test_file": (DEFAULT_TEST_FILE, "test file, relative to the repo / the deployed tree"),
-    "deploy": (False, "sync and build first, benchmarks skipped (the SKIP_PYPERF fast path)"),
-    "python": ("", "interpreter to run the test with (default: the driver venv's; locally the repo's or this one)"),
-    "runner": ("auto", "auto (pytest when installed, else unittest) | pytest | unittest"),
-    "json": (False, "print the evidence as JSON"),
-    "verbose": (False, "stream every output line"),
+_TARGETED_HELP = {
+    "k": "the test: a name or pytest -k expression (unittest: substring or fnmatch pattern)",
+    "test_file": "test file, relative to the repo / the deployed tree",
+    "deploy": "sync and build first, benchmarks skipped (the SKIP_PYPERF fast path)",
+    "python": "interpreter to run the test with (default: the driver venv's; locally the repo's or this one)",
+    "runner": "auto (pytest when installed, else unittest) | pytest | unittest",
+    "json": "print the evidence as JSON",
+    "verbose": "stream every output line",
 }
+# --deploy runs the baseline pipeline (benchmarks skipped, but it still plans the modes and the
+# runner from the benchmark settings): every setting.
+_TARGETED_SETTINGS = ALL
+# What the notes-only steps read: where the notes and the run records are.
+_NOTES_SETTINGS = ("repo", *OUTPUT)
 
 
-def _red(c: Context, settings: Settings, sources: dict[str, str], **kw: Any) -> None:
-    """RED: run one targeted test; succeed only when it was collected and failed."""
-    _targeted("red", settings, sources, json_output=kw.pop("json"), **kw)
+def _targeted_task(step: str, doc: str) -> ArmjitTask:
+    """red and green: the same flags and body, told apart by the step they record."""
+
+    def body(
+        c: Context,
+        settings: Settings,
+        sources: dict[str, str],
+        k: str = "",
+        test_file: str = DEFAULT_TEST_FILE,
+        deploy: bool = False,
+        python: str = "",
+        runner: str = "auto",
+        json_: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        _targeted(step, settings, sources, k=k, test_file=test_file, deploy=deploy, python=python, runner=runner,
+                  json_output=json_, verbose=verbose)  # fmt: skip
+
+    body.__doc__ = doc
+    return armjit_task(name=step, settings=_TARGETED_SETTINGS, help=dict(_TARGETED_HELP))(body)
 
 
-def _green(c: Context, settings: Settings, sources: dict[str, str], **kw: Any) -> None:
-    """GREEN: run the same targeted test; succeed only when it was collected and passed."""
-    _targeted("green", settings, sources, json_output=kw.pop("json"), **kw)
+red = _targeted_task("red", "RED: run one targeted test; succeed only when it was collected and failed.")
+green = _targeted_task("green", "GREEN: run the same targeted test; succeed only when it was collected and passed.")
 
 
-def _status(c: Context, settings: Settings, sources: dict[str, str], *, json: bool = False) -> None:
+@armjit_task(settings=_NOTES_SETTINGS, help={"json": "print as JSON"})
+def status(c: Context, settings: Settings, sources: dict[str, str], json_: bool = False) -> None:
     """Where the iteration stands (from the run records); keeps task_plan.md's phases in step."""
-    notes_dir = _notes_dir(settings)
-    state = iteration.update_plan(notes_dir, Path(settings.reports))
-    if json:
+    notes_dir = settings.notes_path
+    state = iteration.update_plan(notes_dir, settings.reports_path)
+    if json_:
         data = {
             "steps": [s.__dict__ for s in state.steps],
             "verdict": state.verdict,
@@ -99,7 +115,7 @@ def _status(c: Context, settings: Settings, sources: dict[str, str], *, json: bo
             "abandoned": list(state.abandoned),
             "task_plan": str(notes_dir / notes.TASK_PLAN),
         }
-        print(__import__("json").dumps(data, indent=2))
+        print(json.dumps(data, indent=2))
         return
     print(table(iteration.status_rows(state), ["step", "done", "run", "detail"]))
     print(f"\nlatest verdict: {state.verdict or 'none yet'}")
@@ -112,25 +128,34 @@ def _status(c: Context, settings: Settings, sources: dict[str, str], *, json: bo
     print(f"task plan: {notes_dir / notes.TASK_PLAN}")
 
 
-def _decide(c: Context, settings: Settings, sources: dict[str, str], *, text: str | None = None, why: str = "") -> None:
+@armjit_task(settings=_NOTES_SETTINGS, help={"text": "the decision", "why": "its rationale (required)"})
+def decide(c: Context, settings: Settings, sources: dict[str, str], text: str, why: str = "") -> None:
     """Add a row to task_plan.md's Decisions Made table: invoke decide "TEXT" --why "REASON"."""
-    notes_dir = _notes_dir(settings)
-    iteration.add_decision(notes_dir, text or "", why or "")
+    notes_dir = settings.notes_path
+    iteration.add_decision(notes_dir, text, why or "")
     print(f"decision recorded in {notes_dir / notes.TASK_PLAN}")
 
 
-def _handoff(
+@armjit_task(
+    settings=("repo", "branch", "upstream_remote", "upstream_branch", *OUTPUT),
+    help={
+        "commit": "commit the iteration's changed tracked files and the notes",
+        "m": "commit message (with --commit)",
+        "push": "push the work branch to this remote (needs green evidence and a verify verdict)",
+        "force": "push even when green evidence or the verify verdict is missing",
+    },
+)
+def handoff(
     c: Context,
     settings: Settings,
     sources: dict[str, str],
-    *,
     commit: bool = False,
     m: str = "",
     push: str = "",
     force: bool = False,
 ) -> None:
     """Show the changed files, the evidence and the summary; then --commit -m MSG and/or --push REMOTE."""
-    reports = Path(settings.reports)
+    reports = settings.reports_path
     plan = handoff_plan.plan_handoff(settings, reports)
     now = dt.datetime.now(dt.UTC)
     print(f"branch {plan.branch} @ {plan.commit[:10]} against {plan.upstream}")
@@ -151,7 +176,7 @@ def _handoff(
     if not commit and not push:
         print("plan only: add --commit -m MSG and/or --push REMOTE to act")
         return
-    notes_dir = _notes_dir(settings)
+    notes_dir = settings.notes_path
     committed = None
     if commit:
         iteration.update_plan(notes_dir, reports)
@@ -169,29 +194,4 @@ def _handoff(
     print(f"handoff record {run.path}")
 
 
-def _make() -> list[Any]:
-    from armjit.tasks._settings import settings_task
-
-    red = settings_task(_red, extra=_TARGETED_FLAGS, name="red")
-    green = settings_task(_green, extra=_TARGETED_FLAGS, name="green")
-    status = settings_task(_status, extra={"json": (False, "print as JSON")}, name="status")
-    decide = settings_task(
-        _decide,
-        extra={"text": (None, "the decision"), "why": ("", "its rationale (required)")},
-        name="decide",
-    )
-    decide.positional = ["text"]  # invoke decide "TEXT" --why "..."
-    handoff = settings_task(
-        _handoff,
-        extra={
-            "commit": (False, "commit the iteration's changed tracked files and the notes"),
-            "m": ("", "commit message (with --commit)"),
-            "push": ("", "push the work branch to this remote (needs green evidence and a verify verdict)"),
-            "force": (False, "push even when green evidence or the verify verdict is missing"),
-        },
-        name="handoff",
-    )
-    return [red, green, status, decide, handoff]
-
-
-TASKS = _make()
+TASKS = [red, green, status, decide, handoff]

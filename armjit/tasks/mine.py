@@ -1,13 +1,14 @@
-"""``invoke mine [RUN|PATH...]``: what the JIT compiled, refused and choked on (plan step 2)."""
+"""``invoke mine [--source RUN|PATH ...]``: what the JIT compiled, refused and choked on (plan step 2)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
-from typing import Any
+
+from invoke import Context
 
 from armjit import notes
+from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.mine import (
     candidate_table,
@@ -23,8 +24,7 @@ from armjit.mine import (
     mine as mine_logs,
 )
 from armjit.store import RunStore, new_run_id
-from armjit.tasks._common import friendly_errors, reports_root
-from armjit.tasks._variadic import variadic_task
+from armjit.tasks._task import OUTPUT, armjit_task
 
 __all__ = ["TASKS", "mine"]
 
@@ -34,37 +34,37 @@ DIFF_BLOCK = "mine-diff"
 DEFAULT_TOP = 10
 
 
-@variadic_task(
-    "refs",
+@armjit_task(
+    settings=("repo", *OUTPUT),
+    iterable=["source"],
     help={
-        "refs": "run ids, run directories, JIT log files or log directories (default: the latest run)",
+        "source": "RUN|PATH: a run id, run directory, JIT log file or log directory; repeat for several "
+        "(default: the latest run)",
         "json": "print the data as JSON instead of tables (writes no notes)",
         "top": f"length of the top-N lists (default {DEFAULT_TOP}; with --json: all unless given)",
-        "diff": "compare exactly two runs or log sets, function by function",
-        "notes-dir": "where notes.md and task_plan.md are (default: reports/)",
+        "diff": "compare exactly two --source runs or log sets, function by function",
         "notes": "write the findings block into notes.md and candidates into task_plan.md",
     },
 )
-@friendly_errors
 def mine(
-    c: Any,
-    refs: list[str] | None = None,
+    c: Context,
+    settings: Settings,
+    setting_sources: dict[str, str],
+    source: list[str] | None = None,
     json_: bool = False,
     top: int = 0,
     diff_: bool = False,
-    notes_dir: str = "",
     notes_: bool = True,
 ) -> None:
     """Mine JIT logs: compiles per mode, code sizes, failures, unsupported opcodes, crashes."""
-    refs = list(refs or [])
+    refs = list(source or [])
     if top < 0:
         raise UsageError("--top must be a positive number")
-    reports = reports_root(getattr(c, "config", None))
-    store = RunStore(reports / "runs")
-    target = Path(notes_dir) if notes_dir else reports
+    store = RunStore(settings.reports_path / "runs")
+    target = settings.notes_path
     if diff_:
         if len(refs) != 2:
-            raise UsageError(f"--diff needs exactly two runs or log sets, got {len(refs)}")
+            raise UsageError(f"--diff needs exactly two --source runs or log sets, got {len(refs)}")
         (label_a, inputs_a), (label_b, inputs_b) = collect([refs[0]], store), collect([refs[1]], store)
         a, b = mine_logs(label_a, inputs_a).overall, mine_logs(label_b, inputs_b).overall
         result = diff(a, b)

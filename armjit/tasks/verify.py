@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from invoke import Context, task
+from invoke import Context
 
 from armjit import compare, notes, stats
+from armjit.config import Settings
 from armjit.mine import SizeDiff, diff_json, render_diff
 from armjit.progress import Progress
 from armjit.render import TableFormat, table
 from armjit.report import tidy_paths
 from armjit.store import RunDir, RunStore, new_run_id, run_status
-from armjit.tasks._common import friendly_errors
-from armjit.verify import VerifyOutcome, run_verify, size_guard
+from armjit.tasks._task import OUTPUT, armjit_task
+from armjit.verify import VerifyOutcome, baseline_settings, run_verify, size_guard
 
 __all__ = ["TASKS"]
 
@@ -79,25 +82,26 @@ def _block(outcome: VerifyOutcome, record: RunDir, guards: dict[str, SizeDiff], 
     return tidy_paths(body)
 
 
-_HELP = {
-    "baseline": "the baseline run (id or directory; default: the latest successful baseline)",
-    "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
-    "blocks": "blocks for the paired method",
-    "worktree": "measure the working tree including uncommitted changes",
-    "reports": "armjit reports directory",
-    "json": "print the comparisons as JSON",
-    "verbose": "stream every output line",
-}
-
-
-def _verify(
+@armjit_task(
+    settings=OUTPUT,
+    help={
+        "baseline": "the baseline run (id or directory; default: the latest successful baseline)",
+        "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
+        "blocks": "blocks for the paired method",
+        "worktree": "measure the working tree including uncommitted changes",
+        "json": "print the comparisons as JSON",
+        "verbose": "stream every output line",
+    },
+)
+def verify(
     c: Context,
+    settings: Settings,
+    sources: dict[str, str],
     baseline: str = "",
     paired: str = "auto",
     blocks: int = stats.DEFAULT_BLOCKS,
     worktree: bool = False,
-    reports: str = "reports",
-    json: bool = False,
+    json_: bool = False,
     verbose: bool = False,
 ) -> None:
     """Re-run the baseline's recorded parameters on the current head; from -> to with an honest verdict."""
@@ -105,7 +109,7 @@ def _verify(
         from armjit.errors import UsageError
 
         raise UsageError(f"--paired {paired!r}: expected auto, yes or no")
-    root = Path(reports)
+    root = settings.reports_path
     outcome = run_verify(
         reports=root,
         baseline_ref=baseline or None,
@@ -137,11 +141,10 @@ def _verify(
     if measured != "ok":
         data["failure"] = {"step": None, "cause": f"run {outcome.to_run.run_id} ended {measured}"}
     record.save_manifest(data)
-    settings_repo = outcome.from_run.manifest().get("settings", {}).get("repo")
-    notes_dir = notes.notes_dir(Path(settings_repo).expanduser() if settings_repo else None, root)
+    notes_dir = _notes_path(settings, outcome)
     notes.upsert_block(notes_dir / "findings.md", f"verify-{record.run_id}", _block(outcome, record, guards, limit))
-    if json:
-        print(__import__("json").dumps({"run_id": record.run_id, **data["report"]}, indent=2))
+    if json_:
+        print(json.dumps({"run_id": record.run_id, **data["report"]}, indent=2))
     else:
         print(compare.render_text(outcome.report))
         print()
@@ -151,6 +154,12 @@ def _verify(
         print(f"\nverify record: {record.path}")
 
 
-verify = task(help=_HELP, name="verify")(friendly_errors(_verify))
+def _notes_path(settings: Settings, outcome: VerifyOutcome) -> Path:
+    """A notes dir given now wins; else the baseline's (its notes dir or its repo), else our reports."""
+    if settings.notes_dir:
+        return settings.notes_path
+    recorded = baseline_settings(outcome.from_run.manifest())
+    return replace(recorded, reports=settings.reports).notes_path
+
 
 TASKS = [verify]

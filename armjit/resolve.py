@@ -1,0 +1,55 @@
+"""Settings from every source, gathered in one place: what each task and entry point uses.
+
+Later wins: built-in defaults < ``[tool.armjit]`` in ``pyproject.toml`` < the ``armjit:`` section of
+invoke's config (``invoke.yaml``, ``Collection.configure``) < ``ARMJIT_<NAME>`` < flags.
+``config.py`` merges and validates; this module only reads the sources (files, environment, git).
+Where reports and notes go is then decided by ``Settings.reports_path`` / ``Settings.notes_path``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from armjit.config import Settings, load_pyproject_settings, merge_settings_with_sources
+
+__all__ = ["resolve_settings"]
+
+
+def _checkout_of(cwd: Path) -> str | None:
+    """The git checkout ``cwd`` is in, if any (the ``armjit`` console script's default --repo)."""
+    from armjit import gitops
+
+    probe = gitops.git(cwd, "rev-parse", "--show-toplevel", check=False)
+    top = probe.stdout.strip()
+    return top if probe.ok and top else None
+
+
+def resolve_settings(
+    *,
+    invoke_config: Mapping[str, Any] | None = None,
+    cli: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    repo_from_cwd: bool = False,
+) -> tuple[Settings, dict[str, str]]:
+    """The settings and, for each one not at its default, the source that set it.
+
+    ``cli`` holds only the flags that were given. ``repo_from_cwd`` makes the checkout around
+    ``cwd`` the default repo (lowest layer: pyproject, config, env and flags still win).
+    """
+    here = cwd or Path.cwd()
+    defaults: dict[str, Any] = {}
+    if repo_from_cwd:
+        checkout = _checkout_of(here)
+        if checkout:
+            defaults["repo"] = checkout
+    return merge_settings_with_sources(
+        defaults=defaults,
+        pyproject=load_pyproject_settings(here),
+        invoke_config=invoke_config,
+        environ=os.environ if environ is None else environ,
+        cli=cli,
+    )
