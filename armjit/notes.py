@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from armjit.errors import UsageError
+from armjit.safepaths import check_local_dir
 from armjit.store import atomic_write_bytes
 
 __all__ = [
@@ -74,10 +75,10 @@ def end_marker(block_id: str) -> str:
 
 
 def notes_dir(repo: Path | None, reports: Path, explicit: Path | None = None) -> Path:
-    """Where notes go: an explicit setting, else the target repo, else ``reports/``."""
-    if explicit is not None:
-        return explicit
-    return repo if repo is not None else reports
+    """Where notes go: an explicit setting, else the target repo, else ``reports/``; never the
+    root, a system directory or the home itself (the same guard as every directory armjit writes)."""
+    chosen = explicit if explicit is not None else repo if repo is not None else reports
+    return check_local_dir(chosen, what="--notes-dir" if explicit is not None else "the notes dir")
 
 
 def read_block(path: Path, block_id: str) -> str | None:

@@ -41,14 +41,16 @@ def friendly_errors(body: F) -> F:
 
 def reports_root(config: Any = None) -> Path:
     """``reports/`` of the armjit project (or ``$ARMJIT_REPORTS``/config ``armjit.reports``)."""
+    from armjit.safepaths import check_local_dir
+
     env = os.environ.get("ARMJIT_REPORTS")
     if env:
-        return Path(env)
+        return check_local_dir(env, what="ARMJIT_REPORTS")
     if config is not None:
         try:
             value = config.armjit.reports
         except (AttributeError, KeyError):
             value = None
         if value:
-            return Path(value)
+            return check_local_dir(str(value), what="armjit.reports")
     return Path.cwd() / "reports"

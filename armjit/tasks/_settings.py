@@ -16,6 +16,7 @@ from typing import Any
 from invoke import Context, task
 
 from armjit.config import Settings, load_pyproject_settings, merge_settings_with_sources, setting_specs
+from armjit.safepaths import check_local_dir
 from armjit.tasks._common import friendly_errors
 
 __all__ = ["resolve_settings", "settings_help", "settings_task"]
@@ -66,13 +67,19 @@ def resolve_settings(c: Context, given: dict[str, Any]) -> tuple[Settings, dict[
         invoke_section = dict(c.config.get("armjit", {}) or {})
     except AttributeError:
         invoke_section = {}
-    return merge_settings_with_sources(
+    settings, sources = merge_settings_with_sources(
         defaults=_cwd_defaults(),
         pyproject=load_pyproject_settings(Path.cwd()),
         invoke_config=invoke_section,
         environ=os.environ,
         cli=cli,
     )
+    # The local half of the path guard (the host half runs in config.validate): before any task
+    # body runs, so a refused path leaves nothing behind.
+    check_local_dir(settings.reports, what="--reports")
+    if settings.notes_dir:
+        check_local_dir(settings.notes_dir, what="--notes-dir")
+    return settings, sources
 
 
 def settings_task(
