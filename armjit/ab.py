@@ -118,6 +118,14 @@ def run_ab(
             if gitops.resolve(repo, ref) is None:
                 raise UsageError(f"{ref!r} is neither a branch nor a commit in {repo}")
     host, settings = bl.open_host(settings)
+    root = f"{settings.remote_workdir.rstrip('/')}-ab"
+    labels_used = ("a",) if aa else ("a", "b")
+    bl.guard_host_dirs(
+        host,
+        settings,
+        workdirs=[f"{root}/{label}" for label in labels_used] if repo is not None else [],
+        venvs=[_side_settings(settings, root, label, None).driver_venv for label in labels_used],
+    )
     for line in [*notes_lines, *([cannot] if cannot else [])]:
         progress.message(line)
     store = RunStore(reports / "runs")
@@ -125,7 +133,6 @@ def run_ab(
     kind = "aa" if aa else "ab"
     run = store.create(new_run_id(stamp, kind, bl.host_label(host)))
     remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
-    root = f"{settings.remote_workdir.rstrip('/')}-ab"
     base_ref = base or settings.branch
     cand_ref = base_ref if aa else (cand or settings.branch)
     manifest: dict[str, Any] = {
@@ -185,7 +192,16 @@ def _deploy_ref(ctx: StepContext, state: bl._State, repo: Path, ref: str | None)
     from armjit import sync
 
     s = state.settings
-    result = sync.sync_tree(ctx.host, repo, s.remote_workdir, ref=ref, worktree=ref is None, method=s.sync_method)
+    result = sync.sync_tree(
+        ctx.host,
+        repo,
+        s.remote_workdir,
+        ref=ref,
+        worktree=ref is None,
+        method=s.sync_method,
+        adopt=s.adopt_workdir,
+        report=ctx.pipeline.progress.message,
+    )
     return str(result)
 
 
@@ -193,7 +209,7 @@ def _prepare(ctx: StepContext, state: bl._State) -> str:
     """The side's run dir, log dirs and jitlist files, once: every process of the side reuses them."""
     rrun = q(state.remote_run)
     dirs = " ".join(f"{rrun}/jitlogs/{m}" for m in state.modes)
-    ctx.run(f"mkdir -p {rrun}/blocks {dirs} {q(state.settings.remote_workdir)}")
+    ctx.run(f"{bl.claim_workdir(ctx, state.settings)} && mkdir -p {rrun}/blocks {dirs}")
     for mode_name in state.modes:
         mode = bl._mode(state, mode_name)
         if mode.jitlist:

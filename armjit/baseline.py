@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit import __version__, cinderx, gate
-from armjit.config import Settings
+from armjit.config import Settings, checked_host_dirs
 from armjit.errors import GateFailed
 from armjit.hosts import Host, connect
 from armjit.modes import JitMode, inherit_environ, jit_mode, jitlist_text
@@ -28,7 +28,15 @@ from armjit.pipeline import Pipeline, StepContext, StepFailed, StepSkipped
 from armjit.progress import Progress
 from armjit.store import RunDir, RunStore, new_run_id
 
-__all__ = ["BaselineOutcome", "embedded_defaults", "host_label", "open_host", "plan_modes", "run_baseline"]
+__all__ = [
+    "BaselineOutcome",
+    "embedded_defaults",
+    "guard_host_dirs",
+    "host_label",
+    "open_host",
+    "plan_modes",
+    "run_baseline",
+]
 
 q = shlex.quote
 _LOCAL_HOME = "~/.cache/armjit/local"
@@ -60,16 +68,27 @@ def embedded_defaults(settings: Settings, explicit: set[str]) -> tuple[Settings,
 
 def open_host(settings: Settings) -> tuple[Host, Settings]:
     """Connect (bad hosts fail here, before any file is written) and expand ``~`` in the host
-    paths once, on the host itself: every later command quotes these paths."""
+    paths once, on the host itself: every later command quotes these paths. The path guard
+    runs again on the expanded paths, now that the login user's home is known."""
     host = connect(settings)
     host.open()
-    expanded = replace(
-        settings,
-        remote_workdir=host.expand(settings.remote_workdir),
-        remote_incoming=host.expand(settings.remote_incoming),
-        driver_venv=host.expand(settings.driver_venv),
-    )
-    return host, expanded
+    try:
+        return host, checked_host_dirs(settings, home=host.expand("~"))
+    except BaseException:
+        host.close()
+        raise
+
+
+def guard_host_dirs(host: Host, settings: Settings, *, workdirs: list[str], venvs: list[str]) -> None:
+    """Refuse, before the run writes anything on either side, directories it would delete into
+    but does not own (see armjit.workdir)."""
+    from armjit import workdir
+
+    try:
+        workdir.preflight(host, workdirs=workdirs, venvs=venvs, adopt=settings.adopt_workdir)
+    except BaseException:
+        host.close()
+        raise
 
 
 def plan_modes(settings: Settings) -> tuple[list[str], str]:
@@ -149,6 +168,10 @@ def run_baseline(
     notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / name for name in (notes.FINDINGS, notes.PROGRESS, notes.TASK_PLAN)])
     host, settings = open_host(settings)
+    # Only a deploy deletes what armjit did not put there, so only a deploy needs an owned work dir.
+    deploys = repo is not None and not settings.bench_only
+    workdirs = [settings.remote_workdir] if deploys else []
+    guard_host_dirs(host, settings, workdirs=workdirs, venvs=[settings.driver_venv])
     if cannot:
         progress.message(cannot)
     for line in notes_lines:
@@ -257,6 +280,8 @@ def _deploy(ctx: StepContext, state: _State, repo: Path, describe: dict[str, Any
         ref=None if s.worktree else s.branch,
         worktree=s.worktree,
         method=s.sync_method,
+        adopt=s.adopt_workdir,
+        report=ctx.pipeline.progress.message,
     )
     # The run checks the marker: what the host holds must be what was meant to be deployed.
     marker = sync.verify_deploy(ctx.host, s.remote_workdir, result.source)
@@ -293,8 +318,18 @@ def _host_facts(ctx: StepContext, state: _State) -> str:
     ctx.pipeline.manifest["host"].update(facts)
     if not py.ok:
         raise StepFailed(f"{s.remote_python} does not run on {ctx.host.name}: set --remote-python", py)
-    ctx.run(f"mkdir -p {q(state.remote_run)}/jitlogs {q(s.remote_workdir)}")
+    ctx.run(f"{claim_workdir(ctx, s)} && mkdir -p {q(state.remote_run)}/jitlogs", what="work dir and run dir")
     return f"{facts.get('arch', '?')}, python {facts['python']}, load {facts.get('loadavg', '?')}"
+
+
+def claim_workdir(ctx: StepContext, s: Settings) -> str:
+    """The shell that creates the work dir (venvs and wheels go below it even when nothing is
+    deployed), as armjit's when it is new; with --adopt-workdir, takes it over when no deploy did."""
+    from armjit import workdir
+
+    if s.adopt_workdir and not workdir.is_owned(ctx.host, s.remote_workdir):
+        workdir.write_owner(ctx.host, s.remote_workdir)
+    return workdir.create_shell(s.remote_workdir)
 
 
 def _build_steps(pipeline: Pipeline, state: _State) -> None:
@@ -424,7 +459,8 @@ def _bench_venv(ctx: StepContext, state: _State) -> str:
         create = cinderx.ensure_venv_command(s.remote_python, venv, recreate=s.recreate_pyperf_venv)
         first = ctx.run(create, check=False)
         if not first.ok:  # v5: retry once after cleaning up
-            ctx.run(f"rm -rf {q(venv)} && {q(s.remote_python)} -m venv {q(venv)}", what="bench venv create (retry)")
+            retry = cinderx.ensure_venv_command(s.remote_python, venv, recreate=True)
+            ctx.run(retry, what="bench venv create (retry)")
         tools = ("pyperf",) if s.bench_script else ("pyperf", "pyperformance")
         ctx.run(cinderx.install_command(venv, wheel=None, pypi_spec=None, tools=tools), what="bench venv tools")
         state.bench_python = cinderx.venv_python(venv)

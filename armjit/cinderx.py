@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from armjit.modes import JitMode, inherit_environ
+from armjit.workdir import venv_removable_shell
 
 __all__ = [
     "HOOK_MODULE",
@@ -88,10 +89,11 @@ def parse_wheel_path(stdout: str) -> str | None:
 def ensure_venv_command(python: str, venv: str, *, recreate: bool = False) -> str:
     """Create ``venv`` if it has no working python (v5: create if missing)."""
     vpy = q(venv_python(venv))
-    create = f"{q(python)} -m venv {q(venv)}"
+    # rm -rf only what is a venv (or nothing yet): a mistyped --driver-venv must not erase a directory.
+    create = f"{{ {venv_removable_shell(venv)}; }} && rm -rf {q(venv)} && {q(python)} -m venv {q(venv)}"
     if recreate:
-        return f"rm -rf {q(venv)} && {create}"
-    return f"if [ -x {vpy} ] && {vpy} -c '' 2>/dev/null; then echo 'venv exists'; else rm -rf {q(venv)} && {create}; fi"
+        return create
+    return f"if [ -x {vpy} ] && {vpy} -c '' 2>/dev/null; then echo 'venv exists'; else {create}; fi"
 
 
 def install_command(venv: str, *, wheel: str | None, pypi_spec: str | None, tools: tuple[str, ...]) -> str:

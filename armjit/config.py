@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from armjit.errors import UsageError
+from armjit.safepaths import check_host_dir
 
 __all__ = [
     "BUILD_ENV_NAMES",
+    "HOST_DIRS",
     "KNOWN_MODES",
     "SettingSpec",
     "Settings",
+    "checked_host_dirs",
     "load_pyproject_settings",
     "merge_settings",
     "merge_settings_with_sources",
@@ -76,6 +79,10 @@ class Settings:
         "/opt/python-3.14/bin/python3.14", "python that builds the wheel", "-RemotePython", "PYTHON"
     )
     driver_venv: str = _s("/root/venv-cinderx314", "driver venv on the host", "-RemoteDriverVenv", "DRIVER_VENV")
+    adopt_workdir: bool = _s(
+        False,
+        "take over an existing work dir armjit did not create: list what deploy would delete, then mark it",
+    )
     # Build
     build: str = _s("source", "source | pypi[==VERSION] | none (plain interpreter)")
     parallel: int = _s(1, "CMAKE_BUILD_PARALLEL_LEVEL for the wheel build", "-CmakeParallel", "PARALLEL")
@@ -318,12 +325,22 @@ def validate(s: Settings) -> None:
         key, sep, _ = item.partition("=")
         if not sep or not BUILD_ENV_NAMES.match(key):
             raise UsageError(f"--build-env {item!r}: expected K=V with K like ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX")
-    for name, value in (
-        ("--remote-workdir", s.remote_workdir),
-        ("--remote-incoming", s.remote_incoming),
-        ("--driver-venv", s.driver_venv),
-    ):
-        if not value or "\n" in value or "\0" in value:
-            raise UsageError(f"{name}: an empty path or one with a newline cannot be used")
-        if not (value.startswith("/") or value.startswith("~")):
-            raise UsageError(f"{name} {value!r}: use an absolute path on the host")
+    checked_host_dirs(s)
+
+
+# The host directories armjit writes into, deletes from or recreates: (setting, flag, minimum depth).
+# The work dir receives `rsync --delete`, so it must sit two levels deep (/srv/x, never /srv).
+HOST_DIRS = (
+    ("remote_workdir", "--remote-workdir", 2),
+    ("remote_incoming", "--remote-incoming", 1),
+    ("driver_venv", "--driver-venv", 1),
+)
+
+
+def checked_host_dirs(s: Settings, home: str | None = None) -> Settings:
+    """``s`` with its host directories normalised (and ``~`` expanded against ``home``, the
+    login user's home on the host, once it is known), or a one-line UsageError."""
+    checked: dict[str, Any] = {
+        name: check_host_dir(getattr(s, name), what=flag, home=home, min_depth=depth) for name, flag, depth in HOST_DIRS
+    }
+    return dataclasses.replace(s, **checked)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit.config import Settings, load_pyproject_settings, merge_settings_with_sources
+from armjit.safepaths import check_local_dir
 
 __all__ = ["resolve_settings"]
 
@@ -46,10 +47,16 @@ def resolve_settings(
         checkout = _checkout_of(here)
         if checkout:
             defaults["repo"] = checkout
-    return merge_settings_with_sources(
+    settings, sources = merge_settings_with_sources(
         defaults=defaults,
         pyproject=load_pyproject_settings(here),
         invoke_config=invoke_config,
         environ=os.environ if environ is None else environ,
         cli=cli,
     )
+    # The local half of the path guard (the host half runs in config.validate): before any task
+    # body runs, so a refused path leaves nothing behind.
+    check_local_dir(settings.reports, what="--reports", cwd=here)
+    if settings.notes_dir:
+        check_local_dir(settings.notes_dir, what="--notes-dir", cwd=here)
+    return settings, sources

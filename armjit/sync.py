@@ -15,6 +15,10 @@ mtimes, so rsync and the hash cache see only real changes. Remote ``scratch/``, 
 ``build/`` and ``venv/`` (the pyperformance venv of the remote flow) are never deleted.
 After a successful sync ``<dest>/.armjit-deploy.json`` records what was shipped; it is removed
 first, so a sync that fails half-way leaves no marker claiming the old tree.
+
+Nothing is deleted in a directory armjit does not own (:mod:`armjit.workdir`): the first
+command of either transport refuses a non-empty unowned ``dest`` before it touches anything,
+and ``adopt=True`` takes such a directory over after listing what the sync will delete.
 """
 
 from __future__ import annotations
@@ -33,15 +37,16 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from armjit import gitops
+from armjit import gitops, workdir
 from armjit.errors import ArmjitError, UsageError
 from armjit.gitops import SourceState
 from armjit.hosts import Host, LocalHost, SshHost
+from armjit.safepaths import check_host_dir
 
 __all__ = [
     "KEEP_DIRS",
@@ -72,7 +77,7 @@ MARKER_NAME = ".armjit-deploy.json"
 MANIFEST_NAME = ".armjit-manifest.json"
 _SYNC_DIR = ".armjit-sync"
 _TAR_NAME = ".armjit-sync.tar"
-_RESERVED = frozenset({MARKER_NAME, MANIFEST_NAME, _SYNC_DIR, _TAR_NAME, f"{MARKER_NAME}.tmp"})
+_RESERVED = frozenset({MARKER_NAME, MANIFEST_NAME, workdir.OWNER_NAME, _SYNC_DIR, _TAR_NAME, f"{MARKER_NAME}.tmp"})
 _LISTING_SEP = "\0--armjit-listing--\0"
 _SMALL_UPDATE = 8_000_000
 _MIN_RSYNC_NS = (3, 1, 3)  # receivers older than this do not understand --modify-window=-1
@@ -460,13 +465,14 @@ def _sync_python(host: Host, source: _Source, dest: str, keep: Sequence[str], co
     qdest = shlex.quote(dest)
     prune = _prune_expr(keep)
     probe = host.run(
-        f"mkdir -p {qdest} && cd {qdest} && rm -f {MARKER_NAME} && "
+        f"{workdir.claim_shell(dest)} && cd {qdest} && rm -f {MARKER_NAME} && "
         f"if [ -f {MANIFEST_NAME} ]; then printf 'manifest\\0'; cat {MANIFEST_NAME}; "
         f"else printf 'hashes\\0'; find . {prune} -o -type f -print0 | xargs -0 -r sha256sum -z; fi; "
         f"printf {shlex.quote(_LISTING_SEP.replace(chr(0), chr(92) + '0'))}; "
         f"find . {prune} -o \\( -type f -o -type l \\) -printf '{_LISTING_FORMAT}'",
         timeout=600,
     )
+    workdir.raise_if_refused(host, dest, probe.exit_code, probe.stdout)
     if not probe.ok or _LISTING_SEP not in probe.stdout:
         raise ArmjitError(f"cannot list {host.name}:{dest}: {probe.tail(2) or f'exit {probe.exit_code}'}")
     head, listing = probe.stdout.split(_LISTING_SEP, 1)
@@ -611,6 +617,7 @@ def rsync_argv(
     if compress:
         argv.append("-z")
     argv += [f"--filter=P /{k}/" for k in keep]
+    argv.append(f"--filter=P /{workdir.OWNER_NAME}")  # the work dir stays armjit's after --delete
     if filter_file is not None:
         argv.append(f"--filter=merge {filter_file}")
     if ssh is not None:
@@ -697,12 +704,17 @@ def sync_tree(
     method: str = "auto",
     keep: Sequence[str] = KEEP_DIRS,
     compress: bool = False,
+    adopt: bool = False,
+    report: Callable[[str], None] | None = None,
 ) -> SyncResult:
     """Make ``dest`` on ``host`` hold ``ref``'s committed tree (default HEAD) or, with
     ``worktree``, the working tree with uncommitted and untracked-unignored files.
 
     ``method``: ``rsync`` (needs rsync here and on the host), ``python`` (needs only ssh, tar
     and GNU find on the host), ``auto`` = rsync when both sides have it.
+
+    A non-empty ``dest`` that armjit does not own is refused (UsageError) before anything there
+    changes; with ``adopt`` it is taken over instead, after ``report`` was given what will go.
     """
     if method not in METHODS:
         raise UsageError(f"sync method {method!r}: use one of {', '.join(METHODS)}")
@@ -711,9 +723,11 @@ def sync_tree(
     started = time.monotonic()
     repo = gitops.check_repo(repo)
     state = gitops.source_state(repo, ref, worktree=worktree)
-    dest = host.expand(dest)
-    chosen, version = _choose(host, dest, method)
+    dest = check_host_dir(host.expand(dest), what="the work dir", home=host.expand("~"), min_depth=2)
     source = _source(repo, state.commit if not worktree else None, worktree=worktree)
+    if adopt:
+        _adopt(host, dest, source, keep, report or (lambda line: None))
+    chosen, version = _choose(host, dest, method)
     if chosen == "rsync":
         sent, deleted, size = _sync_rsync(host, source, dest, keep, compress, version)
     else:
@@ -751,10 +765,11 @@ def _choose(host: Host, dest: str, method: str) -> tuple[str, tuple[int, ...]]:
         raise UsageError("rsync is not installed on this machine: use --sync-method python")
     qdest = shlex.quote(dest)
     probe = host.run(
-        f"mkdir -p {qdest} && cd {qdest} && rm -f {MARKER_NAME} {MANIFEST_NAME} && "
+        f"{workdir.claim_shell(dest)} && cd {qdest} && rm -f {MARKER_NAME} {MANIFEST_NAME} && "
         "if command -v rsync >/dev/null 2>&1; then rsync --version | head -n 1; else echo no-rsync; fi",
         timeout=120,
     )
+    workdir.raise_if_refused(host, dest, probe.exit_code, probe.stdout)
     if not probe.ok:
         raise ArmjitError(f"cannot prepare {host.name}:{dest}: {probe.tail(1) or f'exit {probe.exit_code}'}")
     version = _rsync_version(probe.stdout)
@@ -763,3 +778,24 @@ def _choose(host: Host, dest: str, method: str) -> tuple[str, tuple[int, ...]]:
             raise UsageError(f"rsync is not installed on {host.name}: install it or use --sync-method python")
         return "python", ()
     return "rsync", version
+
+
+def _adopt(host: Host, dest: str, source: _Source, keep: Sequence[str], report: Callable[[str], None]) -> None:
+    """--adopt-workdir: say what the sync is about to delete in a directory armjit did not
+    create, then mark it as armjit's. A directory armjit already owns is left as it is."""
+    if workdir.is_owned(host, dest):
+        return
+    qdest = shlex.quote(dest)
+    files = f"find . {_prune_expr(keep)} -o \\( -type f -o -type l \\) -printf '%P\\0'"
+    listing = host.run(
+        f"if [ -d {qdest} ]; then cd {qdest} && {files}; fi",
+        timeout=600,
+    )
+    if not listing.ok:
+        raise ArmjitError(f"cannot list {host.name}:{dest}: {listing.tail(1) or f'exit {listing.exit_code}'}")
+    count, groups = workdir.adopt_plan(listing.stdout.split("\0"), source.files, keep)
+    kept = " ".join(f"{k}/" for k in keep)
+    report(f"adopting {host.name}:{dest}: this deploy deletes {count} files the synced tree lacks (kept: {kept})")
+    for line in groups:
+        report(f"  {line}")
+    workdir.write_owner(host, dest)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from armjit import gitops, sync
+from armjit import gitops, sync, workdir
 from armjit.errors import ArmjitError, UsageError
 from armjit.hosts import Host, LocalHost, SshHost, SshTarget
 
@@ -102,7 +102,7 @@ def deployed(dest: Path) -> Tree:
     tree: Tree = {}
     for path in sorted(dest.rglob("*")):
         rel = path.relative_to(dest).as_posix()
-        if rel.split("/")[0] in {*sync.KEEP_DIRS, sync.MARKER_NAME, sync.MANIFEST_NAME}:
+        if rel.split("/")[0] in {*sync.KEEP_DIRS, sync.MARKER_NAME, sync.MANIFEST_NAME, workdir.OWNER_NAME}:
             continue
         if path.is_symlink():
             tree[rel] = ("l", os.fsencode(str(path.readlink())))
