@@ -35,7 +35,7 @@ def lint(session: nox.Session) -> None:
 def targeted(session: nox.Session) -> None:
     """The target repo's test file with pytest, locally: nox -s targeted -- -k NAME [--repo DIR]."""
     session.install("-e", ".", "pytest")
-    session.run("python", "-m", "armjit.targeted", *session.posargs)
+    session.run("python", "-m", "armjit.cinderx.targeted", *session.posargs)
 
 
 @nox.session(default=False)

@@ -1,5 +1,5 @@
 """invoke entry point: the armjit namespace (all logic lives in armjit/)."""
 
-from armjit.tasks import ns
+from armjit.cli import ns
 
 __all__ = ["ns"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit.errors import UsageError
-from armjit.safepaths import check_host_dir
+from armjit.seams.safepaths import check_host_dir
 
 __all__ = [
     "BUILD_ENV_NAMES",

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from armjit.config import Settings, load_pyproject_settings, merge_settings_with_sources
-from armjit.safepaths import check_local_dir
+from armjit.seams.safepaths import check_local_dir
 
 __all__ = ["resolve_settings"]
 
 
 def _checkout_of(cwd: Path) -> str | None:
     """The git checkout ``cwd`` is in, if any (the ``armjit`` console script's default --repo)."""
-    from armjit import gitops
+    from armjit.seams import gitops
 
     probe = gitops.git(cwd, "rev-parse", "--show-toplevel", check=False)
     top = probe.stdout.strip()

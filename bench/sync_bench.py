@@ -4,7 +4,7 @@ Generates a git repository shaped like CinderX (default 2,500 files, about 60 MB
 varied sizes plus a few binaries), starts an OpenSSH sshd on 127.0.0.1 (tests/sshd.py), and
 measures in the same run:
 
-- for each transport of ``armjit.sync.sync_tree`` (rsync, python): the first sync, a no-op
+- for each transport of ``armjit.seams.sync.sync_tree`` (rsync, python): the first sync, a no-op
   re-sync and a one-file change (a new commit), bytes sent and seconds;
 - the tar-the-whole-branch approach of push_to_arm.ps1 + remote_update_build_test.sh:
   ``git archive | ssh tar -x`` into a fresh staging dir, then a remote ``rsync --delete`` into
@@ -39,8 +39,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from sshd import SshdUnavailable, start_sshd  # noqa: E402
 
 from armjit import sync  # noqa: E402
-from armjit.hosts import SshHost, SshTarget  # noqa: E402
 from armjit.render import table  # noqa: E402
+from armjit.seams.hosts import SshHost, SshTarget  # noqa: E402
 
 DIRS = (
     "cinderx/Jit/codegen",

@@ -11,7 +11,7 @@ share (default 2%, 5%, 10%), in a seeded random order, back to back, all with th
 two fresh processes, close in time, in random relative order.
 
 What is resampled (cheap): a trial with P blocks draws P distinct super-blocks at random from
-the pool and judges A->X with armjit.stats.judge_paired (δ = 1%, 10,000 bootstrap resamples).
+the pool and judges A->X with armjit.analysis.stats.judge_paired (δ = 1%, 10,000 bootstrap resamples).
 A/A uses A->A'. Trials overlap in the pool (they share super-blocks), so they are not
 independent; the fully disjoint trials (K // P of them) are reported too. For pyperf
 compare_to, the same P processes per arm are merged into one pyperf JSON per arm and

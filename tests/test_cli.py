@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from armjit.cli import ns
+from armjit.cli._task import ALL, GROUPS, cli_values
 from armjit.config import setting_specs
-from armjit.tasks import ns
-from armjit.tasks._task import ALL, GROUPS, cli_values
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_NAMES = sorted(ns.task_names)
@@ -142,7 +142,7 @@ def test_settings_lists_every_setting_with_its_source(tmp_path: Path) -> None:
 
 def test_every_setting_is_in_exactly_one_group() -> None:
     grouped = [name for group in GROUPS for name in group]
-    assert sorted(grouped) == sorted(ALL), "place each setting in one group of armjit/tasks/_task.py"
+    assert sorted(grouped) == sorted(ALL), "place each setting in one group of armjit/cli/_task.py"
 
 
 def test_only_given_flags_count_as_the_command_line() -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from armjit import compare, pyperf_data, stats
+from armjit.analysis import compare, pyperf_data, stats
 from armjit.errors import UsageError
-from armjit.store import RunStore
+from armjit.seams.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "cinderx-2026.11"
@@ -352,7 +352,7 @@ def test_report_json_shape() -> None:
 
 
 def test_plot_is_written_when_matplotlib_is_there(tmp_path: Path) -> None:
-    from armjit import plot
+    from armjit.render import plot
 
     report = files(NOCINDERX, JITLIST)
     items = [plot.PlotItem("richards", c.estimate, c.decision.delta) for c in report.comparisons]

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from armjit import doctor
 from armjit.config import Settings
+from armjit.flows import doctor
 
 ROOT = Path(__file__).resolve().parents[1]
 

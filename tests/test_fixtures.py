@@ -17,8 +17,8 @@ import pytest
 from conftest import TargetRepo, make_target_repo
 from sshd import SshdHost, descendants
 
+from armjit.cinderx.modes import inherit_environ, jit_mode, jitlist_text
 from armjit.jitlog import read_log
-from armjit.modes import inherit_environ, jit_mode, jitlist_text
 
 
 def _server_key(host: SshdHost) -> paramiko.PKey:
@@ -292,7 +292,7 @@ def _bench_venv(repo: TargetRepo, root: Path) -> Path:
     )
     (purelib / "_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _build_and_install(repo, purelib)
-    hook = files("armjit") / "resources" / "armjit_jit_hook.py"
+    hook = files("armjit.cinderx") / "resources" / "armjit_jit_hook.py"
     (purelib / "armjit_jit_hook.py").write_text(hook.read_text())
     (purelib / "armjit_jit_hook.pth").write_text("import armjit_jit_hook\n")
     return python
@@ -308,7 +308,7 @@ def bench_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[TargetRepo, Pa
 
 def test_stand_in_jit_passes_the_jit_smoke(bench_venv: tuple[TargetRepo, Path], tmp_path: Path) -> None:
     _, python = bench_venv
-    smoke = files("armjit") / "resources" / "jit_smoke.py"
+    smoke = files("armjit.cinderx") / "resources" / "jit_smoke.py"
     ran = _run(python, smoke, cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert ran.stdout.startswith("jit-effective-ok compiled_size ")

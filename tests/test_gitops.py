@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from armjit import gitops
 from armjit.errors import ArmjitError, UsageError
+from armjit.seams import gitops
 
 ENV = {
     **os.environ,

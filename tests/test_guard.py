@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from armjit import cinderx, sync, workdir
+from armjit.cinderx import commands as cinderx
 from armjit.errors import UsageError
-from armjit.hosts import SshHost, SshTarget
+from armjit.seams import sync, workdir
+from armjit.seams.hosts import SshHost, SshTarget
 
 ROOT = Path(__file__).resolve().parents[1]
 Snapshot = dict[str, tuple[str, int, bytes]]

@@ -15,7 +15,7 @@ import pytest
 
 from armjit.config import merge_settings
 from armjit.errors import UsageError
-from armjit.hosts import Host, LocalHost, SshHost, connect, wrap_command
+from armjit.seams.hosts import Host, LocalHost, SshHost, connect, wrap_command
 
 TRICKY = {"SPACED": "a b  c", "QUOTED": 'it\'s "quoted" $HOME `x` \\ ;|&'}
 

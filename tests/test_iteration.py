@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from armjit import iteration, targeted
+from armjit.cinderx import targeted
+from armjit.flows import iteration
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = "test_arm64_fast_path"
@@ -222,8 +223,8 @@ def ssh_args(sshd: Any, tmp_path: Path) -> list[str]:
 def test_red_and_green_on_the_host_in_the_deployed_tree(
     shared_sshd: Any, red_repo: tuple[Any, Path], tmp_path: Path
 ) -> None:
-    from armjit import sync
-    from armjit.hosts import SshHost, SshTarget
+    from armjit.seams import sync
+    from armjit.seams.hosts import SshHost, SshTarget
 
     repo, python = red_repo
     # The driver venv lives on the "host" (this machine, seen over ssh); the tree is shipped by sync.
@@ -402,9 +403,8 @@ def test_targeted_module_runs_the_repo_test_with_pytest(red_repo: tuple[Any, Pat
     repo, python = red_repo
 
     def targeted_cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "armjit.targeted", *args], cwd=ROOT, capture_output=True, text=True, check=False
-        )
+        argv = [sys.executable, "-m", "armjit.cinderx.targeted", *args]
+        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
 
     red = targeted_cli("-k", TEST, "--repo", str(repo.path), "--python", str(python))
     assert red.returncode == 1, red.stderr

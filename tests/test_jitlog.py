@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from armjit import jitlog
 from armjit.jitlog import Scanner, aggregate, assign_roles, read_log, scan_bytes
+from armjit.jitlog import parser as jitlog
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "cinderx-2026.11"
 LOGS = FIXTURES / "jitlogs"

@@ -1,4 +1,4 @@
-"""armjit.mine and ``invoke mine`` on real CinderX logs laid out as armjit runs."""
+"""armjit.analysis.mine and ``invoke mine`` on real CinderX logs laid out as armjit runs."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from armjit import notes
+from armjit.analysis.mine import candidates, collect, diff, findings_block, mine, render_report, report_json
 from armjit.errors import UsageError
-from armjit.mine import candidates, collect, diff, findings_block, mine, render_report, report_json
-from armjit.store import RunStore
+from armjit.seams import notes
+from armjit.seams.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures" / "cinderx-2026.11"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from armjit import gate
-from armjit.cinderx import bench_command
-from armjit.modes import JitMode, inherit_environ, jit_mode, missing_inherited
+from armjit.cinderx import gate
+from armjit.cinderx.commands import bench_command
+from armjit.cinderx.modes import JitMode, inherit_environ, jit_mode, missing_inherited
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "cinderx-2026.11"
 

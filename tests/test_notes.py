@@ -1,4 +1,4 @@
-"""armjit.notes on real files: marked blocks only, every other byte unchanged."""
+"""armjit.seams.notes on real files: marked blocks only, every other byte unchanged."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from armjit import notes
 from armjit.errors import UsageError
+from armjit.seams import notes
 
 BOM = b"\xef\xbb\xbf"
 # A findings.md as the team keeps it: BOM, UTF-8 headings, a GBK task log, CRLF and LF mixed.

@@ -19,11 +19,13 @@ import pytest
 from sshd import descendants
 from test_baseline_ssh import baseline_argv, only_run
 
-from armjit import compare, liveness, verify
+from armjit.analysis import compare
+from armjit.analysis.mine import collect
 from armjit.errors import ArmjitError, UsageError
-from armjit.mine import collect
-from armjit.pipeline import StepRecord, final_status
-from armjit.store import RunDir, RunStore, is_finished, new_run_id
+from armjit.flows import verify
+from armjit.flows.pipeline import StepRecord, final_status
+from armjit.seams import liveness
+from armjit.seams.store import RunDir, RunStore, is_finished, new_run_id
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from armjit import workdir
 from armjit.config import Settings, checked_host_dirs, merge_settings, setting_specs
 from armjit.errors import UsageError
-from armjit.safepaths import check_host_dir, check_local_dir
+from armjit.seams import workdir
+from armjit.seams.safepaths import check_host_dir, check_local_dir
 
 HOME = "/home/dev"
 

@@ -1,4 +1,4 @@
-"""armjit.stats on seeded synthetic data: known ratios, interval coverage, verdict boundaries."""
+"""armjit.analysis.stats on seeded synthetic data: known ratios, interval coverage, verdict boundaries."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import statistics
 
 import pytest
 
-from armjit import stats
-from armjit.stats import Block, Estimate
+from armjit.analysis import stats
+from armjit.analysis.stats import Block, Estimate
 
 
 def lognormal_blocks(n: int, ratio: float, sigma_proc: float, sigma_pair: float, seed: int) -> list[Block]:

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from armjit import gitops, sync, workdir
 from armjit.errors import ArmjitError, UsageError
-from armjit.hosts import Host, LocalHost, SshHost, SshTarget
+from armjit.seams import gitops, sync, workdir
+from armjit.seams.hosts import Host, LocalHost, SshHost, SshTarget
 
 ODD_DIR = 'remote dir/it\'s "quoted" $x'
 Tree = dict[str, tuple[str, bytes]]  # path -> (kind f/x/l, content or link target)

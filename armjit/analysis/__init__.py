@@ -1,0 +1,1 @@
+"""Pure analysis: statistics and verdicts, pyperf data, comparisons, JIT-log mining."""

@@ -1,0 +1,1 @@
+"""The CinderX profile: JIT modes, remote command builders, the JIT gate, the targeted test runner."""

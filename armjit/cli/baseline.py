@@ -1,0 +1,61 @@
+"""``invoke baseline`` and ``invoke settings``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from invoke import Context
+
+from armjit.cli._task import ALL, armjit_task
+from armjit.config import Settings, setting_specs
+from armjit.errors import GateFailed
+from armjit.flows.baseline import run_baseline
+from armjit.render import table
+from armjit.render.baseline_report import summary_text
+from armjit.render.progress import Progress
+
+__all__ = ["TASKS"]
+
+
+@armjit_task(
+    settings=ALL,
+    help={"json": "print the run record's summary as JSON", "verbose": "stream every output line of every step"},
+)
+def baseline(
+    c: Context, settings: Settings, sources: dict[str, str], json_: bool = False, verbose: bool = False
+) -> None:
+    """Sync, build, test, smoke and benchmark every JIT mode on the host; fetch everything back."""
+    progress = Progress(sys.stderr, verbose=verbose)
+    outcome = run_baseline(settings, set(sources), reports=settings.reports_path, progress=progress)
+    if json_:
+        print(json.dumps(_summary(outcome.manifest, outcome.run.path), indent=2))
+    else:
+        print(summary_text(outcome.run, outcome.manifest))
+    if outcome.failures:
+        raise GateFailed("; ".join(outcome.failures))
+
+
+def _summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
+    keys = ("schema_version", "run_id", "status", "host", "commits", "steps", "modes", "skipped_modes")
+    return {"run_dir": str(path), **{k: manifest.get(k) for k in keys}}
+
+
+# Every setting is a flag here, so that `invoke settings --port 2222` shows "command line" as its source.
+@armjit_task(settings=ALL, help={"json": "print as JSON"})
+def settings(c: Context, settings: Settings, sources: dict[str, str], json_: bool = False) -> None:
+    """Show every setting: its value, where it came from, and its push_to_arm.ps1 name."""
+    values = settings.public_dict()
+    if json_:
+        print(json.dumps({"settings": values, "sources": sources}, indent=2))
+        return
+    rows = [
+        (spec.name, values[spec.name], sources.get(spec.name, "default"), spec.ps1, spec.remote_env)
+        for spec in setting_specs()
+    ]
+    print(table(rows, ["setting", "value", "source", "push_to_arm.ps1", "remote script env"]))
+
+
+TASKS = [baseline, settings]

@@ -1,0 +1,95 @@
+"""``invoke compare --from X --to Y [--json] [--delta D] [--mode M] [--plot FILE]``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from invoke import Context
+
+from armjit.analysis import stats
+from armjit.analysis.compare import (
+    compare_inputs,
+    load_input,
+    noise_path,
+    parse_delta,
+    render_text,
+    report_json,
+)
+from armjit.cli._task import armjit_task
+from armjit.config import Settings
+from armjit.errors import UsageError
+from armjit.seams.store import RunStore
+
+__all__ = ["TASKS"]
+
+
+def _emit(text: str) -> None:
+    """Print, tolerating a closed pipe (``invoke compare --json | head``)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit; point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@armjit_task(
+    settings=("reports",),
+    help={
+        "from": "the baseline: a run id, a run directory, 'latest', or a pyperf JSON(.gz) file",
+        "to": "the candidate: same kinds as --from",
+        "json": "print the comparisons as JSON (ratio = to/from, lower is better)",
+        "delta": "practical threshold, e.g. 0.02 or 2% (default: the stored A/A noise floor, at least 1%)",
+        "mode": "compare only this JIT mode (needed when a multi-mode run meets a plain pyperf file)",
+        "plot": "also write a PNG (per-process values and the ratio interval) here; needs matplotlib",
+        "seed": "bootstrap seed (same inputs and seed -> same intervals)",
+    },
+)
+def compare(
+    c: Context,
+    settings: Settings,
+    sources: dict[str, str],
+    from_: str = "",
+    to: str = "",
+    json_: bool = False,
+    delta: str = "",
+    mode: str = "",
+    plot: str = "",
+    seed: int = stats.DEFAULT_SEED,
+) -> None:
+    """Compare two runs or pyperf files per mode and benchmark: ratio to/from and a verdict.
+
+    Unpaired (not interleaved): a 95% interval and real improvement / no clear improvement /
+    regression / inconclusive."""
+    if not from_ or not to:
+        raise UsageError("give both --from and --to (run ids, run directories, 'latest' or pyperf JSON files)")
+    explicit = parse_delta(delta) if delta else None
+    reports = settings.reports_path
+    store = RunStore(reports / "runs")
+    a = load_input(from_, store)
+    b = load_input(to, store)
+    report = compare_inputs(a, b, delta=explicit, noise_file=noise_path(reports), mode=mode or None, seed=int(seed))
+    plot_note = None
+    if plot:
+        from armjit.render.plot import SKIPPED_NOTE, PlotItem, save_plot
+
+        items = [
+            PlotItem(f"{cmp.mode or '-'} / {cmp.benchmark}", cmp.estimate, cmp.decision.delta)
+            for cmp in report.comparisons
+        ]
+        written = save_plot(items, Path(plot), title=f"{report.from_label} -> {report.to_label}")
+        plot_note = f"plot: {written}" if written else SKIPPED_NOTE
+    if json_:
+        data = report_json(report)
+        if plot:
+            data["plot"] = plot_note
+        _emit(json.dumps(data, indent=2))
+    else:
+        _emit(render_text(report))
+        if plot_note:
+            print(plot_note, file=sys.stderr)
+
+
+TASKS = [compare]

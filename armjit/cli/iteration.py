@@ -1,0 +1,198 @@
+"""``invoke red``, ``green``, ``status``, ``decide`` and ``handoff``: the plan steps around the baseline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+from invoke import Context
+
+from armjit.cinderx.targeted import DEFAULT_TEST_FILE
+from armjit.cli._task import ALL, OUTPUT, ArmjitTask, armjit_task
+from armjit.config import Settings
+from armjit.errors import GateFailed
+from armjit.flows import handoff as handoff_plan
+from armjit.flows import iteration, redgreen
+from armjit.render import table
+from armjit.render.progress import Progress
+from armjit.seams import notes
+
+__all__ = ["TASKS"]
+
+
+def _targeted(
+    step: str,
+    settings: Settings,
+    sources: dict[str, str],
+    *,
+    k: str,
+    test_file: str,
+    deploy: bool,
+    python: str,
+    runner: str,
+    json_output: bool,
+    verbose: bool,
+) -> None:
+    outcome = redgreen.run_targeted(
+        settings,
+        set(sources),
+        step=step,
+        keyword=k or "",
+        test_file=test_file,
+        deploy=deploy,
+        python=python or "",
+        runner=runner,
+        reports=settings.reports_path,
+        progress=Progress(sys.stderr, verbose=verbose),
+    )
+    t = outcome.manifest["targeted"]
+    if json_output:
+        print(json.dumps({"run_id": outcome.run.run_id, "run_dir": str(outcome.run.path), **t}, indent=2))
+    else:
+        rows = redgreen.targeted_rows(outcome)
+        if rows:
+            print(table(rows, ["test", "status", "detail"]))
+        mark = "ok" if outcome.ok else "NOT MET"
+        print(f"\n{step.upper()} {mark}: {outcome.reason}")
+        print(f"runner {t['runner']} ({t['python']}) in {t['cwd']}; run record {outcome.run.path}")
+    if not outcome.ok:
+        raise GateFailed(f"{step}: {outcome.reason} (attempt {outcome.attempt}, run {outcome.run.run_id})")
+
+
+_TARGETED_HELP = {
+    "k": "the test: a name or pytest -k expression (unittest: substring or fnmatch pattern)",
+    "test_file": "test file, relative to the repo / the deployed tree",
+    "deploy": "sync and build first, benchmarks skipped (the SKIP_PYPERF fast path)",
+    "python": "interpreter to run the test with (default: the driver venv's; locally the repo's or this one)",
+    "runner": "auto (pytest when installed, else unittest) | pytest | unittest",
+    "json": "print the evidence as JSON",
+    "verbose": "stream every output line",
+}
+# --deploy runs the baseline pipeline (benchmarks skipped, but it still plans the modes and the
+# runner from the benchmark settings): every setting.
+_TARGETED_SETTINGS = ALL
+# What the notes-only steps read: where the notes and the run records are.
+_NOTES_SETTINGS = ("repo", *OUTPUT)
+
+
+def _targeted_task(step: str, doc: str) -> ArmjitTask:
+    """red and green: the same flags and body, told apart by the step they record."""
+
+    def body(
+        c: Context,
+        settings: Settings,
+        sources: dict[str, str],
+        k: str = "",
+        test_file: str = DEFAULT_TEST_FILE,
+        deploy: bool = False,
+        python: str = "",
+        runner: str = "auto",
+        json_: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        _targeted(step, settings, sources, k=k, test_file=test_file, deploy=deploy, python=python, runner=runner,
+                  json_output=json_, verbose=verbose)  # fmt: skip
+
+    body.__doc__ = doc
+    return armjit_task(name=step, settings=_TARGETED_SETTINGS, help=dict(_TARGETED_HELP))(body)
+
+
+red = _targeted_task("red", "RED: run one targeted test; succeed only when it was collected and failed.")
+green = _targeted_task("green", "GREEN: run the same targeted test; succeed only when it was collected and passed.")
+
+
+@armjit_task(settings=_NOTES_SETTINGS, help={"json": "print as JSON"})
+def status(c: Context, settings: Settings, sources: dict[str, str], json_: bool = False) -> None:
+    """Where the iteration stands (from the run records); keeps task_plan.md's phases in step."""
+    notes_dir = settings.notes_path
+    state = iteration.update_plan(notes_dir, settings.reports_path)
+    if json_:
+        data = {
+            "steps": [s.__dict__ for s in state.steps],
+            "verdict": state.verdict,
+            "next": state.next_step,
+            "since": state.since,
+            "abandoned": list(state.abandoned),
+            "task_plan": str(notes_dir / notes.TASK_PLAN),
+        }
+        print(json.dumps(data, indent=2))
+        return
+    print(table(iteration.status_rows(state), ["step", "done", "run", "detail"]))
+    print(f"\nlatest verdict: {state.verdict or 'none yet'}")
+    for run_id in state.abandoned:
+        print(f"abandoned: {run_id} (its process is gone; not used as latest or as a baseline)")
+    if state.next_step:
+        print(f"next: {state.next_step}: {iteration.PHASES[state.next_step][1]}")
+    else:
+        print("next: this iteration is handed off; start the next one with `invoke baseline`")
+    print(f"task plan: {notes_dir / notes.TASK_PLAN}")
+
+
+@armjit_task(settings=_NOTES_SETTINGS, help={"text": "the decision", "why": "its rationale (required)"})
+def decide(c: Context, settings: Settings, sources: dict[str, str], text: str, why: str = "") -> None:
+    """Add a row to task_plan.md's Decisions Made table: invoke decide "TEXT" --why "REASON"."""
+    notes_dir = settings.notes_path
+    iteration.add_decision(notes_dir, text, why or "")
+    print(f"decision recorded in {notes_dir / notes.TASK_PLAN}")
+
+
+@armjit_task(
+    settings=("repo", "branch", "upstream_remote", "upstream_branch", *OUTPUT),
+    help={
+        "commit": "commit the iteration's changed tracked files and the notes",
+        "m": "commit message (with --commit)",
+        "push": "push the work branch to this remote (needs green evidence and a verify verdict)",
+        "force": "push even when green evidence or the verify verdict is missing",
+    },
+)
+def handoff(
+    c: Context,
+    settings: Settings,
+    sources: dict[str, str],
+    commit: bool = False,
+    m: str = "",
+    push: str = "",
+    force: bool = False,
+) -> None:
+    """Show the changed files, the evidence and the summary; then --commit -m MSG and/or --push REMOTE."""
+    reports = settings.reports_path
+    plan = handoff_plan.plan_handoff(settings, reports)
+    now = dt.datetime.now(dt.UTC)
+    print(f"branch {plan.branch} @ {plan.commit[:10]} against {plan.upstream}")
+    print(plan.diff_stat or "no committed changes against upstream")
+    if plan.jit_files:
+        print("JIT-related files:\n" + "\n".join(f"  {p}" for p in plan.jit_files))
+    if plan.touched:
+        print("uncommitted changes to commit:\n" + "\n".join(f"  {p}" for p in plan.touched))
+    print("\n" + table(plan.evidence, ["step", "run", "result"]))
+    print(f"\nverify verdict: {plan.state.verdict or 'missing'}")
+    print("\nprogress.md summary:\n" + plan.summary_block(now))
+    if push and plan.missing and not force:
+        raise GateFailed("refusing to push, missing: " + "; ".join(plan.missing) + " (or --force)")
+    if commit:
+        handoff_plan.check_commit(plan, m or "")
+    if m and not commit:
+        print("-m given without --commit: nothing is committed")
+    if not commit and not push:
+        print("plan only: add --commit -m MSG and/or --push REMOTE to act")
+        return
+    notes_dir = settings.notes_path
+    committed = None
+    if commit:
+        iteration.update_plan(notes_dir, reports)
+        committed = handoff_plan.commit_handoff(plan, m or "", notes_dir, now)
+        print(f"committed {committed[:10]}" if committed else "nothing to commit")
+        if committed:
+            plan = handoff_plan.plan_handoff(settings, reports)
+    pushed = None
+    if push:
+        handoff_plan.push_handoff(plan, push)
+        pushed = push
+        forced = f" (forced past: {'; '.join(plan.missing)})" if plan.missing else ""
+        print(f"pushed {plan.branch} to {push}{forced}")
+    run = handoff_plan.record_handoff(reports, plan, committed=committed, pushed=pushed, forced=force, now=now)
+    print(f"handoff record {run.path}")
+
+
+TASKS = [red, green, status, decide, handoff]

@@ -1,0 +1,166 @@
+"""``invoke verify``: the baseline's parameters on the current head, from -> to with a verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from invoke import Context
+
+from armjit.analysis import compare, stats
+from armjit.analysis.mine import SizeDiff, diff_json, render_diff
+from armjit.cli._task import OUTPUT, armjit_task
+from armjit.config import Settings
+from armjit.flows.verify import VerifyOutcome, baseline_settings, run_verify, size_guard
+from armjit.render import TableFormat, table
+from armjit.render.baseline_report import tidy_paths
+from armjit.render.progress import Progress
+from armjit.seams import notes
+from armjit.seams.store import RunDir, RunStore, new_run_id, run_status
+
+__all__ = ["TASKS"]
+
+
+def jit_proof(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
+    """Compiles and effective threshold per mode for both sides."""
+    rows: list[tuple[Any, ...]] = []
+    if outcome.paired:
+        for mode, m in outcome.manifest.get("modes", {}).items():
+            for side, p in (m.get("jit_proof") or {}).items():
+                rows.append((mode, "from" if side == "a" else "to", p.get("main"), p.get("total"), p.get("threshold")))
+        return rows
+    for label, run in (("from", outcome.from_run), ("to", outcome.to_run)):
+        for mode, m in run.manifest().get("modes", {}).items():
+            c = m.get("compiles") or {}
+            rows.append((mode, label, c.get("main"), c.get("total"), m.get("threshold")))
+    return rows
+
+
+def crashes(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
+    if outcome.paired:
+        return [
+            ("from" if side == "a" else "to", key, n, data.get("successes", {}).get(key, 0))
+            for side, data in (outcome.manifest.get("crashes") or {}).items()
+            for key, n in data.get("attempts", {}).items()
+        ]
+    rows = []
+    for label, run in (("from", outcome.from_run), ("to", outcome.to_run)):
+        for step in run.manifest().get("steps", []):
+            if step["name"].startswith("bench-"):
+                rows.append((label, step["name"][6:], 1, 1 if step["status"] == "ok" else 0))
+    return rows
+
+
+def guard_text(guards: dict[str, SizeDiff], limit: int, fmt: TableFormat = "simple") -> str:
+    """Per mode: total compiled size from -> to, headroom to the limit, the largest changes."""
+    if not guards:
+        return "compiled-size guard: no JIT logs with compiled functions on both sides"
+    rows = []
+    for mode, d in guards.items():
+        headroom = "" if not limit else f"{limit - d.total_to:+d}"
+        pct = "" if d.total_pct is None else f"{d.total_pct:+.2f}%"
+        rows.append((mode, d.total_from, d.total_to, pct, d.compiled_from, d.compiled_to, d.failed_to, headroom))
+    headers = ["mode", "code bytes from", "to", "%Δ (lower is smaller)", "compiles from", "to", "failed (to)"]
+    parts = [table(rows, [*headers, f"headroom to {limit}" if limit else "headroom (no limit)"], fmt)]
+    for mode, d in guards.items():
+        parts += ["", f"{mode}: largest per-function changes", render_diff(d, top=5, fmt=fmt)]
+    return "\n".join(parts)
+
+
+def _block(outcome: VerifyOutcome, record: RunDir, guards: dict[str, SizeDiff], limit: int) -> str:
+    report = outcome.report
+    body = compare.findings_block(report, title=f"Iteration: verify `{record.run_id}`")
+    body += "\nJIT activity proof (compiles from the workers' own logs):\n\n"
+    body += table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"], "github")
+    body += "\n\nCompiled-size guard (from the JIT logs):\n\n" + guard_text(guards, limit, "github")
+    body += "\n\nCrash accounting:\n\n"
+    body += table(crashes(outcome), ["side", "mode", "attempts", "successes"], "github")
+    body += f"\n\nFrom run `{outcome.from_run.run_id}` -> to run `{outcome.to_run.run_id}`.\n"
+    return tidy_paths(body)
+
+
+@armjit_task(
+    settings=OUTPUT,
+    help={
+        "baseline": "the baseline run (id or directory; default: the latest successful baseline)",
+        "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
+        "blocks": "blocks for the paired method",
+        "worktree": "measure the working tree including uncommitted changes",
+        "json": "print the comparisons as JSON",
+        "verbose": "stream every output line",
+    },
+)
+def verify(
+    c: Context,
+    settings: Settings,
+    sources: dict[str, str],
+    baseline: str = "",
+    paired: str = "auto",
+    blocks: int = stats.DEFAULT_BLOCKS,
+    worktree: bool = False,
+    json_: bool = False,
+    verbose: bool = False,
+) -> None:
+    """Re-run the baseline's recorded parameters on the current head; from -> to with an honest verdict."""
+    if paired not in ("auto", "yes", "no"):
+        from armjit.errors import UsageError
+
+        raise UsageError(f"--paired {paired!r}: expected auto, yes or no")
+    root = settings.reports_path
+    outcome = run_verify(
+        reports=root,
+        baseline_ref=baseline or None,
+        paired=paired,
+        blocks=int(blocks),
+        worktree=worktree,
+        progress=Progress(sys.stderr, verbose=verbose),
+    )
+    guards = size_guard(outcome)  # parses every JIT log of both sides: once
+    limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
+    stamp = dt.datetime.now(dt.UTC)
+    record = RunStore(root / "runs").create(new_run_id(stamp, "verify"))
+    # The verify record is only as good as the run that measured the head.
+    measured = run_status(outcome.manifest)
+    data: dict[str, Any] = {
+        "run_id": record.run_id,
+        "kind": "verify",
+        "status": "ok" if measured == "ok" else "failed",
+        "started": stamp.isoformat(timespec="seconds"),
+        "verdict": outcome.report.overall,
+        "paired": outcome.paired,
+        "from_run": outcome.from_run.run_id,
+        "to_run": outcome.to_run.run_id,
+        "report": compare.report_json(outcome.report),
+        "jit_proof": [list(r) for r in jit_proof(outcome)],
+        "crashes": [list(r) for r in crashes(outcome)],
+        "size_guard": {mode: diff_json(d) for mode, d in guards.items()},
+    }
+    if measured != "ok":
+        data["failure"] = {"step": None, "cause": f"run {outcome.to_run.run_id} ended {measured}"}
+    record.save_manifest(data)
+    notes_dir = _notes_path(settings, outcome)
+    notes.upsert_block(notes_dir / "findings.md", f"verify-{record.run_id}", _block(outcome, record, guards, limit))
+    if json_:
+        print(json.dumps({"run_id": record.run_id, **data["report"]}, indent=2))
+    else:
+        print(compare.render_text(outcome.report))
+        print()
+        print(table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"]))
+        print()
+        print(guard_text(guards, limit))
+        print(f"\nverify record: {record.path}")
+
+
+def _notes_path(settings: Settings, outcome: VerifyOutcome) -> Path:
+    """A notes dir given now wins; else the baseline's (its notes dir or its repo), else our reports."""
+    if settings.notes_dir:
+        return settings.notes_path
+    recorded = baseline_settings(outcome.from_run.manifest())
+    return replace(recorded, reports=settings.reports).notes_path
+
+
+TASKS = [verify]

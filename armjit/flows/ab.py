@@ -1,0 +1,420 @@
+"""``invoke ab``: build two refs side by side on one host and interleave them in paired blocks.
+
+Each block runs, for every mode in random order, one fresh A process and one fresh B process in
+random order, with the same pyperf loops (fixed once, from the baseline or a calibration on A).
+The verdict is the paired one of armjit.analysis.stats; ``--aa`` runs A against itself to measure the
+host's noise floor δ (benchmark-statistics.md §2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import shlex
+import statistics
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from armjit import __version__
+from armjit.analysis import compare, stats
+from armjit.cinderx import gate
+from armjit.cinderx.modes import jitlist_text
+from armjit.config import Settings
+from armjit.errors import UsageError
+from armjit.flows import baseline as bl
+from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
+from armjit.render.progress import Progress
+from armjit.seams.store import RunDir, RunStore, is_finished, new_run_id
+
+__all__ = ["AbOutcome", "run_ab"]
+
+q = shlex.quote
+
+
+@dataclass
+class _Side:
+    label: str  # "a" (base, from) or "b" (candidate, to)
+    ref: str | None
+    state: bl._State
+    attempts: dict[str, int] = field(default_factory=dict)
+    successes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class AbOutcome:
+    run: RunDir
+    manifest: dict[str, Any]
+    report: compare.Report
+    noise: dict[str, float] = field(default_factory=dict)
+
+
+def _side_settings(settings: Settings, root: str, label: str, ref: str | None) -> Settings:
+    # Equal-length paths for both sides: the environment and path sizes must not differ.
+    return replace(
+        settings,
+        remote_workdir=f"{root}/{label}",
+        driver_venv=f"{root}/{label}/venv-driver",
+        branch=ref or settings.branch,
+        bench_runner="pyperf",
+    )
+
+
+def _loops_from(path: Path) -> int | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for bench in data.get("benchmarks", []):
+        loops = (bench.get("metadata") or {}).get("loops")
+        if isinstance(loops, int) and loops > 0:
+            return loops
+        for run in bench.get("runs", []):
+            loops = (run.get("metadata") or {}).get("loops")
+            if isinstance(loops, int) and loops > 0:
+                return loops
+    return (
+        (data.get("metadata") or {}).get("loops")
+        if isinstance((data.get("metadata") or {}).get("loops"), int)
+        else None
+    )
+
+
+def _baseline_loops(store: RunStore, bench: str, mode: str) -> tuple[int | None, str | None]:
+    run = store.latest(lambda r: r.manifest().get("kind") == "baseline" and is_finished(r.manifest()))
+    if run is None:
+        return None, None
+    record = run.manifest().get("modes", {}).get(mode) or {}
+    if record.get("pyperf_json") and bench in record.get("benchmarks", []):
+        return _loops_from(run.path / record["pyperf_json"]), run.run_id
+    return None, None
+
+
+def run_ab(
+    settings: Settings,
+    explicit: set[str],
+    *,
+    base: str | None,
+    cand: str | None,
+    blocks: int,
+    aa: bool,
+    reports: Path,
+    progress: Progress,
+    seed: int = stats.DEFAULT_SEED,
+) -> AbOutcome:
+    settings, notes_lines = bl.embedded_defaults(settings, explicit)
+    modes, cannot = bl.plan_modes(settings)
+    repo = Path(settings.repo).expanduser() if settings.repo else None
+    if blocks < stats.MIN_BLOCKS:
+        raise UsageError(f"--blocks {blocks}: at least {stats.MIN_BLOCKS} blocks are needed for an interval")
+    if not aa and repo is None:
+        raise UsageError("ab compares two refs of a --repo; without a repo only --aa (A against itself) makes sense")
+    if not aa and not base:
+        raise UsageError("give --base REF (and --cand REF, default: the work branch), or --aa")
+    if repo is not None:
+        from armjit.seams import gitops
+
+        gitops.check_repo(repo)
+        for ref in (base or settings.branch, cand or settings.branch):
+            if gitops.resolve(repo, ref) is None:
+                raise UsageError(f"{ref!r} is neither a branch nor a commit in {repo}")
+    host, settings = bl.open_host(settings)
+    root = f"{settings.remote_workdir.rstrip('/')}-ab"
+    labels_used = ("a",) if aa else ("a", "b")
+    bl.guard_host_dirs(
+        host,
+        settings,
+        workdirs=[f"{root}/{label}" for label in labels_used] if repo is not None else [],
+        venvs=[_side_settings(settings, root, label, None).driver_venv for label in labels_used],
+    )
+    for line in [*notes_lines, *([cannot] if cannot else [])]:
+        progress.message(line)
+    store = RunStore(reports / "runs")
+    stamp = dt.datetime.now(dt.UTC)
+    kind = "aa" if aa else "ab"
+    run = store.create(new_run_id(stamp, kind, bl.host_label(host)))
+    remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
+    base_ref = base or settings.branch
+    cand_ref = base_ref if aa else (cand or settings.branch)
+    manifest: dict[str, Any] = {
+        "run_id": run.run_id,
+        "kind": kind,
+        "status": "running",
+        "armjit_version": __version__,
+        "started": stamp.isoformat(timespec="microseconds"),
+        "settings": settings.public_dict(),
+        "host": {"name": host.name, "is_local": host.is_local},
+        "refs": {"base": base_ref if repo else None, "cand": cand_ref if repo else None},
+        "design": {"blocks": blocks, "seed": seed, "paired": True, "order": "random within each block"},
+        "modes": {},
+        "remote": {"run_dir": remote_run},
+    }
+    pipeline = Pipeline(run, manifest, progress, step_timeout=settings.step_timeout)
+    pipeline.save()
+    progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
+    try:
+        sides = []
+        labels = (("a", base_ref),) if aa else (("a", base_ref), ("b", cand_ref))
+        for label, ref in labels:
+            side_settings = _side_settings(settings, root, label, ref if repo else None)
+            state = bl._State(side_settings, host, run, f"{remote_run}/{label}", "pyperf", modes)
+            sides.append(_Side(label, ref if repo else None, state))
+            _prepare_side(pipeline, sides[-1], repo)
+        side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
+        sides = [sides[0], side_b]
+        loops = _fix_loops(pipeline, sides[0], store)
+        samples = _run_blocks(pipeline, sides, loops, blocks, seed)
+        report, noise = _judge(pipeline, sides, samples, reports, aa=aa)
+    except BaseException as exc:
+        # A failed step, a lost connection or Ctrl-C: the record says which and where, never "running".
+        if pipeline.finish(exc) == "interrupted":
+            host.close()
+        raise
+    manifest["verdict"] = report.overall
+    manifest["report"] = compare.report_json(report)
+    pipeline.finish()
+    host.close()
+    return AbOutcome(run, manifest, report, noise)
+
+
+def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
+    state, host, label = side.state, side.state.host, side.label
+    s = state.settings
+    if repo is not None:
+        pipeline.step(f"{label}-deploy", host, lambda ctx: _deploy_ref(ctx, state, repo, side.ref))
+    pipeline.step(f"{label}-prepare", host, lambda ctx: _prepare(ctx, state))
+    if s.build == "source":
+        pipeline.step(f"{label}-build-wheel", host, lambda ctx: bl._build_wheel(ctx, state))
+    pipeline.step(f"{label}-driver-venv", host, lambda ctx: bl._driver_venv(ctx, state))
+    pipeline.step(f"{label}-bench-venv", host, lambda ctx: bl._bench_venv(ctx, state))
+
+
+def _deploy_ref(ctx: StepContext, state: bl._State, repo: Path, ref: str | None) -> str:
+    from armjit.seams import sync
+
+    s = state.settings
+    result = sync.sync_tree(
+        ctx.host,
+        repo,
+        s.remote_workdir,
+        ref=ref,
+        worktree=ref is None,
+        method=s.sync_method,
+        adopt=s.adopt_workdir,
+        report=ctx.pipeline.progress.message,
+    )
+    return str(result)
+
+
+def _prepare(ctx: StepContext, state: bl._State) -> str:
+    """The side's run dir, log dirs and jitlist files, once: every process of the side reuses them."""
+    rrun = q(state.remote_run)
+    dirs = " ".join(f"{rrun}/jitlogs/{m}" for m in state.modes)
+    ctx.run(f"{bl.claim_workdir(ctx, state.settings)} && mkdir -p {rrun}/blocks {dirs}")
+    for mode_name in state.modes:
+        mode = bl._mode(state, mode_name)
+        if mode.jitlist:
+            ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {rrun}/jitlist-{mode_name}.txt")
+    for name in ("armjit_jit_hook.py", "armjit_jit_hook.pth"):
+        state.host.put(bl._resource(name), f"{state.remote_run}/{name}")
+    return state.remote_run
+
+
+def _fix_loops(pipeline: Pipeline, a: _Side, store: RunStore) -> dict[tuple[str, str], int]:
+    """Loops per (bench, mode): the baseline's, else one calibration process on A."""
+    loops: dict[tuple[str, str], int] = {}
+
+    def body(ctx: StepContext) -> str:
+        s = a.state.settings
+        found = []
+        for bench in s.bench:
+            for mode in a.state.modes:
+                value, source = (s.loops, "--loops") if s.loops else _baseline_loops(store, bench, mode)
+                if not value:
+                    value = _calibrate(ctx, a, bench, mode)
+                    source = "calibration on A"
+                loops[(bench, mode)] = value
+                found.append(f"{bench}/{mode}={value} ({source})")
+        pipeline.manifest["design"]["loops"] = {f"{b}/{m}": v for (b, m), v in loops.items()}
+        return ", ".join(found)
+
+    pipeline.step("loops", a.state.host, body)
+    return loops
+
+
+def _calibrate(ctx: StepContext, a: _Side, bench: str, mode: str) -> int:
+    output = f"{a.state.remote_run}/calibrate-{bench}-{mode}.json"
+    _process(ctx, a, bench, mode, output, loops=0, values=1, warmups=0)
+    local = a.state.run.file("calibration", f"{bench}-{mode}.json")
+    ctx.host.get(output, local)
+    value = _loops_from(local)
+    if not value:
+        raise StepFailed(f"calibration of {bench}/{mode} wrote no loops")
+    return value
+
+
+def _process(
+    ctx: StepContext, side: _Side, bench: str, mode_name: str, output: str, *, loops: int, values: int, warmups: int
+) -> Any:
+    from armjit.cinderx.commands import bench_command
+
+    state = side.state
+    mode = bl._mode(state, mode_name)
+    cmd = bench_command(
+        runner="pyperf",
+        python=state.bench_python,
+        bench=bench,
+        mode=mode,
+        output=output,
+        bench_file=state.bench_files[bench],
+        processes=1,
+        values=values,
+        warmups=warmups,
+        loops=loops,
+    )
+    return ctx.run(cmd.command, cwd=state.settings.remote_workdir, check=False)
+
+
+def _run_blocks(
+    pipeline: Pipeline, sides: list[_Side], loops: dict[tuple[str, str], int], n_blocks: int, seed: int
+) -> dict[tuple[str, str], list[stats.Block]]:
+    samples: dict[tuple[str, str], list[stats.Block]] = {key: [] for key in loops}
+    a = sides[0]
+
+    def body(ctx: StepContext) -> str:
+        s = a.state.settings
+        rng = random.Random(seed)
+        for index in range(n_blocks):
+            keys = list(loops)
+            rng.shuffle(keys)
+            for bench, mode in keys:
+                order = "AB" if rng.random() < 0.5 else "BA"
+                medians: dict[str, float | None] = {}
+                for letter in order:
+                    side = sides[0] if letter == "A" else sides[1]
+                    medians[letter] = _one_process(ctx, side, bench, mode, index, loops[(bench, mode)], s)
+                ma, mb = medians["A"], medians["B"]
+                if ma is not None and mb is not None:
+                    samples[(bench, mode)].append(stats.Block(ma, mb, order))
+            pipeline.progress.line(f"block {index + 1}/{n_blocks} done")
+            pipeline.manifest["blocks_done"] = index + 1
+            pipeline.save()
+        return f"{n_blocks} blocks"
+
+    pipeline.step("blocks", a.state.host, body)
+    pipeline.manifest["samples"] = {
+        f"{b}/{m}": [{"a": blk.a, "b": blk.b, "order": blk.order} for blk in blocks]
+        for (b, m), blocks in samples.items()
+    }
+    pipeline.manifest["crashes"] = {
+        side.label: {"attempts": side.attempts, "successes": side.successes} for side in sides
+    }
+    pipeline.save()
+    return samples
+
+
+def _one_process(
+    ctx: StepContext, side: _Side, bench: str, mode: str, index: int, loops: int, s: Settings
+) -> float | None:
+    key = f"{bench}/{mode}"
+    side.attempts[key] = side.attempts.get(key, 0) + 1
+    name = f"{index:03d}-{bench}-{mode}-{side.label}.json"
+    output = f"{side.state.remote_run}/blocks/{name}"
+    result = _process(ctx, side, bench, mode, output, loops=loops, values=s.values, warmups=s.warmups)
+    if not result.ok:
+        return None
+    local = side.state.run.file("blocks", name)
+    ctx.host.get(output, local)
+    data = json.loads(local.read_text(encoding="utf-8"))
+    values = [v for bm in data.get("benchmarks", []) for run in bm.get("runs", []) for v in run.get("values", [])]
+    if not values:
+        return None
+    side.successes[key] = side.successes.get(key, 0) + 1
+    return float(statistics.median(values))
+
+
+def _fetch_logs(ctx: StepContext, side: _Side, mode: str) -> list[gate.LogCounts]:
+    log_dir = f"{side.state.remote_run}/jitlogs/{mode}"
+    listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
+    counts = []
+    for entry in sorted(listing.stdout.split()):
+        local = side.state.run.file("jitlogs", side.label, mode, entry)
+        ctx.host.get(f"{log_dir}/{entry}", local)
+        counts.append(gate.count_log(entry, local.read_bytes()))
+    return counts
+
+
+def _judge(
+    pipeline: Pipeline,
+    sides: list[_Side],
+    samples: dict[tuple[str, str], list[stats.Block]],
+    reports: Path,
+    *,
+    aa: bool,
+) -> tuple[compare.Report, dict[str, float]]:
+    comparisons: list[compare.Comparison] = []
+    noise: dict[str, float] = {}
+    missing: list[str] = []
+    host_name = pipeline.manifest["host"]["name"]
+    noise_file = compare.noise_path(reports)
+
+    def body(ctx: StepContext) -> str:
+        a, b = sides
+        for (bench, mode), blocks in samples.items():
+            key = f"{bench}/{mode}"
+            gates = []
+            expects = mode != "nojit" and a.state.settings.build != "none"
+            proof = {}
+            for side in [a] if aa else [a, b]:
+                counts = _fetch_logs(ctx, side, mode)
+                verdict = gate.judge_mode(mode, counts, expects_compiles=expects, expected_processes=1)
+                proof[side.label] = {"main": verdict.main, "total": verdict.total, "threshold": verdict.threshold}
+                if not verdict.ok:
+                    gates.append(f"JIT activity on {side.label}: {verdict.message}")
+            if not aa and proof.get("a", {}).get("threshold") != proof.get("b", {}).get("threshold"):
+                gates.append("the JIT logged different thresholds on the two sides")
+            for side in (a, b):
+                if side.successes.get(key, 0) < side.attempts.get(key, 0):
+                    gates.append(
+                        f"{side.label} crashed in {side.attempts[key] - side.successes.get(key, 0)} of "
+                        f"{side.attempts[key]} processes"
+                    )
+            pipeline.manifest["modes"][mode] = {"jit_proof": proof, "blocks": len(blocks)}
+            if len(blocks) < 2:
+                missing.append(key)
+                continue
+            delta = stats.effective_delta(
+                compare.lookup_noise_floor(noise_file, host=host_name, benchmark=bench, mode=mode)
+            )
+            drift = stats.drift_gate(blocks, delta)
+            if drift and not aa:  # in A/A the drift is what the noise floor measures
+                gates.append(drift)
+            judgement = stats.judge_paired(blocks, delta=delta, gates=gates)
+            comparisons.append(compare.Comparison(bench, mode, judgement))
+            if aa:
+                floor = stats.noise_floor_from_blocks(blocks)
+                noise[key] = floor
+                compare.record_noise_floor(
+                    noise_file,
+                    host=host_name,
+                    benchmark=bench,
+                    mode=mode,
+                    delta=floor,
+                    blocks=len(blocks),
+                    source=pipeline.run_dir.run_id,
+                )
+        return ", ".join(f"{c.mode}: {c.verdict}" for c in comparisons)
+
+    pipeline.step("verdict", sides[0].state.host, body)
+    labels = (sides[0].ref or "A", sides[1].ref or "A" if aa else sides[1].ref or "B")
+    report = compare.Report(
+        from_label=f"{labels[0]} (A)",
+        to_label=f"{labels[1]} ({'A again' if aa else 'B'})",
+        comparisons=tuple(comparisons),
+        notes=("paired: interleaved blocks of one A and one B process in random order, same loops",),
+        missing=tuple(missing),
+    )
+    if aa:
+        pipeline.manifest["noise_floor"] = noise
+    return report, noise

@@ -1,0 +1,133 @@
+"""``invoke verify``: re-run the baseline's exact parameters on the current head and judge from -> to.
+
+Paired when it can be (the baseline's commit is in the repo: ``ab`` of that commit against the
+head, interleaved on the same host), otherwise a fresh baseline judged unpaired with ``compare``.
+Either way the report carries the JIT activity proof of both sides, crash accounting and, when
+JIT logs exist, the compiled-size guard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from armjit.analysis import compare
+from armjit.analysis.mine import LogInput, SizeDiff, diff, mine
+from armjit.config import Settings, merge_settings
+from armjit.errors import UsageError
+from armjit.render.progress import Progress
+from armjit.seams.store import RunDir, RunStore, is_finished, run_status
+
+__all__ = ["VerifyOutcome", "baseline_settings", "run_verify", "size_guard"]
+
+
+@dataclass
+class VerifyOutcome:
+    from_run: RunDir
+    to_run: RunDir
+    report: compare.Report
+    paired: bool
+    manifest: dict[str, Any]
+
+
+def baseline_settings(manifest: dict[str, Any]) -> Settings:
+    """The settings a baseline ran with, from its run.json (so the comparison is fair by construction)."""
+    recorded = manifest.get("settings")
+    if not isinstance(recorded, dict):
+        raise UsageError(f"run {manifest.get('run_id')} has no recorded settings")
+    return merge_settings(cli={k: v for k, v in recorded.items() if v is not None})
+
+
+def _is_measured_baseline(run: RunDir) -> bool:
+    """A successful baseline that benchmarked something (not a red/green --deploy run)."""
+    m = run.manifest()
+    return m.get("kind") == "baseline" and run_status(m) == "ok" and bool(m.get("modes"))
+
+
+def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
+    if ref:
+        run = store.resolve(ref)
+    else:
+        found = store.latest(_is_measured_baseline)
+        if found is None:
+            raise UsageError(f"no successful baseline under {store.root}: run `invoke baseline` first")
+        run = found
+    if run.manifest().get("kind") != "baseline":
+        raise UsageError(f"run {run.run_id} is a {run.manifest().get('kind')!r} run, not a baseline")
+    if not is_finished(run.manifest()):
+        # Its results may be half there: comparing against them would judge missing data.
+        raise UsageError(f"baseline {run.label()} did not finish: pick another with --baseline")
+    return run
+
+
+def _mode_logs(run: RunDir, side: str | None) -> dict[str, list[Path]]:
+    """JIT logs per mode: a baseline's from run.json, one side (a/b) of an ab run from its tree."""
+    if side is None:
+        modes = run.manifest().get("modes", {})
+        return {m: [run.path / p for p in rec.get("jit_logs", [])] for m, rec in modes.items()}
+    root = run.path / "jitlogs" / side
+    return {d.name: sorted(d.glob("*.log")) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
+
+
+def size_guard(outcome: VerifyOutcome) -> dict[str, SizeDiff]:
+    """Compiled code from -> to per JIT mode, from the JIT logs of both sides."""
+    if outcome.paired:
+        before, after = _mode_logs(outcome.to_run, "a"), _mode_logs(outcome.to_run, "b")
+    else:
+        before, after = _mode_logs(outcome.from_run, None), _mode_logs(outcome.to_run, None)
+    guards: dict[str, SizeDiff] = {}
+    for mode in before:
+        if not before[mode] or not after.get(mode):
+            continue
+        try:
+            a = mine("from", [LogInput(p, mode) for p in before[mode]]).overall
+            b = mine("to", [LogInput(p, mode) for p in after[mode]]).overall
+        except UsageError:
+            continue  # a mode whose logs hold no compile lines (nojit) has no code to guard
+        guards[mode] = diff(a, b)
+    return guards
+
+
+def run_verify(
+    *,
+    reports: Path,
+    baseline_ref: str | None,
+    paired: str,
+    blocks: int,
+    worktree: bool,
+    progress: Progress,
+) -> VerifyOutcome:
+    from armjit.flows.ab import run_ab
+    from armjit.flows.baseline import run_baseline
+
+    store = RunStore(reports / "runs")
+    base = _find_baseline(store, baseline_ref)
+    manifest = base.manifest()
+    settings = replace(baseline_settings(manifest), reports=str(reports), sync_upstream=False, worktree=worktree)
+    explicit = set(manifest.get("explicit_settings", []))
+    commit = str((manifest.get("commits") or {}).get("commit") or "")
+    can_pair = bool(settings.repo and commit) and paired != "no"
+    if paired == "yes" and not can_pair:
+        raise UsageError("--paired needs a baseline with a recorded commit of a --repo")
+    if can_pair:
+        progress.message(f"verify: paired A/B of baseline commit {commit[:10]} against the current head")
+        outcome = run_ab(
+            settings,
+            explicit,
+            base=commit,
+            cand=None if worktree else settings.branch,
+            blocks=blocks,
+            aa=False,
+            reports=reports,
+            progress=progress,
+        )
+        return VerifyOutcome(base, outcome.run, outcome.report, True, outcome.manifest)
+    progress.message(f"verify: re-running baseline {base.run_id}'s parameters (unpaired comparison)")
+    fresh = run_baseline(settings, explicit, reports=reports, progress=progress)
+    report = compare.compare_inputs(
+        compare.load_input(base.path, store),
+        compare.load_input(fresh.run.path, store),
+        noise_file=compare.noise_path(reports),
+    )
+    return VerifyOutcome(base, fresh.run, report, False, fresh.manifest)

@@ -1,0 +1,76 @@
+"""A paired A/B (or A/A) run as console text, a plot and a findings.md iteration block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from armjit.analysis import compare, stats
+from armjit.render import TableFormat, table
+from armjit.render.baseline_report import tidy_paths
+from armjit.seams.store import RunDir
+
+__all__ = ["ab_text", "save_ab_plot", "write_ab_notes"]
+
+
+def blocks_table(manifest: dict[str, Any], limit: int = 40) -> str:
+    rows = []
+    for key, blocks in (manifest.get("samples") or {}).items():
+        for index, blk in enumerate(blocks[:limit]):
+            ratio = blk["b"] / blk["a"]
+            rows.append((key, index + 1, blk["order"], f"{blk['a']:.6g}", f"{blk['b']:.6g}", f"{ratio:.4f}", ratio < 1))
+    return table(rows, ["bench/mode", "block", "order", "A s", "B s", "B/A (lower is better)", "B won"])
+
+
+def crash_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
+    rows = []
+    for side, data in (manifest.get("crashes") or {}).items():
+        for key, attempts in data.get("attempts", {}).items():
+            rows.append((side, key, attempts, data.get("successes", {}).get(key, 0)))
+    return table(rows, ["side", "bench/mode", "attempts", "successes"], fmt)
+
+
+def ab_text(manifest: dict[str, Any], report: compare.Report, noise: dict[str, float]) -> str:
+    parts = [compare.render_text(report), "", blocks_table(manifest), "", crash_table(manifest)]
+    won = [f"{c.mode}: B won {c.estimate.p_to_faster:.0%} of {c.estimate.n_from} blocks" for c in report.comparisons]
+    parts += ["", "; ".join(won)]
+    if noise:
+        parts += ["", "noise floor δ stored for this host: " + ", ".join(f"{k} {v:.2%}" for k, v in noise.items())]
+    return "\n".join(parts)
+
+
+def save_ab_plot(run: RunDir, report: compare.Report) -> str | None:
+    from armjit.render import plot
+
+    if not plot.available() or not report.comparisons:
+        return None
+    items = [plot.PlotItem(f"{c.mode} / {c.benchmark}", c.estimate, c.decision.delta) for c in report.comparisons]
+    written = plot.save_plot(items, run.file("ab.png"), title=f"{report.from_label} -> {report.to_label}")
+    return run.relative(written) if written else None
+
+
+def write_ab_notes(
+    run: RunDir, manifest: dict[str, Any], report: compare.Report, notes_dir: Path, plot: str | None
+) -> None:
+    from armjit.seams import notes
+
+    link = None
+    if plot:
+        try:
+            link = (run.path / plot).resolve().relative_to(notes_dir.resolve()).as_posix()
+        except ValueError:
+            link = f"reports/runs/{run.run_id}/{plot}"
+    body = compare.findings_block(report, title=f"Iteration: {manifest['kind']} `{manifest['run_id']}`", plot=link)
+    proof = [
+        (mode, side, p.get("main"), p.get("total"), p.get("threshold"))
+        for mode, m in manifest.get("modes", {}).items()
+        for side, p in (m.get("jit_proof") or {}).items()
+    ]
+    body += "\nJIT activity proof (from the workers' logs):\n\n"
+    body += table(proof, ["mode", "side", "__main__ compiles", "total", "threshold"], "github") + "\n"
+    body += "\nCrash accounting:\n\n" + crash_table(manifest, "github") + "\n"
+    body += (
+        f"\nDesign: {manifest['design']['blocks']} blocks, seed {manifest['design']['seed']}, "
+        f"{stats.RESAMPLES} bootstrap resamples over blocks.\n"
+    )
+    notes.upsert_block(notes_dir / "findings.md", f"{manifest['kind']}-{manifest['run_id']}", tidy_paths(body))

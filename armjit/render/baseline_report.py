@@ -1,0 +1,171 @@
+"""A baseline run as tables: the console summary and the findings/progress note blocks.
+
+Rendering is pure (manifest -> text); ``write_baseline_notes`` is the one call that writes,
+through armjit.seams.notes, into armjit's own marked blocks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from armjit.render import TableFormat, fmt_seconds, table
+from armjit.seams.store import RunDir
+
+__all__ = ["findings_block", "progress_block", "summary_text", "tidy_paths", "write_baseline_notes"]
+
+
+def steps_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
+    rows = [
+        (
+            s["name"],
+            s["status"],
+            "" if s["exit_code"] is None else s["exit_code"],
+            f"{s['seconds']:.1f}",
+            s["detail"][:70],
+        )
+        for s in manifest.get("steps", [])
+    ]
+    return table(rows, ["step", "status", "exit", "seconds", "detail"], fmt)
+
+
+def modes_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
+    rows = []
+    for name, m in manifest.get("modes", {}).items():
+        compiles = m.get("compiles") or {}
+        rows.append(
+            (
+                name,
+                ",".join(m.get("benchmarks", [])),
+                fmt_seconds(m.get("value")),
+                m.get("processes", ""),
+                compiles.get("main", ""),
+                compiles.get("other", ""),
+                compiles.get("total", ""),
+                "" if m.get("threshold") is None else m["threshold"],
+                (m.get("gate") or {}).get("ok", ""),
+            )
+        )
+    headers = [
+        "mode",
+        "bench",
+        "median s (lower is better)",
+        "processes",
+        "__main__ compiles",
+        "other",
+        "total",
+        "threshold (logged)",
+        "JIT gate ok",
+    ]
+    return table(rows, headers, fmt)
+
+
+def artifacts_table(run: RunDir, manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
+    rows = [("run record", f"{run.path.as_posix()}/run.json")]
+    for name, m in manifest.get("modes", {}).items():
+        if m.get("pyperf_json"):
+            rows.append((f"{name} pyperf JSON", f"{run.path.as_posix()}/{m['pyperf_json']}"))
+        if m.get("jit_logs"):
+            rows.append((f"{name} JIT logs", f"{run.path.as_posix()}/jitlogs/{name}/ ({len(m['jit_logs'])} files)"))
+    rows.append(("step logs", f"{run.path.as_posix()}/logs/"))
+    return table(rows, ["artifact", "path"], fmt)
+
+
+def summary_text(run: RunDir, manifest: dict[str, Any]) -> str:
+    parts = [
+        f"run {manifest['run_id']}: {manifest.get('status')}",
+        "",
+        steps_table(manifest),
+    ]
+    if manifest.get("modes"):
+        parts += ["", modes_table(manifest)]
+    if manifest.get("skipped_modes"):
+        parts += ["", manifest["skipped_modes"]]
+    parts += ["", artifacts_table(run, manifest)]
+    return "\n".join(parts)
+
+
+def _display_path(run: RunDir) -> str:
+    """The run path as the notes show it: relative to the cwd when possible (no machine paths)."""
+    try:
+        return run.path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return f"reports/runs/{run.run_id}"
+
+
+def findings_block(run: RunDir, manifest: dict[str, Any]) -> str:
+    """An iteration block shaped like findings.md's "### Iteration" entries (workflow §6)."""
+    commits = manifest.get("commits") or {}
+    host = manifest.get("host") or {}
+    date = str(manifest.get("started", ""))[:10]
+    branch = commits.get("branch") or manifest["settings"].get("branch")
+    commit = (commits.get("commit") or "")[:10] or "n/a"
+    dirty = " (uncommitted changes shipped)" if commits.get("dirty") else ""
+    lines = [
+        f"### Iteration: baseline `{manifest['run_id']}`",
+        f"- Date: {date}",
+        f"- Branch/commit: `{branch}` @ `{commit}`{dirty}",
+        f"- Host: `{host.get('name', '?')}` ({host.get('arch', '?')}, Python {host.get('python', '?')}, "
+        f"load {host.get('loadavg', '?')})",
+        f"- Build: `{manifest['settings'].get('build')}`; status: **{manifest.get('status')}**",
+        "- Change: baseline (no from -> to yet; `invoke verify` compares against this run)",
+        "",
+        "Results (median of per-process medians, seconds per iteration, lower is better):",
+        "",
+        modes_table(manifest, "github"),
+        "",
+    ]
+    main_hits = {name: (m.get("compiles") or {}).get("main") for name, m in manifest.get("modes", {}).items()}
+    if main_hits:
+        lines.append(
+            "JIT log `Finished compiling __main__:` occurrences: "
+            + ", ".join(f"{k} `{v}`" for k, v in main_hits.items())
+        )
+    if manifest.get("skipped_modes"):
+        lines.append(f"Not run: {manifest['skipped_modes']}")
+    lines += [
+        "",
+        "Steps:",
+        "",
+        steps_table(manifest, "github"),
+        "",
+        f"Artifacts: `{_display_path(run)}/` (run.json, pyperf/, jitlogs/, logs/)",
+    ]
+    return "\n".join(lines)
+
+
+def progress_block(manifest: dict[str, Any]) -> str:
+    """A session entry with the test table (progress.md shape, workflow §6)."""
+    date = str(manifest.get("started", ""))[:10]
+    failed = [s for s in manifest.get("steps", []) if s["status"] == "failed"]
+    lines = [
+        f"## Session: {date}",
+        f"- Baseline run `{manifest['run_id']}`: **{manifest.get('status')}**"
+        + (f" (stopped at {failed[0]['name']}: {failed[0]['detail']})" if failed else ""),
+        "",
+        "### Test Results",
+        "",
+    ]
+    rows = [
+        (t["id"], "runtime test gate", "pass", t["status"], "ok" if t["status"] in ("pass", "skip") else "FAIL")
+        for t in manifest.get("tests", [])
+    ]
+    for step in manifest.get("steps", []):
+        if step["name"] in ("jit-smoke", "startup-smoke", "jit-gate"):
+            rows.append((step["name"], manifest["run_id"], "ok", step["detail"][:60], step["status"]))
+    lines.append(table(rows, ["Test", "Input", "Expected", "Actual", "Status"], "github"))
+    return "\n".join(lines)
+
+
+def tidy_paths(text: str) -> str:
+    """Notes are shared: show this machine's home directory as ``~``."""
+    home = str(Path.home())
+    return text.replace(home + "/", "~/") if home not in ("/", "") else text
+
+
+def write_baseline_notes(run: RunDir, manifest: dict[str, Any], notes_dir: Path) -> None:
+    from armjit.seams import notes
+
+    block = f"baseline-{manifest['run_id']}"
+    notes.upsert_block(notes_dir / "findings.md", block, tidy_paths(findings_block(run, manifest)))
+    notes.upsert_block(notes_dir / "progress.md", block, tidy_paths(progress_block(manifest)))

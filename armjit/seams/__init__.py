@@ -1,0 +1,1 @@
+"""Side effects: hosts (processes, SSH, transfer), the run store, notes files, git."""
