@@ -1,11 +1,14 @@
 """``invoke compare``: two runs (or pyperf files) -> per mode and benchmark, ratio to/from and a verdict.
 
 Two separate runs are not interleaved, so the comparison is unpaired (hierarchical bootstrap over
-processes, armjit.analysis.stats) and says so; ``invoke ab`` gives the paired verdict. The same
-``Comparison``/``Report`` records and renderers serve paired results.
+processes, armjit.analysis.stats) and says so; what such a comparison may claim is armjit.analysis.crossrun's rule
+(comparable settings, stable sides, δ from the between-run noise, different code). ``invoke ab``
+gives the paired verdict. The same ``Comparison``/``Report`` records and renderers serve paired
+results.
 
-Also here: the per-host noise-floor store (``reports/noise.json``) that ``invoke ab --aa`` writes
-and every comparison reads.
+Also here: the per-host noise store (``reports/noise.json``): the paired A/A δ that ``invoke ab
+--aa`` writes, and beside it the between-run noise that armjit.analysis.between_runs measures from
+repeated baselines of the same code (``invoke compare --record-noise``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from armjit.analysis import stats
+from armjit.analysis import crossrun, stats
+from armjit.analysis.crossrun import CodeIdentity, Reason
 from armjit.analysis.pyperf_data import BenchmarkData, PyperfFile
 from armjit.analysis.pyperf_data import load as load_pyperf
 from armjit.errors import UsageError
@@ -34,13 +38,16 @@ __all__ = [
     "compare_inputs",
     "findings_block",
     "load_input",
+    "lookup_between_run_noise",
     "lookup_noise_floor",
     "noise_path",
     "parse_delta",
+    "record_between_run_noise",
     "record_noise_floor",
     "render_table",
     "render_text",
     "report_json",
+    "side_measurement",
 ]
 
 NOISE_FILE = "noise.json"
@@ -76,6 +83,7 @@ class ModeData:
     data: PyperfFile | None  # None: the run has no benchmark results for this mode
     threshold: int | None = None
     compiles_main: int | None = None
+    runner: str | None = None  # pyperf | pyperformance, as the run recorded it
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,10 @@ class Input:
     is_run: bool
     host: str | None
     modes: dict[str | None, ModeData]
+    code: CodeIdentity | None = None  # what the run measured, when its record pins it down
+    python: str | None = None
+    status: str | None = None
+    path: Path | None = None
 
 
 def _host_name(value: Any) -> str | None:
@@ -118,8 +130,13 @@ def _load_run(run_path: Path, manifest: dict[str, Any], label: str) -> Input:
             data = load_pyperf(target)
         compiles = info.get("compiles")
         main = _int_or_none(compiles.get("main")) if isinstance(compiles, dict) else None
-        modes[str(name)] = ModeData(str(name), data, _int_or_none(info.get("threshold")), main)
-    return Input(label, True, _host_name(manifest.get("host")), modes)
+        runner = info.get("runner") if isinstance(info.get("runner"), str) else None
+        modes[str(name)] = ModeData(str(name), data, _int_or_none(info.get("threshold")), main, runner)
+    host = manifest.get("host")
+    python = host.get("python") if isinstance(host, dict) and isinstance(host.get("python"), str) else None
+    status = manifest.get("status") if isinstance(manifest.get("status"), str) else None
+    code = crossrun.code_identity(manifest)
+    return Input(label, True, _host_name(host), modes, code, python, status, run_path)
 
 
 def load_input(ref: str | Path, store: RunStore) -> Input:
@@ -172,14 +189,56 @@ def record_noise_floor(
     if not (math.isfinite(delta) and delta > 0):
         raise UsageError(f"noise floor {delta!r} must be a positive fraction (0.02 = 2%)")
     data = _read_noise(path)
-    entry = {
-        "delta": delta,
-        "blocks": blocks,
-        "measured_at": measured_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "source": source,
-    }
-    data["hosts"].setdefault(host, {}).setdefault(benchmark, {})[mode or "*"] = entry
+    entry = data["hosts"].setdefault(host, {}).setdefault(benchmark, {}).setdefault(mode or "*", {})
+    # update in place: the between-run noise stored beside δ survives a new A/A run
+    entry.update(
+        delta=delta,
+        blocks=blocks,
+        measured_at=measured_at or _now(),
+        source=source,
+    )
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def record_between_run_noise(
+    path: Path,
+    *,
+    host: str,
+    benchmark: str,
+    mode: str | None,
+    delta: float,
+    runs: Sequence[str],
+    measured_at: str | None = None,
+) -> None:
+    """Store the between-run δ for (host, benchmark, mode) beside the A/A δ of that entry."""
+    if not (math.isfinite(delta) and delta > 0):
+        raise UsageError(f"between-run noise {delta!r} must be a positive fraction (0.02 = 2%)")
+    if len(runs) < 2:
+        raise UsageError("the between-run noise needs at least two runs of the same code")
+    data = _read_noise(path)
+    entry = data["hosts"].setdefault(host, {}).setdefault(benchmark, {}).setdefault(mode or "*", {})
+    entry["between_runs"] = {"delta": delta, "runs": list(runs), "measured_at": measured_at or _now()}
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def lookup_between_run_noise(
+    path: Path, *, host: str | None, benchmark: str, mode: str | None
+) -> tuple[float, int] | None:
+    """The stored between-run δ and how many runs it came from (mode, else "*"), or None."""
+    if host is None:
+        return None
+    per_bench = _read_noise(path)["hosts"].get(host, {}).get(benchmark, {})
+    for key in (mode or "*", "*"):
+        entry = per_bench.get(key)
+        between = entry.get("between_runs") if isinstance(entry, dict) else None
+        if isinstance(between, dict) and isinstance(between.get("delta"), int | float):
+            runs = between.get("runs")
+            return float(between["delta"]), len(runs) if isinstance(runs, list) else 0
+    return None
 
 
 def lookup_noise_floor(path: Path, *, host: str | None, benchmark: str, mode: str | None) -> float | None:
@@ -221,6 +280,15 @@ class Comparison:
     judgement: stats.Judgement
     unit: str = "second"
     notes: tuple[str, ...] = ()
+    # Unpaired comparisons: every reason behind the verdict as data, whether the two sides were
+    # measured alike (None: not checked), and where δ came from (explicit | between_runs | unknown).
+    reasons: tuple[Reason, ...] = ()
+    comparable: bool | None = None
+    delta_source: str | None = None
+
+    @property
+    def same_code(self) -> bool:
+        return any(r.kind == "same_code" for r in self.reasons)
 
     @property
     def estimate(self) -> stats.Estimate:
@@ -261,6 +329,13 @@ class Report:
         verdicts: list[stats.Verdict] = [c.verdict for c in self.comparisons]
         verdicts += ["inconclusive"] * len(self.missing)
         return stats.overall_verdict(verdicts)
+
+    @property
+    def overall_text(self) -> str:
+        """The overall verdict as a sentence, saying why when both sides ran the same code."""
+        if self.comparisons and all(c.same_code for c in self.comparisons):
+            return f"{self.overall} (same code on both sides)"
+        return self.overall
 
 
 def _pair_modes(a: Input, b: Input, mode: str | None) -> tuple[list[tuple[str | None, ModeData, ModeData]], list[str]]:
@@ -314,26 +389,44 @@ def _jit_inactive(mode: str | None, side: ModeData, label: str) -> list[str]:
 
 
 def _bench_notes(fa: BenchmarkData, fb: BenchmarkData) -> tuple[str, ...]:
-    notes = []
-    if fa.loops and fb.loops and fa.loops != fb.loops:
-        notes.append(f"inner loops differ ({fa.loops} -> {fb.loops}); values are per iteration")
+    # Different loops are a comparability reason (armjit.analysis.crossrun), not only a note.
     if fa.unit != fb.unit:
-        notes.append(f"units differ ({fa.unit} -> {fb.unit})")
-    return tuple(notes)
+        return (f"units differ ({fa.unit} -> {fb.unit})",)
+    return ()
 
 
-def _delta_for(
+def _cross_run_delta(
     explicit: float | None, noise_file: Path | None, hosts: Sequence[str | None], bench: str, mode: str | None
-) -> float:
+) -> tuple[float | None, str]:
+    """δ for an unpaired comparison and where it came from.
+
+    The paired A/A δ alone is not enough: it is measured inside one run and never sees the load
+    change between two runs. It still raises δ when both are stored.
+    """
     if explicit is not None:
-        return explicit
-    found = [
+        return explicit, "explicit"
+    if noise_file is None:
+        return None, "unknown"
+    between = [
+        found[0]
+        for host in dict.fromkeys(hosts)
+        if (found := lookup_between_run_noise(noise_file, host=host, benchmark=bench, mode=mode)) is not None
+    ]
+    if not between:
+        return None, "unknown"
+    aa = [
         d
         for host in dict.fromkeys(hosts)
-        if noise_file is not None
-        and (d := lookup_noise_floor(noise_file, host=host, benchmark=bench, mode=mode)) is not None
+        if (d := lookup_noise_floor(noise_file, host=host, benchmark=bench, mode=mode)) is not None
     ]
-    return stats.effective_delta(max(found) if found else None)
+    return stats.effective_delta(max(between + aa)), "between_runs"
+
+
+def side_measurement(side: Input, mode: ModeData, bench: BenchmarkData, *, run_hosts: bool) -> crossrun.Measurement:
+    # Two runs name their host as armjit reached it; a plain file only knows the machine's
+    # hostname, so a run meeting a file is compared by hostname on both sides.
+    host = side.host if run_hosts else None
+    return crossrun.measurement(bench, runner=mode.runner, host=host, python=side.python)
 
 
 def compare_inputs(
@@ -380,11 +473,33 @@ def compare_inputs(
         )
         for index, name in enumerate(common):
             fa, fb = ma.data.get(name), mb.data.get(name)
-            d = _delta_for(delta, noise_file, (a.host, b.host), name, mode_name)
-            judgement = stats.judge_unpaired(
-                fa.processes, fb.processes, delta=d, gates=gates, resamples=resamples, seed=seed + index
+            est = stats.unpaired_estimate(fa.processes, fb.processes, resamples=resamples, seed=seed + index)
+            bench_gates = [*gates, *stats.health_gates(paired=False, n_from=est.n_from, n_to=est.n_to)]
+            both = a.is_run and b.is_run
+            mismatch = crossrun.comparability(
+                side_measurement(a, ma, fa, run_hosts=both), side_measurement(b, mb, fb, run_hosts=both)
             )
-            comparisons.append(Comparison(name, mode_name, judgement, fa.unit, _bench_notes(fa, fb)))
+            d, source = _cross_run_delta(delta, noise_file, (a.host, b.host), name, mode_name)
+            decision, reasons = crossrun.decide_cross_run(
+                est,
+                delta=d,
+                gates=bench_gates,
+                reasons=(*mismatch, *crossrun.stability(est)),
+                unknown=crossrun.delta_unknown(a.host or b.host, name),
+                same=crossrun.same_code(a.code, b.code),
+            )
+            comparisons.append(
+                Comparison(
+                    name,
+                    mode_name,
+                    stats.Judgement(est, decision),
+                    fa.unit,
+                    _bench_notes(fa, fb),
+                    reasons=reasons,
+                    comparable=not mismatch,
+                    delta_source=source,
+                )
+            )
     if not any_common:
         na = sorted({n for _, m, _ in pairs if m.data for n in m.data.names})
         nb = sorted({n for _, _, m in pairs if m.data for n in m.data.names})
@@ -421,7 +536,7 @@ def render_text(report: Report) -> str:
     """Console output: what was compared, the notes, the table, the overall verdict."""
     lines = [f"from {report.from_label} -> to {report.to_label}"]
     lines += [f"note: {n}" for n in report.notes]
-    lines += ["", render_table(report), "", f"Verdict: {report.overall}."]
+    lines += ["", render_table(report), "", f"Verdict: {report.overall_text}."]
     return "\n".join(lines)
 
 
@@ -438,7 +553,7 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
         "verdict": c.verdict,
         "reason": c.reason,
         "paired": e.paired,
-        "delta": d.delta,
+        "delta": None if c.delta_source == "unknown" else d.delta,
         "blocks_needed": d.blocks_needed,
         "warning": d.warning,
         "unit": c.unit,
@@ -450,6 +565,10 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
         "confidence": e.confidence,
         "resamples": e.resamples,
         "seed": e.seed,
+        "comparable": c.comparable,
+        "delta_source": c.delta_source,
+        "same_code": c.same_code,
+        "reasons": [r.as_json() for r in c.reasons],
     }
 
 
@@ -461,6 +580,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "paired": report.paired,
         "convention": "ratio = to/from and pct_change = (ratio-1)*100: lower is better",
         "overall": report.overall,
+        "overall_text": report.overall_text,
         "notes": list(report.notes),
         "missing": list(report.missing),
         "comparisons": [_comparison_json(c) for c in report.comparisons],
@@ -489,5 +609,5 @@ def findings_block(report: Report, *, title: str, plot: str | None = None) -> st
         lines.append("")
     if plot:
         lines += [f"![from -> to per process]({plot})", ""]
-    lines.append(f"Verdict: {report.overall}.")
+    lines.append(f"Verdict: {report.overall_text}.")
     return "\n".join(lines) + "\n"

@@ -29,10 +29,18 @@ class BenchmarkData:
     unit: str = "second"
     loops: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # Warmup values each measured process ran before its values: part of what makes two files
+    # comparable (a JIT mode measured after 3 warmups is not the one measured after 10).
+    warmups: tuple[int, ...] = ()
 
     @property
     def n_values(self) -> int:
         return sum(len(p) for p in self.processes)
+
+    @property
+    def inner_loops(self) -> int | None:
+        value = self.metadata.get("inner_loops")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ def parse(data: Any, path: Path) -> PyperfFile:
         if not isinstance(name, str) or not name:
             raise UsageError(f"{path}: benchmark #{index + 1} has no name in its metadata")
         processes = []
+        warmups = []
+        run_loops = set()
         for run in bench["runs"]:
             values = run.get("values") if isinstance(run, dict) else None
             if not values:
@@ -99,6 +109,11 @@ def parse(data: Any, path: Path) -> PyperfFile:
             if not isinstance(values, list) or not all(_number(v) and v > 0 for v in values):
                 raise UsageError(f"{path}: benchmark {name} has a run whose values are not positive numbers")
             processes.append(tuple(float(v) for v in values))
+            raw_warmups = run.get("warmups")
+            warmups.append(len(raw_warmups) if isinstance(raw_warmups, list) else 0)
+            run_meta = run.get("metadata")
+            if isinstance(run_meta, dict) and isinstance(run_meta.get("loops"), int):
+                run_loops.add(run_meta["loops"])
         total = sum(len(p) for p in processes)
         if total == 0:
             raise UsageError(f"{path}: benchmark {name} has no measured values (only calibration/warmups)")
@@ -108,6 +123,9 @@ def parse(data: Any, path: Path) -> PyperfFile:
                 "a comparison needs several processes with several values"
             )
         loops = meta.get("loops")
+        if not isinstance(loops, int) and len(run_loops) == 1:
+            # pyperf keeps loops per run when it is not common to the whole file
+            (loops,) = run_loops
         benches.append(
             BenchmarkData(
                 name=name,
@@ -115,6 +133,7 @@ def parse(data: Any, path: Path) -> PyperfFile:
                 unit=str(meta.get("unit", "second")),
                 loops=loops if isinstance(loops, int) else None,
                 metadata=meta,
+                warmups=tuple(warmups),
             )
         )
     if not benches:

@@ -1,4 +1,4 @@
-"""``invoke compare --from X --to Y [--json] [--delta D] [--mode M] [--plot FILE]``."""
+"""``invoke compare --from X --to Y [--json] [--delta D] [--mode M] [--plot FILE] [--record-noise]``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from invoke import Context
 
 from armjit.analysis import stats
+from armjit.analysis.between_runs import measure_between_run_noise, store_between_run_noise
 from armjit.analysis.compare import (
     compare_inputs,
     load_input,
@@ -41,10 +42,12 @@ def _emit(text: str) -> None:
         "from": "the baseline: a run id, a run directory, 'latest', or a pyperf JSON(.gz) file",
         "to": "the candidate: same kinds as --from",
         "json": "print the comparisons as JSON (ratio = to/from, lower is better)",
-        "delta": "practical threshold, e.g. 0.02 or 2% (default: the stored A/A noise floor, at least 1%)",
+        "delta": "practical threshold, e.g. 0.02 or 2% (default: the host's stored between-run noise; none: δ unknown)",
         "mode": "compare only this JIT mode (needed when a multi-mode run meets a plain pyperf file)",
         "plot": "also write a PNG (per-process values and the ratio interval) here; needs matplotlib",
         "seed": "bootstrap seed (same inputs and seed -> same intervals)",
+        "record-noise": "from and to are runs of the same code: store their spread (with any other such runs) "
+        "as this host's between-run noise, which later unpaired verdicts use as δ",
     },
 )
 def compare(
@@ -58,6 +61,7 @@ def compare(
     mode: str = "",
     plot: str = "",
     seed: int = stats.DEFAULT_SEED,
+    record_noise: bool = False,
 ) -> None:
     """Compare two runs or pyperf files per mode and benchmark: ratio to/from and a verdict.
 
@@ -70,6 +74,10 @@ def compare(
     store = RunStore(reports / "runs")
     a = load_input(from_, store)
     b = load_input(to, store)
+    stored: list[str] = []
+    if record_noise:
+        # Measured and written before the comparison, so the verdict below already uses it.
+        stored = store_between_run_noise(noise_path(reports), measure_between_run_noise(a, b, store))
     report = compare_inputs(a, b, delta=explicit, noise_file=noise_path(reports), mode=mode or None, seed=int(seed))
     plot_note = None
     if plot:
@@ -85,9 +93,11 @@ def compare(
         data = report_json(report)
         if plot:
             data["plot"] = plot_note
+        if record_noise:
+            data["recorded_noise"] = stored
         _emit(json.dumps(data, indent=2))
     else:
-        _emit(render_text(report))
+        _emit("\n".join([render_text(report), *stored]))
         if plot_note:
             print(plot_note, file=sys.stderr)
 

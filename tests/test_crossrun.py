@@ -1,0 +1,354 @@
+"""What an unpaired `compare` may claim: real pyperf files and run records made with the store API.
+
+Data (tests/data/README.md): ``same-wheel/`` holds one unchanged benchmark measured three times on
+a shared 2-core machine, at load 6 and at load 1.6 (3 warmups) and at load 1.7 (10 warmups): the
+identical-code case that was once called a 47% "real improvement". ``sleep-bound/`` holds two
+versions of a benchmark that really differ by 30%, each stable (CV of process medians below
+10%), the faster one measured twice (a repeated baseline) and the slower one once more with 3
+warmups instead of 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from armjit.analysis import between_runs, compare, crossrun, pyperf_data, stats
+from armjit.errors import UsageError
+from armjit.seams.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+LOAD6 = DATA / "same-wheel" / "richards_load6_w3.json"
+LOAD1 = DATA / "same-wheel" / "richards_load1.6_w3.json"
+LOAD1_W10 = DATA / "same-wheel" / "richards_load1.7_w10.json"
+FAST_A = DATA / "sleep-bound" / "sleep_5ms_a.json"  # the faster version
+FAST_B = DATA / "sleep-bound" / "sleep_5ms_b.json"  # the same again, a repeated baseline
+SLOW = DATA / "sleep-bound" / "sleep_6.5ms.json"  # 30% slower
+SLOW_W3 = DATA / "sleep-bound" / "sleep_6.5ms_w3.json"  # as SLOW, with 3 warmups instead of 1
+RELEASE = "pypi==2026.11.2.0"
+
+
+def baseline_run(
+    store: RunStore,
+    run_id: str,
+    source: Path,
+    *,
+    build: str = "source",
+    commit: str | None = None,
+    host: str = "arm1",
+    mode: str = "nojit",
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """A run record as `invoke baseline` writes it: run.json and pyperf/<mode>.json."""
+    run = store.create(run_id)
+    target = run.file("pyperf", f"{mode}.json")
+    shutil.copyfile(source, target)
+    bench = pyperf_data.load(source).benchmarks[0]
+    manifest: dict[str, Any] = {
+        "run_id": run.run_id,
+        "kind": "baseline",
+        "status": "ok",
+        "settings": {
+            "build": build,
+            "build_env": [],
+            "processes": len(bench.processes),
+            "values": len(bench.processes[0]),
+            "warmups": bench.warmups[0],
+            "loops": bench.loops,
+            "bench": [bench.name],
+        },
+        "host": {"name": host, "python": "3.11.7"},
+        "commits": {"commit": commit, "deployed": {"commit": commit, "dirty_hash": None}} if commit else {},
+        "remote": {},
+        "modes": {
+            mode: {
+                "pyperf_json": run.relative(target),
+                "runner": "pyperf",
+                "jit_logs": [],
+                "compiles": {"main": 0, "total": 0, "other": 0},
+            }
+        },
+        **(extra or {}),
+    }
+    run.save_manifest(manifest)
+    return run.path
+
+
+def runs(store: RunStore, a: str, b: str, **kwargs: Any) -> compare.Comparison:
+    report = compare.compare_inputs(compare.load_input(a, store), compare.load_input(b, store), **kwargs)
+    (cmp,) = report.comparisons
+    return cmp
+
+
+def kinds(cmp: compare.Comparison) -> list[str]:
+    return [r.kind for r in cmp.reasons]
+
+
+def by_kind(cmp: compare.Comparison, kind: str) -> list[dict[str, Any]]:
+    return [r.as_json() for r in cmp.reasons if r.kind == kind]
+
+
+# --- the data is what the tests say it is -----------------------------------------------------
+
+
+def test_the_data_has_the_properties_the_tests_rely_on() -> None:
+    def cv(path: Path) -> float:
+        return stats.cv([stats.process_median(p) for p in pyperf_data.load(path).benchmarks[0].processes])
+
+    assert cv(LOAD6) > crossrun.CV_LIMIT and cv(LOAD1) > crossrun.CV_LIMIT
+    for path in (FAST_A, FAST_B, SLOW, SLOW_W3):
+        assert cv(path) <= crossrun.CV_LIMIT, path
+    assert pyperf_data.load(LOAD1_W10).benchmarks[0].warmups == (10,) * 10
+    assert pyperf_data.load(SLOW_W3).benchmarks[0].warmups == (3,) * 10
+
+
+# --- the identical-wheel case ------------------------------------------------------------------
+
+
+def test_identical_wheel_at_two_loads_is_no_improvement(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    baseline_run(store, "load6", LOAD6, build=RELEASE)
+    baseline_run(store, "load1", LOAD1, build=RELEASE)
+    report = compare.compare_inputs(compare.load_input("load6", store), compare.load_input("load1", store))
+    (cmp,) = report.comparisons
+    # The numbers alone look like a large, certain improvement ...
+    assert cmp.estimate.ratio < 0.7 and cmp.estimate.ci_hi < 1 / 1.05
+    # ... but both sides ran the same released wheel, and neither side was stable.
+    assert cmp.verdict == "no clear improvement"
+    assert cmp.reason.startswith("same code on both sides (released cinderx==2026.11.2.0)")
+    assert kinds(cmp) == ["unstable", "unstable", "delta_unknown", "same_code"]
+    assert report.overall_text == "no clear improvement (same code on both sides)"
+    assert "Verdict: no clear improvement (same code on both sides)." in compare.render_text(report)
+    row = compare.report_json(report)["comparisons"][0]
+    assert row["same_code"] is True and row["comparable"] is True
+    assert row["delta_source"] == "unknown" and row["delta"] is None
+    unstable = [r for r in row["reasons"] if r["kind"] == "unstable"]
+    assert [r["side"] for r in unstable] == ["from", "to"]
+    assert unstable[1]["cv"] == pytest.approx(cmp.estimate.cv_to) and unstable[1]["cv"] > 0.1
+    assert {"kind": "same_code", "identity": "release"}.items() <= row["reasons"][-1].items()
+
+
+def test_the_same_data_without_records_is_inconclusive_even_with_a_delta() -> None:
+    store = RunStore(Path("/nonexistent-runs"))
+    a, b = compare.load_input(LOAD6, store), compare.load_input(LOAD1, store)
+    for delta in (None, 0.02):
+        (cmp,) = compare.compare_inputs(a, b, delta=delta).comparisons
+        assert cmp.verdict == "inconclusive", delta
+        assert cmp.reason.startswith("inconclusive: unstable: CV 17.8% (from) > 10%; unstable: CV 30.1% (to)")
+    assert cmp.delta_source == "explicit" and "delta_unknown" not in kinds(cmp)
+
+
+def test_different_warmups_are_not_comparable() -> None:
+    store = RunStore(Path("/nonexistent-runs"))
+    (cmp,) = compare.compare_inputs(
+        compare.load_input(SLOW_W3, store), compare.load_input(FAST_A, store), delta=0.02
+    ).comparisons
+    assert cmp.verdict == "inconclusive"
+    assert cmp.reason == "inconclusive: not comparable: warmups 3 vs 1"
+    assert cmp.comparable is False
+    assert by_kind(cmp, "not_comparable") == [
+        {
+            "kind": "not_comparable",
+            "setting": "warmups",
+            "from": "3",
+            "to": "1",
+            "text": "not comparable: warmups 3 vs 1",
+        }
+    ]
+    # the same two versions measured alike: a verdict (so the refusal above is the warmups)
+    (alike,) = compare.compare_inputs(
+        compare.load_input(SLOW, store), compare.load_input(FAST_A, store), delta=0.02
+    ).comparisons
+    assert alike.verdict == "real improvement" and alike.comparable is True
+
+
+def test_same_commit_and_build_is_the_same_code_whatever_the_numbers(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    baseline_run(store, "slow", SLOW, commit="a" * 40)
+    baseline_run(store, "fast", FAST_A, commit="a" * 40)
+    cmp = runs(store, "slow", "fast", delta=0.02)
+    assert cmp.estimate.ci_hi < 1 / 1.02  # the interval alone would be a real improvement
+    assert cmp.verdict == "no clear improvement" and cmp.same_code
+    assert cmp.reason.startswith(f"same code on both sides (commit {'a' * 10})")
+    # a different build env is a different build of that commit
+    baseline_run(store, "fast-o3", FAST_A, commit="a" * 40)
+    manifest = json.loads((store.root / "fast-o3" / "run.json").read_text(encoding="utf-8"))
+    manifest["settings"]["build_env"] = ["CMAKE_BUILD_TYPE=Debug"]
+    (store.root / "fast-o3" / "run.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert not runs(store, "slow", "fast-o3", delta=0.02).same_code
+
+
+def test_same_wheel_sha256_is_the_same_code(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    sha = "5" * 64
+    baseline_run(store, "x", SLOW, commit="a" * 40, extra={"remote": {"wheel_sha256": sha}})
+    baseline_run(store, "y", FAST_A, commit="b" * 40, extra={"remote": {"wheel_sha256": sha}})
+    cmp = runs(store, "x", "y", delta=0.02)
+    assert cmp.verdict == "no clear improvement" and cmp.reason.startswith("same code on both sides (wheel sha256 5555")
+
+
+def test_unknown_delta_blocks_a_claim_and_names_the_commands(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    baseline_run(store, "slow", SLOW, commit="a" * 40)
+    baseline_run(store, "fast", FAST_A, commit="b" * 40)
+    cmp = runs(store, "slow", "fast", noise_file=compare.noise_path(tmp_path))
+    assert cmp.estimate.ci_hi < 1 / 1.05
+    assert cmp.verdict == "inconclusive" and cmp.delta_source == "unknown"
+    (unknown,) = by_kind(cmp, "delta_unknown")
+    assert unknown["host"] == "arm1" and unknown["benchmark"] == "sleep"
+    assert unknown["text"].startswith("δ unknown for arm1/sleep")
+    assert "`invoke ab`" in cmp.reason and "`invoke ab --aa`" in cmp.reason and "--record-noise" in cmp.reason
+    # a paired A/A δ alone does not settle it: it never saw the load change between two runs
+    compare.record_noise_floor(
+        compare.noise_path(tmp_path), host="arm1", benchmark="sleep", mode="nojit", delta=0.02, blocks=30
+    )
+    assert runs(store, "slow", "fast", noise_file=compare.noise_path(tmp_path)).verdict == "inconclusive"
+
+
+def test_recorded_between_run_noise_gives_a_real_verdict(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    noise = compare.noise_path(tmp_path)
+    baseline_run(store, "base1", FAST_A, commit="a" * 40)
+    baseline_run(store, "base2", FAST_B, commit="a" * 40)
+    baseline_run(store, "slower", SLOW, commit="b" * 40)
+    lines = between_runs.store_between_run_noise(
+        noise,
+        between_runs.measure_between_run_noise(
+            compare.load_input("base1", store), compare.load_input("base2", store), store
+        ),
+    )
+    (line,) = lines
+    assert line.startswith("stored between-run δ ") and "arm1/sleep/nojit from 2 runs" in line
+    found = compare.lookup_between_run_noise(noise, host="arm1", benchmark="sleep", mode="nojit")
+    assert found is not None
+    delta, n_runs = found
+    medians = [between_runs.run_median(pyperf_data.load(p).benchmarks[0]) for p in (FAST_A, FAST_B)]
+    assert n_runs == 2 and delta == pytest.approx(
+        max(stats.MIN_DELTA, math.expm1(1.96 * abs(math.log(medians[0] / medians[1]))))
+    )
+    cmp = runs(store, "base1", "slower", noise_file=noise)
+    assert cmp.delta_source == "between_runs" and cmp.decision.delta == pytest.approx(delta)
+    assert cmp.verdict == "regression", cmp.reason
+    assert cmp.reasons == ()
+    better = runs(store, "slower", "base2", noise_file=noise)
+    assert better.verdict == "real improvement", better.reason
+    # the A/A δ stored later keeps the between-run noise beside it
+    compare.record_noise_floor(noise, host="arm1", benchmark="sleep", mode="nojit", delta=0.02, blocks=30)
+    assert compare.lookup_between_run_noise(noise, host="arm1", benchmark="sleep", mode="nojit") == found
+
+
+def test_record_noise_refuses_what_is_not_a_repeat(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    baseline_run(store, "base1", FAST_A, commit="a" * 40)
+    baseline_run(store, "other", SLOW, commit="b" * 40)
+    baseline_run(store, "base-w3", SLOW_W3, commit="a" * 40)
+    baseline_run(store, "unpinned", FAST_B, build="pypi")
+    baseline_run(store, "unpinned2", FAST_A, build="pypi")
+    load = compare.load_input
+    with pytest.raises(UsageError, match="needs two runs of the same code"):
+        between_runs.measure_between_run_noise(load("base1", store), load("other", store), store)
+    with pytest.raises(UsageError, match="not pinned"):
+        between_runs.measure_between_run_noise(load("unpinned", store), load("unpinned2", store), store)
+    with pytest.raises(UsageError, match="not comparable: warmups 1 vs 3"):
+        between_runs.measure_between_run_noise(load("base1", store), load("base-w3", store), store)
+    with pytest.raises(UsageError, match="two different runs"):
+        between_runs.measure_between_run_noise(load("base1", store), load("base1", store), store)
+    with pytest.raises(UsageError, match="plain pyperf file"):
+        between_runs.measure_between_run_noise(load(FAST_A, store), load("base1", store), store)
+
+
+def test_record_noise_uses_every_finished_run_of_that_code(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    baseline_run(store, "base1", FAST_A, commit="a" * 40)
+    baseline_run(store, "base2", FAST_B, commit="a" * 40)
+    baseline_run(store, "base3", FAST_A, commit="a" * 40)
+    baseline_run(store, "base-w3", SLOW_W3, commit="a" * 40)  # same code, measured differently
+    baseline_run(store, "failed", SLOW, commit="a" * 40, extra={"status": "failed"})
+    baseline_run(store, "elsewhere", SLOW, commit="a" * 40, host="arm2")
+    (record,) = between_runs.measure_between_run_noise(
+        compare.load_input("base1", store), compare.load_input("base2", store), store
+    )
+    assert record.runs == ("base1", "base2", "base3")
+    assert record.left_out == ("base-w3 (not comparable: warmups 1 vs 3)",)
+
+
+# --- pure parts ----------------------------------------------------------------------------------
+
+
+def test_between_run_delta() -> None:
+    assert crossrun.between_run_delta([1.0, 1.0]) == stats.MIN_DELTA
+    two = crossrun.between_run_delta([1.0, 1.1])
+    assert two == pytest.approx(math.expm1(1.96 * math.log(1.1)))
+    many = crossrun.between_run_delta([1.0, 1.1, 1.0, 1.1, 1.0, 1.1, 1.0, 1.1])
+    assert stats.MIN_DELTA < many < two  # more runs: a tighter estimate of the same spread
+    with pytest.raises(ValueError):
+        crossrun.between_run_delta([1.0])
+
+
+def test_code_identity_needs_a_pin() -> None:
+    assert crossrun.code_identity({"settings": {"build": "pypi"}}) is None
+    assert crossrun.code_identity({"settings": {"build": "none"}}) is None
+    assert crossrun.code_identity({"settings": {"build": "source"}, "commits": {}}) is None
+    dirty = crossrun.code_identity(
+        {"settings": {"build": "source"}, "commits": {"commit": "c" * 40, "deployed": {"dirty_hash": "d" * 64}}}
+    )
+    clean = crossrun.code_identity({"settings": {"build": "source"}, "commits": {"commit": "c" * 40}})
+    assert dirty is not None and clean is not None and dirty != clean
+    assert crossrun.same_code(dirty, clean) is None and crossrun.same_code(None, None) is None
+
+
+def test_every_setting_is_named_when_it_differs() -> None:
+    a = crossrun.Measurement("pyperf", "1", 64, "3", 1, "cpython 3.14.10", "arm1")
+    b = crossrun.Measurement("pyperformance", "10", 128, "5", 2, "cpython 3.14.9", "arm2")
+    assert [r.text for r in crossrun.comparability(a, b)] == [
+        "not comparable: runner pyperf vs pyperformance",
+        "not comparable: warmups 1 vs 10",
+        "not comparable: loops 64 vs 128",
+        "not comparable: values 3 vs 5",
+        "not comparable: inner loops 1 vs 2",
+        "not comparable: python cpython 3.14.10 vs cpython 3.14.9",
+        "not comparable: host arm1 vs arm2",
+    ]
+    assert crossrun.comparability(a, crossrun.Measurement()) == ()  # unknown is not a mismatch
+
+
+# --- CLI ---------------------------------------------------------------------------------------------
+
+
+def invoke(*args: str, reports: Path) -> subprocess.CompletedProcess[str]:
+    exe = ROOT / ".venv" / "bin" / "invoke"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "invoke"]
+    env = dict(os.environ, ARMJIT_REPORTS=str(reports))
+    return subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_cli_record_noise_then_compare(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    baseline_run(store, "base1", FAST_A, commit="a" * 40)
+    baseline_run(store, "base2", FAST_B, commit="a" * 40)
+    baseline_run(store, "slower", SLOW, commit="b" * 40)
+    before = invoke("compare", "--from", "base1", "--to", "slower", "--json", reports=tmp_path)
+    assert before.returncode == 0, before.stderr
+    row = json.loads(before.stdout)["comparisons"][0]
+    assert row["verdict"] == "inconclusive" and row["delta_source"] == "unknown"
+    recorded = invoke("compare", "--from", "base1", "--to", "base2", "--record-noise", reports=tmp_path)
+    assert recorded.returncode == 0, recorded.stderr
+    assert "Verdict: no clear improvement (same code on both sides)." in recorded.stdout
+    assert "stored between-run δ" in recorded.stdout
+    after = invoke("compare", "--from", "base1", "--to", "slower", "--json", reports=tmp_path)
+    data = json.loads(after.stdout)
+    row = data["comparisons"][0]
+    assert row["verdict"] == "regression" and row["delta_source"] == "between_runs"
+    assert row["reasons"] == [] and row["comparable"] is True and data["overall"] == "regression"
+    refused = invoke("compare", "--from", "base1", "--to", "slower", "--record-noise", reports=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "needs two runs of the same code" in refused.stderr and "Traceback" not in refused.stderr
