@@ -371,10 +371,8 @@ def _judge(
             delta = stats.effective_delta(
                 compare.lookup_noise_floor(noise_file, host=host_name, benchmark=bench, mode=mode)
             )
-            drift = stats.drift_gate(blocks, delta)
-            if drift and not aa:  # in A/A the drift is what the noise floor measures
-                gates.append(drift)
-            judgement = stats.judge_paired(blocks, delta=delta, gates=gates)
+            # Blocks are in run order, so the halves are the first and second half of the run.
+            judgement = stats.judge_paired(blocks, delta=delta, gates=gates, check_drift=not aa)
             comparisons.append(compare.Comparison(bench, mode, judgement))
             if aa:
                 floor = stats.noise_floor_from_blocks(blocks)
