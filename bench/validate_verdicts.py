@@ -6,9 +6,10 @@ an iteration slower by a chosen share.
 
 What is measured (once, the expensive part): a pool of K "super-blocks". Each super-block runs
 one fresh worker process per arm, A (no injection), A' (no injection), and one slowed arm per
-share (default 2%, 5%, 10%), in a seeded random order, back to back, all with the same
+share (default 5%, 10% and 100%, i.e. 2x), in a seeded random order, back to back, all with the same
 --loops/-n/-w. Any (A, X) pair inside a super-block is therefore a block of the paired design:
-two fresh processes, close in time, in random relative order.
+two fresh processes, close in time, in random relative order. Super-blocks run one after the other, so
+the pool is in run order.
 
 What is resampled (cheap): a trial with P blocks draws P distinct super-blocks at random from
 the pool and judges A->X with armjit.analysis.stats.judge_paired (δ = 1%, 10,000 bootstrap resamples).
@@ -17,27 +18,35 @@ independent; the fully disjoint trials (K // P of them) are reported too. For py
 compare_to, the same P processes per arm are merged into one pyperf JSON per arm and
 `python -m pyperf compare_to` judges them ("Significant" or "Not significant").
 
-Clock: on a shared 2-core machine the wall clock mostly measures other jobs (process medians
-moved between 38 and 125 ms under load 2-3.4, CV 33%), so the default is the process CPU clock
-(`--clock cpu`), which leaves out the time spent waiting for a CPU. `--clock wall` is pyperf's
-own timer and shows what the verdict does under that contention.
+Verdicts are judged as `invoke ab` judges them: blocks in run order, the drift gate on.
 
-Run: .venv/bin/python bench/validate_verdicts.py            (about 15-20 minutes on 2 cores)
+Clock: the default is pyperf's own timer, the wall clock, because that is what `ab` and `verify`
+measure. On a shared 2-core machine it also measures other jobs (time spent waiting for a CPU);
+`--clock cpu` (the process CPU clock) leaves that out and shows the verdict without contention.
+
+Load: `--hogs N` starts N CPU-bound processes for the measurement, each bounded in time
+(`--hog-seconds`) and stopped when the measurement ends, fails or is interrupted.
+
+Run: .venv/bin/python bench/validate_verdicts.py --max-minutes 13   (measure for 13 minutes, then judge)
+     .venv/bin/python bench/validate_verdicts.py --max-minutes 13 --hogs 2   (the same under two CPU hogs)
      .venv/bin/python bench/validate_verdicts.py --pool-file pool.json   (measure once, re-analyse)
+The README's statistics section has the commands and the table of the last validation.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -51,6 +60,53 @@ from armjit.render import table  # noqa: E402
 WORKLOAD = HERE / "_workload_richards.py"
 BUSY_ENV = "ARMJIT_BUSY_ITERS"
 CLOCK_ENV = "ARMJIT_CLOCK"
+# Each hog checks its own deadline, so even a hog whose parent was killed with SIGKILL ends.
+HOG_CODE = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
+
+
+@contextlib.contextmanager
+def cpu_hogs(n: int, seconds: float) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``n`` busy processes for at most ``seconds``; stopped on leaving, however that happens."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(n):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", HOG_CODE, str(seconds)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        if procs:
+            print(
+                f"hogs: {n} CPU hogs for at most {seconds:.0f} s, pids {' '.join(str(p.pid) for p in procs)}",
+                file=sys.stderr,
+                flush=True,
+            )
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (and SIGHUP) end the script through the normal exit path, so ``finally`` blocks
+    (the hogs' stop) run as they do for Ctrl-C."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, handler)
 
 
 def calibrate(python: str) -> tuple[float, float]:
@@ -90,9 +146,13 @@ def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, An
     python = sys.executable
     rng = random.Random(args.seed)
     superblocks: list[dict[str, Any]] = []
+    load_start = os.getloadavg()
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.pool):
+            if args.max_minutes and time.perf_counter() - t_start > args.max_minutes * 60:
+                print(f"  time budget of {args.max_minutes:g} min reached after {i} super-blocks", file=sys.stderr)
+                break
             order = list(arms)
             rng.shuffle(order)
             sb: dict[str, Any] = {"order": order}
@@ -106,7 +166,8 @@ def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, An
         "arms": arms,
         "superblocks": superblocks,
         "wall": time.perf_counter() - t_start,
-        "settings": {k: getattr(args, k) for k in ("loops", "values", "warmups", "seed", "clock")},
+        "settings": {k: getattr(args, k) for k in ("loops", "values", "warmups", "seed", "clock", "hogs")},
+        "load": {"start": load_start, "end": os.getloadavg()},
     }
 
 
@@ -149,9 +210,11 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
         c: stats.paired_estimate([stats.Block(m["A"], m[c]) for m in meds], seed=args.seed).ratio for c in conditions
     }
     print(f"\npool: {k} super-blocks x {len(arms)} arms = {k * len(arms)} processes in {pool['wall']:.0f} s")
+    load = pool.get("load") or {}
     print(
         f"process: --loops {args.loops} -n {args.values} -w {args.warmups}, {args.clock} clock; "
-        f"mean wall {proc_wall:.2f} s/process"
+        f"mean wall {proc_wall:.2f} s/process; {args.hogs} CPU hogs; load average (1 min) "
+        f"{(load.get('start') or ['?'])[0]} at start, {(load.get('end') or ['?'])[0]} at end"
     )
     cvs = {arm: stats.cv([m[arm] for m in meds]) for arm in arms}
     print("CV of process medians: " + ", ".join(f"{arm} {v:.1%}" for arm, v in cvs.items()))
@@ -162,18 +225,21 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
     for p in args.blocks:
         if p > k:
             continue
-        draws = [rng.sample(range(k), p) for _ in range(args.trials)]
+        # Sorted: a trial's blocks keep the order in which they ran, so the drift gate sees the
+        # first and the second half of a run as `ab` does.
+        draws = [sorted(rng.sample(range(k), p)) for _ in range(args.trials)]
         disjoint = [list(range(j * p, (j + 1) * p)) for j in range(k // p)]
         for cond in conditions:
             aa = cond == "A'"
             want = None if aa else "regression"
-            res: dict[str, int] = {"hit": 0, "cover": 0, "pp": 0, "dis": 0, "slow": 0}
+            res: dict[str, int] = {"hit": 0, "cover": 0, "pp": 0, "dis": 0, "slow": 0, "drift": 0}
             halfwidths = []
             aa_ratios = []
             for n_trial, idx in enumerate(draws):
                 blocks = [stats.Block(meds[i]["A"], meds[i][cond]) for i in idx]
-                j = stats.judge_paired(blocks, delta=args.delta, seed=args.seed + n_trial)
+                j = stats.judge_paired(blocks, delta=args.delta, seed=args.seed + n_trial, check_drift=not aa)
                 v = j.decision.verdict
+                res["drift"] += "drift:" in j.decision.reason
                 hit = v in ("real improvement", "regression") if aa else v == want
                 res["hit"] += hit
                 # the interval says "slower" (a regression, or "possible small regression" below δ)
@@ -183,7 +249,8 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
                 aa_ratios.append(j.estimate.ratio)
             for n_trial, idx in enumerate(disjoint):
                 blocks = [stats.Block(meds[i]["A"], meds[i][cond]) for i in idx]
-                v = stats.judge_paired(blocks, delta=args.delta, seed=args.seed + n_trial).decision.verdict
+                j = stats.judge_paired(blocks, delta=args.delta, seed=args.seed + n_trial, check_drift=not aa)
+                v = j.decision.verdict
                 res["dis"] += v in ("real improvement", "regression") if aa else v == want
             pp_trials = draws[: args.pyperf_trials]
 
@@ -195,7 +262,8 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
             with ThreadPoolExecutor(max_workers=2) as ex:
                 pp = list(ex.map(one, pp_trials))
             res["pp"] = sum(sig for sig, slower in pp) if aa else sum(sig and slower for sig, slower in pp)
-            label = "A/A (0%)" if aa else f"+{int(cond[1:])}% slower"
+            share = 0 if aa else int(cond[1:])
+            label = "A/A (0%)" if aa else f"+{share}% slower" + (f" ({1 + share / 100:g}x)" if share >= 100 else "")
             what = "false verdicts" if aa else "detected (regression)"
             rows.append(
                 [
@@ -205,6 +273,7 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
                     what,
                     rate(res["hit"], args.trials),
                     rate(res["slow"], args.trials),
+                    rate(res["drift"], args.trials),
                     rate(res["dis"], len(disjoint)),
                     f"{statistics.median(halfwidths) * 100:.2f}%",
                     rate(res["cover"], args.trials),
@@ -221,6 +290,7 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
         "armjit counts",
         "armjit rate (overlapping trials)",
         "CI entirely > 1",
+        "inconclusive by drift",
         "armjit rate (disjoint trials)",
         "median CI half-width",
         "CI covers pool ratio",
@@ -234,29 +304,42 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", type=int, default=200, help="super-blocks to measure")
-    parser.add_argument("--shares", type=float, nargs="+", default=[0.02, 0.05, 0.10], help="injected slowdowns")
-    parser.add_argument("--blocks", type=int, nargs="+", default=[10, 20, 30, 40], help="block counts to judge")
+    parser.add_argument("--max-minutes", type=float, help="stop measuring super-blocks after this many minutes")
+    parser.add_argument("--shares", type=float, nargs="+", default=[0.05, 0.10, 1.0], help="injected slowdowns")
+    parser.add_argument("--blocks", type=int, nargs="+", default=[10, 20, 30], help="block counts to judge")
     parser.add_argument("--trials", type=int, default=300, help="resampled trials per block count and arm")
     parser.add_argument("--pyperf-trials", type=int, default=30, help="of those, judged by pyperf compare_to")
-    parser.add_argument("--loops", type=int, default=2)
-    parser.add_argument("--values", type=int, default=8)
+    # One worker process is about 1.4 s on a busy 2-core machine at these settings.
+    parser.add_argument("--loops", type=int, default=1)
+    parser.add_argument("--values", type=int, default=5)
     parser.add_argument("--warmups", type=int, default=1)
     parser.add_argument(
-        "--clock", choices=("wall", "cpu"), default="cpu", help="timer of the workload (pyperf's own is wall)"
+        "--clock", choices=("wall", "cpu"), default="wall", help="timer of the workload (wall: pyperf's, as ab uses)"
+    )
+    parser.add_argument("--hogs", type=int, default=0, help="CPU hog processes to run during the measurement")
+    parser.add_argument(
+        "--hog-seconds", type=float, default=3600, help="upper bound on each hog's life, should the script not stop it"
     )
     parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
     parser.add_argument("--delta", type=float, default=stats.MIN_DELTA, help="practical threshold δ for the verdicts")
     parser.add_argument("--pool-file", type=Path, help="load this pool if it exists, else measure and save it")
     args = parser.parse_args()
+    if args.hogs < 0:
+        parser.error("--hogs must be >= 0")
+    _exit_on_sigterm()
     if args.pool_file and args.pool_file.exists():
         pool = json.loads(args.pool_file.read_text(encoding="utf-8"))
-        for key in ("loops", "values", "warmups", "clock"):
-            setattr(args, key, pool["settings"].get(key, "wall"))
+        for key, default in (("loops", None), ("values", None), ("warmups", None), ("clock", "cpu"), ("hogs", 0)):
+            setattr(args, key, pool["settings"].get(key, default))
     else:
-        t_iter, t_unit = calibrate(sys.executable)
-        arms = {"A": 0, "A'": 0} | {f"B{round(s * 100)}": round(s * t_iter / t_unit) for s in args.shares}
-        print(f"calibration: richards {t_iter * 1e3:.2f} ms/iteration, busy unit {t_unit * 1e9:.1f} ns; arms {arms}")
-        pool = measure_pool(args, arms)
+        # The hogs run for the calibration too, so the injected shares are sized under the same load.
+        with cpu_hogs(args.hogs, args.hog_seconds):
+            t_iter, t_unit = calibrate(sys.executable)
+            arms = {"A": 0, "A'": 0} | {f"B{round(s * 100)}": round(s * t_iter / t_unit) for s in args.shares}
+            print(
+                f"calibration: richards {t_iter * 1e3:.2f} ms/iteration, busy unit {t_unit * 1e9:.1f} ns; arms {arms}"
+            )
+            pool = measure_pool(args, arms)
         if args.pool_file:
             args.pool_file.write_text(json.dumps(pool), encoding="utf-8")
     analyse(pool, args)

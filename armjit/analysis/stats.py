@@ -6,8 +6,8 @@ Method (reference/benchmark-statistics.md §2):
 - the unit is one fresh process, summarised by the median of its measured values, because values
   inside one process share ASLR, hash seed and JIT decisions and are not independent;
 - paired design: blocks of one A ("from") and one B ("to") process run back to back in random
-  order; the statistic is the geometric mean of the paired B/A ratios with a percentile bootstrap
-  interval over blocks;
+  order; the statistic is the geometric mean of the paired B/A ratios with an expanded percentile
+  bootstrap interval over blocks;
 - unpaired fallback (two separate runs): hierarchical bootstrap (resample processes, then values
   inside each) of the ratio of the medians of process medians;
 - one sign convention: ratio = to/from, %Δ = (ratio - 1)·100, lower is better;
@@ -22,7 +22,7 @@ import math
 import random
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "RESAMPLES",
     "Block",
     "Decision",
+    "Drift",
     "Estimate",
     "Judgement",
     "Verdict",
@@ -43,8 +44,11 @@ __all__ = [
     "blocks_needed",
     "cv",
     "decide",
+    "drift_bias_bound",
     "drift_gate",
     "effective_delta",
+    "expanded_tail",
+    "from_arm_drift",
     "health_gates",
     "judge_paired",
     "judge_unpaired",
@@ -56,6 +60,8 @@ __all__ = [
     "pct_change",
     "process_median",
     "quantile",
+    "survives_drift",
+    "t_quantile",
     "unpaired_estimate",
 ]
 
@@ -68,8 +74,9 @@ MIN_DELTA = 0.01
 # Chosen with bench/validate_verdicts.py (richards + injected busy loop, 2-core shared machine,
 # process CPU clock, process-median CV ~3.5%): 20 blocks already detect an injected 5% slowdown
 # in 95% of trials with A/A false verdicts at 1%; 30 blocks reach 100% / 0%, a margin for hosts
-# noisier than that. With wall-clock timing under load from other jobs (CV ~33%) no block count
-# in reach gets there; the interval then stays wide and the verdict "no clear improvement".
+# noisier than that. By pyperf's wall clock under load from other jobs (CV 47%, README
+# "Statistics"), 30 blocks kept A/A false verdicts at 1% and called a 1.65x slowdown a regression
+# in every trial, but a +10% stays out of reach: the interval is about ±18% wide.
 DEFAULT_BLOCKS = 30
 MIN_BLOCKS = 5
 MIN_PROCESSES = 3
@@ -195,6 +202,39 @@ def _percentile_ci(stats_: list[float], confidence: float) -> tuple[float, float
     return quantile(stats_, tail), quantile(stats_, 1.0 - tail)
 
 
+def t_quantile(p: float, df: int) -> float:
+    """Student's t quantile: exact for 1 and 2 degrees of freedom, else the Cornish-Fisher
+    expansion around the normal quantile (0.02 short of the tables at 3 df, within 0.004 from 5 df on)."""
+    if df < 1:
+        raise ValueError("t quantile needs at least one degree of freedom")
+    if df == 1:
+        return math.tan(math.pi * (p - 0.5))
+    if df == 2:
+        return (2 * p - 1) * math.sqrt(2 / (4 * p * (1 - p)))
+    z = statistics.NormalDist().inv_cdf(p)
+    return (
+        z
+        + (z**3 + z) / (4 * df)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    )
+
+
+def expanded_tail(n: int, confidence: float) -> float:
+    """The bootstrap tail probability that gives a mean's percentile interval its nominal coverage.
+
+    A percentile bootstrap of a mean over n blocks is too narrow for small n: it spreads like
+    the plug-in standard deviation (short by √((n-1)/n)) and has normal rather than t tails. On
+    a busy 2-core machine that let 10-12% of A/A runs of 8-10 blocks end in a false verdict.
+    Hesterberg's expanded percentile interval reads the bootstrap distribution at the normal
+    tail beyond √(n/(n-1))·t(n-1) instead (at 95%: 0.86% for 10 blocks, 1.9% for 30).
+    """
+    tail = (1.0 - confidence) / 2.0
+    if n < 2:
+        return tail
+    return statistics.NormalDist().cdf(-math.sqrt(n / (n - 1)) * t_quantile(1.0 - tail, n - 1))
+
+
 def _p_less(to: Sequence[float], frm: Sequence[float]) -> float:
     """P(a random ``to`` value < a random ``from`` value), ties counting half."""
     wins = 0.0
@@ -211,7 +251,7 @@ def paired_estimate(
     seed: int = DEFAULT_SEED,
     confidence: float = CONFIDENCE,
 ) -> Estimate:
-    """Geometric mean of the paired B/A ratios, with a percentile bootstrap interval over blocks."""
+    """Geometric mean of the paired B/A ratios, with an expanded percentile bootstrap interval over blocks."""
     if len(blocks) < 2:
         raise ValueError("a paired estimate needs at least two blocks")
     d = [blk.log_ratio for blk in blocks]
@@ -221,8 +261,9 @@ def paired_estimate(
     fsum = math.fsum
     # Bootstrapping the mean of d_i: one choices() call per resample keeps this at ~50 ms for
     # 10,000 x 30 blocks in plain Python.
-    means = [fsum(choices(d, k=n)) / n for _ in range(resamples)]
-    lo, hi = _percentile_ci(means, confidence)
+    means = sorted(fsum(choices(d, k=n)) / n for _ in range(resamples))
+    tail = expanded_tail(n, confidence)
+    lo, hi = quantile(means, tail), quantile(means, 1.0 - tail)
     a = [blk.a for blk in blocks]
     b = [blk.b for blk in blocks]
     return Estimate(
@@ -395,9 +436,27 @@ def decide(estimate: Estimate, delta: float, gates: Sequence[str] = ()) -> Decis
     return Decision("no clear improvement", reason, delta, blocks_needed=needed, warning=warning)
 
 
-def drift_gate(blocks: Sequence[Block], delta: float) -> str | None:
-    """The machine drifted if the A arm itself moved beyond δ between the first and second half
-    of the blocks (benchmark-statistics.md §2.4): then no interval over the blocks can be trusted."""
+@dataclass(frozen=True)
+class Drift:
+    """How far the from arm moved between the first and the second half of the blocks."""
+
+    moved: float  # median of the second half's A medians / the first half's
+    limit: float  # the movement that counts as drift (beyond δ and beyond chance)
+
+    @property
+    def log_size(self) -> float:
+        return abs(math.log(self.moved))
+
+    def reason(self) -> str:
+        return (
+            f"drift: the from arm moved {pct_change(self.moved):+.1f}% between the first and second half of the blocks"
+        )
+
+
+def from_arm_drift(blocks: Sequence[Block], delta: float) -> Drift | None:
+    """The from arm's drift between the halves of the blocks (in run order), or None when it moved
+    no more than δ and no more than two halves of a noisy arm differ by chance
+    (benchmark-statistics.md §2.4)."""
     half = len(blocks) // 2
     if half < 2:
         return None
@@ -410,7 +469,49 @@ def drift_gate(blocks: Sequence[Block], delta: float) -> str | None:
     limit = max(delta, chance)
     if 1 / (1 + limit) <= moved <= 1 + limit:
         return None
-    return f"drift: the from arm moved {pct_change(moved):+.1f}% between the first and second half of the blocks"
+    return Drift(moved, limit)
+
+
+def drift_bias_bound(drift: Drift, n_blocks: int) -> float:
+    """The most (in ln of the ratio) that the from arm's drift can move a paired estimate.
+
+    Each block's ratio sees only the drift between its own A and B process; drift common to
+    both cancels. Those A-to-B spans of different blocks do not overlap, so together they cover
+    at most the machine's whole movement over the run, and the mean of the block log-ratios is
+    moved by at most that total divided by the blocks. The halves' medians sit about a quarter
+    and three quarters into the run, so a steady trend moves the machine about twice their
+    difference over the whole run (a single step, once): hence 2·|ln moved| / n. Randomised
+    A/B order makes the real bias smaller still (its sign flips with the order), and the
+    wobble of a non-steady load shows up as spread between blocks, which the interval carries.
+    """
+    return 2 * drift.log_size / max(n_blocks, 1)
+
+
+def survives_drift(estimate: Estimate, delta: float, drift: Drift) -> bool:
+    """Whether the verdict stands even if the drift had biased the estimate as far as it can.
+
+    The interval is moved by ``drift_bias_bound`` towards the other side of the band. A
+    regression or improvement stands when it still clears the δ band, an equivalence when it
+    still lies inside it: then the drift cannot explain the result. Anything else (a drift
+    comparable to the effect, or no decisive result to begin with) is left to the drift gate.
+    """
+    bound = drift_bias_bound(drift, estimate.n)
+    up = math.log1p(delta)
+    lo, hi = math.log(estimate.ci_lo), math.log(estimate.ci_hi)
+    if lo > up or hi < -up:
+        return lo - bound > up or hi + bound < -up
+    return -up < lo - bound and hi + bound < up
+
+
+def drift_gate(blocks: Sequence[Block], delta: float, estimate: Estimate | None = None) -> str | None:
+    """The drift reason that makes a paired verdict inconclusive, or None.
+
+    Without ``estimate`` any drift counts; with it, only a drift that could explain the
+    estimate's effect (see ``survives_drift``)."""
+    drift = from_arm_drift(blocks, delta)
+    if drift is None or (estimate is not None and survives_drift(estimate, delta, drift)):
+        return None
+    return drift.reason()
 
 
 def health_gates(
@@ -450,14 +551,30 @@ def judge_paired(
     *,
     delta: float = MIN_DELTA,
     gates: Sequence[str] = (),
+    check_drift: bool = False,
     resamples: int = RESAMPLES,
     seed: int = DEFAULT_SEED,
     confidence: float = CONFIDENCE,
 ) -> Judgement:
-    """Estimate and verdict for paired blocks; too few blocks is added to ``gates``."""
+    """Estimate and verdict for paired blocks; too few blocks is added to ``gates``.
+
+    ``check_drift`` (blocks in run order) adds the from arm's drift as a gate when it could
+    explain the effect, and as a warning when it could not (A/A runs leave it off: there the
+    drift is part of the noise floor being measured).
+    """
     est = paired_estimate(blocks, resamples=resamples, seed=seed, confidence=confidence)
-    all_gates = (*gates, *health_gates(paired=True, n_from=est.n_from, n_to=est.n_to))
-    return Judgement(est, decide(est, delta, all_gates))
+    all_gates = [*gates, *health_gates(paired=True, n_from=est.n_from, n_to=est.n_to)]
+    drift = from_arm_drift(blocks, delta) if check_drift else None
+    note = None
+    if drift is not None:
+        if survives_drift(est, delta, drift):
+            note = f"{drift.reason()}, too little to explain the result"
+        else:
+            all_gates.append(drift.reason())
+    decision = decide(est, delta, all_gates)
+    if note:
+        decision = replace(decision, warning="; ".join(w for w in (decision.warning, note) if w))
+    return Judgement(est, decision)
 
 
 def judge_unpaired(

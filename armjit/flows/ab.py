@@ -20,12 +20,14 @@ from typing import Any
 from armjit import __version__
 from armjit.analysis import compare, stats
 from armjit.cinderx import gate
+from armjit.cinderx.buildsource import BuildSource
 from armjit.cinderx.modes import jitlist_text
 from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.flows import baseline as bl
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
+from armjit.seams import gitops
 from armjit.seams.store import RunDir, RunStore, is_finished, new_run_id
 
 __all__ = ["AbOutcome", "run_ab"]
@@ -36,7 +38,7 @@ q = shlex.quote
 @dataclass
 class _Side:
     label: str  # "a" (base, from) or "b" (candidate, to)
-    ref: str | None
+    source: BuildSource | None  # None: no target repo, nothing to deploy (the embedded default)
     state: bl._State
     attempts: dict[str, int] = field(default_factory=dict)
     successes: dict[str, int] = field(default_factory=dict)
@@ -50,15 +52,28 @@ class AbOutcome:
     noise: dict[str, float] = field(default_factory=dict)
 
 
-def _side_settings(settings: Settings, root: str, label: str, ref: str | None) -> Settings:
+def _side_settings(settings: Settings, root: str, label: str, source: BuildSource | None) -> Settings:
     # Equal-length paths for both sides: the environment and path sizes must not differ.
+    shipped = source or BuildSource.branch(settings.branch)
     return replace(
         settings,
         remote_workdir=f"{root}/{label}",
         driver_venv=f"{root}/{label}/venv-driver",
-        branch=ref or settings.branch,
+        branch=settings.branch if shipped.is_worktree else shipped.ref,
+        worktree=shipped.is_worktree,
         bench_runner="pyperf",
     )
+
+
+def _source(repo: Path, given: str | BuildSource | None, default: BuildSource) -> BuildSource:
+    """A side's source: as given (a ref is checked against the repo), else ``default``."""
+    if given is None:
+        return default
+    if isinstance(given, BuildSource):
+        if not given.is_worktree and gitops.resolve(repo, given.ref) is None:
+            raise UsageError(f"{given.ref!r} is neither a branch nor a commit in {repo}")
+        return given
+    return BuildSource.of_ref(repo, given)
 
 
 def _loops_from(path: Path) -> int | None:
@@ -95,8 +110,8 @@ def run_ab(
     settings: Settings,
     explicit: set[str],
     *,
-    base: str | None,
-    cand: str | None,
+    base: str | BuildSource | None,
+    cand: str | BuildSource | None,
     blocks: int,
     aa: bool,
     reports: Path,
@@ -112,13 +127,15 @@ def run_ab(
         raise UsageError("ab compares two refs of a --repo; without a repo only --aa (A against itself) makes sense")
     if not aa and not base:
         raise UsageError("give --base REF (and --cand REF, default: the work branch), or --aa")
+    # Resolved once, here: from now on each side says what it ships. Unset, a side ships what
+    # a baseline would: the working tree with --worktree, else the work branch.
+    base_src: BuildSource | None = None
+    cand_src: BuildSource | None = None
     if repo is not None:
-        from armjit.seams import gitops
-
         gitops.check_repo(repo)
-        for ref in (base or settings.branch, cand or settings.branch):
-            if gitops.resolve(repo, ref) is None:
-                raise UsageError(f"{ref!r} is neither a branch nor a commit in {repo}")
+        default = BuildSource.worktree() if settings.worktree else BuildSource.branch(settings.branch)
+        base_src = _source(repo, base, default)
+        cand_src = base_src if aa else _source(repo, cand, default)
     host, settings = bl.open_host(settings)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
     labels_used = ("a",) if aa else ("a", "b")
@@ -135,8 +152,6 @@ def run_ab(
     kind = "aa" if aa else "ab"
     run = store.create(new_run_id(stamp, kind, bl.host_label(host)))
     remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
-    base_ref = base or settings.branch
-    cand_ref = base_ref if aa else (cand or settings.branch)
     manifest: dict[str, Any] = {
         "run_id": run.run_id,
         "kind": kind,
@@ -145,7 +160,8 @@ def run_ab(
         "started": stamp.isoformat(timespec="microseconds"),
         "settings": settings.public_dict(),
         "host": {"name": host.name, "is_local": host.is_local},
-        "refs": {"base": base_ref if repo else None, "cand": cand_ref if repo else None},
+        "refs": {"base": base_src.label() if base_src else None, "cand": cand_src.label() if cand_src else None},
+        "sources": {"a": base_src.as_dict() if base_src else None, "b": cand_src.as_dict() if cand_src else None},
         "design": {"blocks": blocks, "seed": seed, "paired": True, "order": "random within each block"},
         "modes": {},
         "remote": {"run_dir": remote_run},
@@ -155,11 +171,11 @@ def run_ab(
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
     try:
         sides = []
-        labels = (("a", base_ref),) if aa else (("a", base_ref), ("b", cand_ref))
-        for label, ref in labels:
-            side_settings = _side_settings(settings, root, label, ref if repo else None)
+        labels = (("a", base_src),) if aa else (("a", base_src), ("b", cand_src))
+        for label, source in labels:
+            side_settings = _side_settings(settings, root, label, source)
             state = bl._State(side_settings, host, run, f"{remote_run}/{label}", "pyperf", modes)
-            sides.append(_Side(label, ref if repo else None, state))
+            sides.append(_Side(label, source, state))
             _prepare_side(pipeline, sides[-1], repo)
         side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
         sides = [sides[0], side_b]
@@ -181,8 +197,9 @@ def run_ab(
 def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
     state, host, label = side.state, side.state.host, side.label
     s = state.settings
-    if repo is not None:
-        pipeline.step(f"{label}-deploy", host, lambda ctx: _deploy_ref(ctx, state, repo, side.ref))
+    if repo is not None and side.source is not None:
+        source = side.source
+        pipeline.step(f"{label}-deploy", host, lambda ctx: _deploy(ctx, state, repo, source))
     pipeline.step(f"{label}-prepare", host, lambda ctx: _prepare(ctx, state))
     if s.build == "source":
         pipeline.step(f"{label}-build-wheel", host, lambda ctx: bl._build_wheel(ctx, state))
@@ -190,7 +207,7 @@ def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
     pipeline.step(f"{label}-bench-venv", host, lambda ctx: bl._bench_venv(ctx, state))
 
 
-def _deploy_ref(ctx: StepContext, state: bl._State, repo: Path, ref: str | None) -> str:
+def _deploy(ctx: StepContext, state: bl._State, repo: Path, source: BuildSource) -> str:
     from armjit.seams import sync
 
     s = state.settings
@@ -198,8 +215,8 @@ def _deploy_ref(ctx: StepContext, state: bl._State, repo: Path, ref: str | None)
         ctx.host,
         repo,
         s.remote_workdir,
-        ref=ref,
-        worktree=ref is None,
+        ref=source.sync_ref(),
+        worktree=source.is_worktree,
         method=s.sync_method,
         adopt=s.adopt_workdir,
         report=ctx.pipeline.progress.message,
@@ -387,10 +404,8 @@ def _judge(
             delta = stats.effective_delta(
                 compare.lookup_noise_floor(noise_file, host=host_name, benchmark=bench, mode=mode)
             )
-            drift = stats.drift_gate(blocks, delta)
-            if drift and not aa:  # in A/A the drift is what the noise floor measures
-                gates.append(drift)
-            judgement = stats.judge_paired(blocks, delta=delta, gates=gates)
+            # Blocks are in run order, so the halves are the first and second half of the run.
+            judgement = stats.judge_paired(blocks, delta=delta, gates=gates, check_drift=not aa)
             comparisons.append(compare.Comparison(bench, mode, judgement))
             if aa:
                 floor = stats.noise_floor_from_blocks(blocks)
@@ -407,7 +422,8 @@ def _judge(
         return ", ".join(f"{c.mode}: {c.verdict}" for c in comparisons)
 
     pipeline.step("verdict", sides[0].state.host, body)
-    labels = (sides[0].ref or "A", sides[1].ref or "A" if aa else sides[1].ref or "B")
+    a_src, b_src = sides[0].source, sides[1].source
+    labels = (a_src.label() if a_src else "A", b_src.label() if b_src else "A" if aa else "B")
     report = compare.Report(
         from_label=f"{labels[0]} (A)",
         to_label=f"{labels[1]} ({'A again' if aa else 'B'})",

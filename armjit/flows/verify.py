@@ -14,6 +14,7 @@ from typing import Any
 
 from armjit.analysis import compare
 from armjit.analysis.mine import LogInput, SizeDiff, diff, mine
+from armjit.cinderx.buildsource import BuildSource
 from armjit.config import Settings, merge_settings
 from armjit.errors import UsageError
 from armjit.render.progress import Progress
@@ -111,12 +112,14 @@ def run_verify(
     if paired == "yes" and not can_pair:
         raise UsageError("--paired needs a baseline with a recorded commit of a --repo")
     if can_pair:
-        progress.message(f"verify: paired A/B of baseline commit {commit[:10]} against the current head")
+        cand = BuildSource.worktree() if worktree else BuildSource.branch(settings.branch)
+        against = "the working tree" if worktree else f"branch {settings.branch}"
+        progress.message(f"verify: paired A/B of baseline commit {commit[:10]} against {against}")
         outcome = run_ab(
             settings,
             explicit,
-            base=commit,
-            cand=None if worktree else settings.branch,
+            base=BuildSource.commit(commit),
+            cand=cand,
             blocks=blocks,
             aa=False,
             reports=reports,
