@@ -26,6 +26,7 @@ from armjit.errors import UsageError
 from armjit.flows import baseline as bl
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
+from armjit.seams.hosts import Host
 from armjit.seams.store import RunDir, RunStore, is_finished, new_run_id
 
 __all__ = ["AbOutcome", "run_ab"]
@@ -102,6 +103,7 @@ def run_ab(
     reports: Path,
     progress: Progress,
     seed: int = stats.DEFAULT_SEED,
+    host: Host | None = None,
 ) -> AbOutcome:
     settings, notes_lines = bl.embedded_defaults(settings, explicit)
     modes, cannot = bl.plan_modes(settings)
@@ -119,7 +121,7 @@ def run_ab(
         for ref in (base or settings.branch, cand or settings.branch):
             if gitops.resolve(repo, ref) is None:
                 raise UsageError(f"{ref!r} is neither a branch nor a commit in {repo}")
-    host, settings = bl.open_host(settings)
+    host, settings = bl.open_run_host(settings, host)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
     labels_used = ("a",) if aa else ("a", "b")
     bl.guard_host_dirs(
