@@ -169,7 +169,7 @@ def _connect(settings: Settings, lent: Host | None) -> tuple[Host | None, list[C
     )
     return host, [
         Check("host", "reachable", "ok", host.name),
-        Check("host", "auth", "ok", f"logged in to {host.name}"),
+        Check("host", "auth", "ok", f"logged in as {host.user}"),
         Check("host", "host key", "ok", key_detail),
     ]
 

@@ -114,38 +114,7 @@ def _version(text: str) -> tuple[int, ...] | None:
 
 def remote_checks(facts: dict[str, str], settings: Settings, pypi_line: str) -> list[Check]:
     """The host's checks from the probe's facts (pure, so every branch is testable with data)."""
-    checks = []
-    where = "this machine" if settings.is_local else "the host"
-    version = _version(facts.get("python", ""))
-    if version is None:
-        checks.append(
-            Check(
-                "remote",
-                "python",
-                "fail",
-                f"{settings.remote_python} does not run on {where}",
-                "install CPython 3.14 there and pass --remote-python PATH",
-                needed=True,
-            )
-        )
-    else:
-        text = ".".join(map(str, version))
-        can = version[:2] >= CINDERX_MIN_PYTHON
-        cinderx_needed = settings.build != "none"
-        status = "ok" if can else ("fail" if cinderx_needed else "warn")
-        detail = f"{text} ({settings.remote_python}): " + ("can run cinderx" if can else "cannot run cinderx (3.14+)")
-        if not can and not cinderx_needed:
-            detail += "; fine for --build none"
-        checks.append(
-            Check(
-                "remote",
-                "python",
-                status,
-                detail,
-                "point --remote-python at a CPython 3.14 (or use --build none)",
-                needed=cinderx_needed,
-            )
-        )
+    checks = [_python_check(facts, settings)]
     rsync, tar = facts.get("rsync", ""), facts.get("tar", "")
     sync_needed = bool(settings.repo)
     if rsync or tar:
@@ -185,6 +154,35 @@ def remote_checks(facts: dict[str, str], settings: Settings, pypi_line: str) -> 
             )
         )
     return checks
+
+
+def _python_check(facts: dict[str, str], settings: Settings) -> Check:
+    where = "this machine" if settings.is_local else "the host"
+    version = _version(facts.get("python", ""))
+    if version is None:
+        return Check(
+            "remote",
+            "python",
+            "fail",
+            f"{settings.remote_python} does not run on {where}",
+            "install CPython 3.14 there and pass --remote-python PATH",
+            needed=True,
+        )
+    text = ".".join(map(str, version))
+    can = version[:2] >= CINDERX_MIN_PYTHON
+    cinderx_needed = settings.build != "none"
+    status = "ok" if can else ("fail" if cinderx_needed else "warn")
+    detail = f"{text} ({settings.remote_python}): " + ("can run cinderx" if can else "cannot run cinderx (3.14+)")
+    if not can and not cinderx_needed:
+        detail += "; fine for --build none"
+    return Check(
+        "remote",
+        "python",
+        status,
+        detail,
+        "point --remote-python at a CPython 3.14 (or use --build none)",
+        needed=cinderx_needed,
+    )
 
 
 def _disk_check(value: str, label: str) -> Check:

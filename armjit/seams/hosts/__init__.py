@@ -12,12 +12,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from armjit.seams.hosts.base import Host, HostTrust, LentHost
 from armjit.seams.hosts.command import CommandResult, LineSink, local_command, quote_env, wrap_command
 from armjit.seams.hosts.local import LocalHost
 from armjit.seams.hosts.ssh import SshHost, SshTarget, configured_identities
+
+if TYPE_CHECKING:
+    from armjit.config import Settings
 
 __all__ = [
     "DEFAULT_KNOWN_HOSTS",
@@ -40,7 +43,7 @@ __all__ = [
 DEFAULT_KNOWN_HOSTS = Path("~/.config/armjit/known_hosts")
 
 
-def _make(settings: Any) -> Host:
+def _make(settings: Settings) -> Host:
     """The host named by ``settings.host``: ``local`` or an SSH target (not opened yet)."""
     from armjit.config import parse_host
 
@@ -60,7 +63,7 @@ def _make(settings: Any) -> Host:
     return SshHost(target)
 
 
-def open_host(settings: Any) -> Host:
+def open_host(settings: Settings) -> Host:
     """Make the host ``settings`` name and connect to it. Bad settings raise UsageError; a host
     that cannot be used raises HostUnreachable, AuthFailed, HostKeyChanged or HostKeyUnknown."""
     host = _make(settings)
@@ -72,7 +75,7 @@ def open_host(settings: Any) -> Host:
     return host
 
 
-def use_host(settings: Any, host: Host | None) -> Host:
+def use_host(settings: Settings, host: Host | None) -> Host:
     """The host a flow works on: ``host`` when the caller lends one (opened here if it is not
     yet, and left open at the end: its owner closes it), else a new one from ``settings``."""
     if host is None:
@@ -81,7 +84,7 @@ def use_host(settings: Any, host: Host | None) -> Host:
     return LentHost(host)
 
 
-def identities_for(settings: Any) -> list[str]:
+def identities_for(settings: Settings) -> list[str]:
     """Existing key files that ssh_config names for ``settings.host`` (for onboarding checks)."""
     from armjit.config import parse_host
 

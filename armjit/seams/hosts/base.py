@@ -36,7 +36,8 @@ class HostTrust:
 class Host(Protocol):
     """What steps need from a machine. Paths are host paths (strings; ``~`` allowed)."""
 
-    name: str
+    name: str  # for people: "local" or user@address:port; never parsed back
+    user: str  # the login user commands run as
     is_local: bool
 
     def run(
@@ -77,6 +78,7 @@ class BashHost:
     """Shared logic: wrapping, pid files, interrupt handling, logging. Subclasses supply I/O."""
 
     name: str
+    user: str
     is_local: bool
 
     def __init__(self) -> None:
@@ -204,6 +206,7 @@ class LentHost:
     def __init__(self, host: Host) -> None:
         self._host = host
         self.name = host.name
+        self.user = host.user
         self.is_local = host.is_local
 
     def run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ class LocalHost(BashHost):
         from invoke import Config, Context
 
         self.name = "local"
+        self.user = getpass.getuser()
         self._ctx = Context(Config(overrides={"run": {"in_stream": False}}))
 
     def open(self) -> None:
