@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["ArmjitError", "GateFailed", "UsageError"]
+__all__ = [
+    "ArmjitError",
+    "AuthFailed",
+    "ConnectionLost",
+    "GateFailed",
+    "HostError",
+    "HostKeyChanged",
+    "HostKeyError",
+    "HostKeyUnknown",
+    "HostUnreachable",
+    "UsageError",
+]
 
 
 class ArmjitError(Exception):
@@ -19,3 +30,39 @@ class GateFailed(ArmjitError):
     """A pipeline gate said no (build failed, JIT inactive, ...). The run record is kept."""
 
     exit_code = 1
+
+
+# Host errors are typed so that callers (doctor, flows) decide by class, never by message text.
+# The first four are bad input (a host, key or known_hosts that cannot be used as given).
+
+
+class HostError(ArmjitError):
+    """A machine could not be used: not reached, not logged into, not trusted, or lost."""
+
+
+class HostUnreachable(HostError, UsageError):
+    """No SSH session could be started: unknown name, refused, timed out."""
+
+
+class AuthFailed(HostError, UsageError):
+    """The host answered and its key was accepted, but it did not accept our login."""
+
+
+class HostKeyError(HostError, UsageError):
+    """The host's key is not the one armjit trusts; ``known_hosts`` is the file that decides."""
+
+    def __init__(self, message: str, known_hosts: str = "") -> None:
+        super().__init__(message)
+        self.known_hosts = known_hosts
+
+
+class HostKeyChanged(HostKeyError):
+    """The host presents another key than the one recorded: refused (reinstalled, or not the host)."""
+
+
+class HostKeyUnknown(HostKeyError):
+    """Strict host-key checking is on and the host's key was never recorded."""
+
+
+class ConnectionLost(HostError):
+    """A session that was open went away mid-work (not bad input: the run is marked failed)."""

@@ -159,7 +159,7 @@ def measure_transport(host: SshHost, repo: Path, dest: str, method: str, repeat:
 def measure_archive(host: SshHost, repo: Path, dest: str, repeat: int, counter: list[int]) -> list[Row]:
     """push_to_arm.ps1's way: the whole branch as a tar every time, unpacked into a fresh
     staging dir, then rsync --delete into the work dir on the host."""
-    ssh = shlex.split(sync.ssh_command(host))
+    ssh = shlex.split(host.rsync_shell())
     label = "git archive | ssh tar + rsync"
     stage = f"{dest}.incoming"
     remote = (

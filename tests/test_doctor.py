@@ -236,3 +236,70 @@ def test_onboarding_script_runs_doctor_then_the_embedded_baseline(tmp_path: Path
     (run,) = (tmp_path / "r" / "runs").iterdir()
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["kind"] == "baseline" and manifest["status"] == "ok" and manifest["settings"]["build"] == "none"
+
+
+# -- a host passed in ----------------------------------------------------------------------------
+
+
+def test_a_lent_ssh_host_is_checked_without_a_new_connection(
+    shared_sshd: Any, tmp_path: Path, index_url: str, driver_venv: Path
+) -> None:
+    from armjit.config import merge_settings
+    from armjit.seams.hosts import open_host
+
+    own = merge_settings(
+        cli={
+            "host": f"{shared_sshd.user}@{shared_sshd.host}:{shared_sshd.port}",
+            "key": str(shared_sshd.key_path),
+            "known_hosts": str(shared_sshd.known_hosts_path),
+        }
+    )
+    host = open_host(own)
+    try:
+        logins = shared_sshd.log_path.read_text().count("Accepted publickey")
+        # The settings name a port nothing listens on: only the lent host can make these checks pass.
+        elsewhere = merge_settings(
+            cli={
+                "host": f"{shared_sshd.user}@127.0.0.1:{closed_port()}",
+                "remote_python": sys.executable,
+                "remote_workdir": str(tmp_path / "remote" / "work"),
+                "driver_venv": str(driver_venv),
+            }
+        )
+        checks, name = doctor.run_doctor(elsewhere, set(), index_url=index_url, host=host)
+        assert name == host.name
+        found = {c.name: c for c in checks}
+        assert [found[n].status for n in ("reachable", "auth", "host key")] == ["ok", "ok", "ok"]
+        assert found["host key"].detail.startswith("first use")
+        assert found["pyperformance venv"].status == "ok"
+        assert host.run("echo open").stdout == "open\n"  # the doctor left the owner's session open
+        assert shared_sshd.log_path.read_text().count("Accepted publickey") == logins
+    finally:
+        host.close()
+
+
+def test_a_lent_local_host_is_used_and_left_open(tmp_path: Path, driver_venv: Path) -> None:
+    from armjit.seams.hosts import LocalHost
+
+    class Watched(LocalHost):
+        """This machine, counting the commands it runs and the times it is closed."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.name, self.commands, self.closed = "watched-local", 0, 0
+
+        def run(self, command: str, **kwargs: Any) -> Any:
+            self.commands += 1
+            return super().run(command, **kwargs)
+
+        def close(self) -> None:
+            self.closed += 1
+            super().close()
+
+    host = Watched()
+    url = f"http://127.0.0.1:{closed_port()}/simple/"
+    settings = Settings(host="local", driver_venv=str(driver_venv))
+    checks, name = doctor.run_doctor(settings, {"driver_venv"}, index_url=url, host=host)
+    assert name == "watched-local" and host.commands >= 3 and host.closed == 0
+    assert {c.status for c in checks if c.group == "host"} == {"skip"}
+    host.close()

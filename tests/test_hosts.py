@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from armjit.config import merge_settings
-from armjit.errors import UsageError
-from armjit.seams.hosts import Host, LocalHost, SshHost, connect, wrap_command
+from armjit.errors import AuthFailed, HostKeyChanged, HostKeyUnknown, HostUnreachable, UsageError
+from armjit.seams.hosts import Host, LocalHost, SshHost, SshTarget, open_host, use_host, wrap_command
 
 TRICKY = {"SPACED": "a b  c", "QUOTED": 'it\'s "quoted" $HOME `x` \\ ;|&'}
 
@@ -36,7 +36,7 @@ def any_host(request: pytest.FixtureRequest) -> Iterator[Host]:
         host: Host = LocalHost()
     else:
         sshd = request.getfixturevalue("sshd_host")
-        host = connect(ssh_settings(sshd))
+        host = open_host(ssh_settings(sshd))
     try:
         yield host
     finally:
@@ -83,7 +83,7 @@ def test_cwd_with_spaces_and_quotes(any_host: Host, tmp_path: Path) -> None:
 
 @pytest.mark.ssh
 def test_put_get_round_trip(sshd_host: Any, tmp_path: Path) -> None:
-    host = connect(ssh_settings(sshd_host))
+    host = open_host(ssh_settings(sshd_host))
     try:
         source = tmp_path / "payload.bin"
         source.write_bytes(bytes(range(256)) * 1000)
@@ -99,7 +99,7 @@ def test_put_get_round_trip(sshd_host: Any, tmp_path: Path) -> None:
 def test_one_connection_with_nodelay(sshd_host: Any) -> None:
     import socket
 
-    host = connect(ssh_settings(sshd_host))
+    host = open_host(ssh_settings(sshd_host))
     assert isinstance(host, SshHost)
     try:
         host.run("true")
@@ -114,44 +114,48 @@ def test_one_connection_with_nodelay(sshd_host: Any) -> None:
 
 @pytest.mark.ssh
 def test_host_key_trusted_on_first_use_and_change_refused(sshd_host: Any) -> None:
-    first = connect(ssh_settings(sshd_host))
+    first = open_host(ssh_settings(sshd_host))
+    assert first.trust is not None and first.trust.first_use
     first.run("true")
-    first.close()
     saved = sshd_host.known_hosts_path.read_text()
-    assert f"[127.0.0.1]:{sshd_host.port}" in saved
-    sshd_host.regenerate_host_key()
-    again = connect(ssh_settings(sshd_host))
-    with pytest.raises(UsageError) as info:
-        again.run("true")
-    assert "host key" in str(info.value) and "changed" in str(info.value) and "\n" not in str(info.value)
+    assert saved.startswith(f"[127.0.0.1]:{sshd_host.port} ")
+    sshd_host.regenerate_host_key()  # also drops first's session: its next command reconnects
+    with pytest.raises(HostKeyChanged) as reconnect:
+        first.run("true")
+    first.close()
+    with pytest.raises(HostKeyChanged) as fresh:
+        open_host(ssh_settings(sshd_host))
+    for info in (reconnect, fresh):
+        assert "host key" in str(info.value) and "changed" in str(info.value) and "\n" not in str(info.value)
+        assert info.value.exit_code == 2 and info.value.known_hosts == str(sshd_host.known_hosts_path)
     assert sshd_host.known_hosts_path.read_text() == saved
 
 
 @pytest.mark.ssh
 def test_strict_mode_refuses_unknown_hosts(sshd_host: Any, tmp_path: Path) -> None:
     empty = tmp_path / "kh"
-    host = connect(ssh_settings(sshd_host, known_hosts=str(empty), strict_host_keys="true"))
-    with pytest.raises(UsageError, match="strict"):
-        host.run("true")
+    with pytest.raises(HostKeyUnknown, match="strict"):
+        open_host(ssh_settings(sshd_host, known_hosts=str(empty), strict_host_keys="true"))
+    assert empty.read_text() == ""
 
 
 @pytest.mark.ssh
-def test_unreachable_and_bad_key_are_one_line(sshd_host: Any, tmp_path: Path) -> None:
+def test_unreachable_and_bad_key_are_typed_and_one_line(sshd_host: Any, tmp_path: Path) -> None:
     import subprocess
 
     port = sshd_host.port
     wrong_key = tmp_path / "wrong"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong_key)], check=True)
-    bad = connect(ssh_settings(sshd_host, key=str(wrong_key)))
-    with pytest.raises(UsageError, match="authentication"):
-        bad.run("true")
+    with pytest.raises(AuthFailed, match="authentication") as auth:
+        open_host(ssh_settings(sshd_host, key=str(wrong_key)))
     sshd_host.stop()
-    refused = connect(ssh_settings(sshd_host))
-    with pytest.raises(UsageError, match="connection refused"):
-        refused.run("true")
-    unknown = connect(merge_settings(cli={"host": f"no-such-host.invalid:{port}", "connect_timeout": "3"}))
-    with pytest.raises(UsageError, match="unknown host"):
-        unknown.run("true")
+    with pytest.raises(HostUnreachable, match="connection refused") as refused:
+        open_host(ssh_settings(sshd_host))
+    with pytest.raises(HostUnreachable, match="unknown host") as unknown:
+        open_host(merge_settings(cli={"host": f"no-such-host.invalid:{port}", "connect_timeout": "3"}))
+    for caught in (auth, refused, unknown):
+        assert "\n" not in str(caught.value) and caught.value.exit_code == 2
+        assert isinstance(caught.value, UsageError)  # bad input, as before the errors were typed
 
 
 @pytest.mark.ssh
@@ -164,9 +168,49 @@ def test_ssh_config_alias(sshd_host: Any, tmp_path: Path) -> None:
     settings = merge_settings(
         cli={"host": "armbox", "ssh_config": str(config), "known_hosts": str(sshd_host.known_hosts_path)}
     )
-    host = connect(settings)
+    host = open_host(settings)
     try:
         assert host.run("echo alias-ok").stdout.strip() == "alias-ok"
         assert host.name.endswith(f":{sshd_host.port}")
     finally:
         host.close()
+
+
+def test_rsync_shell_uses_armjits_known_hosts_strictly(tmp_path: Path) -> None:
+    target = SshTarget(
+        host="127.0.0.1",
+        user="bob",
+        port=2222,
+        key=str(tmp_path / "my key"),
+        known_hosts=tmp_path / "known hosts",
+        strict=False,  # trust on first use is paramiko's job; OpenSSH only ever checks
+        ssh_config=None,
+        connect_timeout=7,
+    )
+    (tmp_path / "my key").touch()
+    argv = shlex.split(SshHost(target).rsync_shell())
+    assert argv[:5] == ["ssh", "-l", "bob", "-p", "2222"]
+    assert ["-i", str(tmp_path / "my key")] == argv[5:7]
+    assert f'UserKnownHostsFile="{tmp_path / "known hosts"}" ~/.ssh/known_hosts' in argv
+    # the name paramiko files a non-22 port under, so OpenSSH looks up the very same entry
+    assert "HostKeyAlias=[127.0.0.1]:2222" in argv and "GlobalKnownHostsFile=none" in argv
+    assert "StrictHostKeyChecking=yes" in argv and "BatchMode=yes" in argv and "ConnectTimeout=7" in argv
+    assert not any("accept-new" in a for a in argv)
+    assert not any(a.startswith("Control") for a in argv)
+    shared = shlex.split(SshHost(target).rsync_shell(control_dir=tmp_path))
+    assert f"ControlPath={tmp_path}/%C" in shared and "ControlMaster=auto" in shared
+
+
+@pytest.mark.ssh
+def test_a_lent_host_stays_open_and_is_not_reconnected(sshd_host: Any) -> None:
+    owner = open_host(ssh_settings(sshd_host))
+    try:
+        logins = sshd_host.log_path.read_text().count("Accepted publickey")
+        # Settings that name another host: a lent host is used as it is, nothing is looked up.
+        lent = use_host(merge_settings(cli={"host": "no-such-host.invalid"}), owner)
+        assert lent.name == owner.name and lent.run("echo lent").stdout == "lent\n"
+        lent.close()  # the flow's clean-up: the owner's session stays
+        assert owner.run("echo still").stdout == "still\n"
+        assert sshd_host.log_path.read_text().count("Accepted publickey") == logins
+    finally:
+        owner.close()

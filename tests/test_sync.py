@@ -11,8 +11,8 @@ import dataclasses
 import hashlib
 import io
 import os
-import shlex
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from armjit.errors import ArmjitError, UsageError
+from armjit.errors import ArmjitError, HostKeyChanged, HostKeyUnknown, UsageError
 from armjit.seams import gitops, sync, workdir
 from armjit.seams.hosts import Host, LocalHost, SshHost, SshTarget
 
@@ -289,12 +289,89 @@ def test_a_failed_rsync_leaves_no_marker(repo: Path, tmp_path: Path, sshd_host: 
     with contextlib.closing(SshHost(strict)) as host:
         host.open()  # paramiko knows the key now; OpenSSH (strict) will not find it
         sshd_host.known_hosts_path.write_bytes(b"")
-        with pytest.raises(
-            ArmjitError, match=r"rsync to .* failed \(exit \d+\): No ED25519 host key is known"
-        ) as caught:
+        with pytest.raises(HostKeyUnknown, match=r"rsync found no key for .* \(strict checking\)") as caught:
             sync.sync_tree(host, repo, dest, method="rsync")
         assert "\n" not in str(caught.value)
         assert sync.read_marker(host, dest) is None
+
+
+def test_rsync_after_first_use_trust_checks_the_key_strictly(repo: Path, tmp_path: Path, sshd_host: Any) -> None:
+    """armjit's session records the key (trust on first use); rsync's OpenSSH then finds that
+    entry with StrictHostKeyChecking=yes: one policy, one known_hosts file."""
+    assert sshd_host.known_hosts_path.read_bytes() == b""
+    dest = tmp_path / "dest"
+    with contextlib.closing(ssh_host_for(sshd_host)) as host:
+        assert "StrictHostKeyChecking=yes" in host.rsync_shell()
+        result = sync.sync_tree(host, repo, str(dest), method="rsync")
+    assert result.method == "rsync" and deployed(dest) == committed(repo)
+    entries = [line.split()[0] for line in sshd_host.known_hosts_path.read_text().splitlines()]
+    assert entries == [f"[127.0.0.1]:{sshd_host.port}"]
+
+
+def test_a_changed_host_key_is_refused_by_rsync_and_by_a_new_session(
+    repo: Path, tmp_path: Path, sshd_host: Any
+) -> None:
+    dest = str(tmp_path / "dest")
+    with contextlib.closing(ssh_host_for(sshd_host)) as host:
+        sync.sync_tree(host, repo, dest, method="python")  # a session is open; no OpenSSH connection yet
+        # Another key recorded under the host's name: seen from the open session, as after a reinstall.
+        other = tmp_path / "other_host_key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+        kind, blob = other.with_suffix(".pub").read_text().split()[:2]
+        sshd_host.known_hosts_path.write_text(f"[127.0.0.1]:{sshd_host.port} {kind} {blob}\n")
+        with pytest.raises(HostKeyChanged) as by_rsync:
+            sync.sync_tree(host, repo, dest, method="rsync")
+        assert sync.read_marker(host, dest) is None
+    with pytest.raises(HostKeyChanged) as by_session:
+        ssh_host_for(sshd_host).open()
+    for caught in (by_rsync, by_session):
+        assert "changed" in str(caught.value) and "\n" not in str(caught.value) and caught.value.exit_code == 2
+
+
+# Two armjit runs staging one repository: the second waits for the first's lock. Each worker
+# writes to a shared log; the order of the lines is the evidence (no clocks involved).
+LOCK_WORKER = """
+import sys, time
+from pathlib import Path
+from armjit.seams.sync.source import locked
+
+lock, log, role = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+def write(line):
+    with log.open("a") as handle:
+        handle.write(line + "\\n")
+
+def wait_for(line):
+    for _ in range(6000):
+        if line in log.read_text().split():
+            return
+        time.sleep(0.01)
+    sys.exit(f"{role}: never saw {line}")
+
+if role == "first":
+    with locked(lock):
+        write("first-in")
+        wait_for("second-waiting")
+        write("first-out")
+else:
+    wait_for("first-in")
+    write("second-waiting")
+    with locked(lock):
+        write("second-in")
+"""
+
+
+def test_the_stage_lock_serialises_two_processes(tmp_path: Path) -> None:
+    lock, log = tmp_path / "stage.lock", tmp_path / "order.log"
+    log.write_text("")
+    workers = [
+        subprocess.Popen([sys.executable, "-c", LOCK_WORKER, str(lock), str(log), role], stderr=subprocess.PIPE)
+        for role in ("first", "second")
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+    assert log.read_text().split() == ["first-in", "second-waiting", "first-out", "second-in"]
 
 
 # -- markers -----------------------------------------------------------------------------------
@@ -407,33 +484,12 @@ def test_parse_listing_and_rsync_stats_from_real_tools(tmp_path: Path) -> None:
     dst.mkdir()
     (dst / "extra1").write_text("x")
     (dst / "extra2").write_text("y")
-    argv = sync.rsync_argv(src, f"{dst}/", ssh=None, keep=(), filter_file=None, exact_times=True, compress=False)
-    stats = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    files, deleted, sent = sync.parse_rsync_stats(stats)
+    options = sync.rsync_options(keep=(), filter_file=None, exact_times=True, compress=False)
+    pushed = LocalHost().rsync_push(options, src, str(dst), timeout=60)
+    assert pushed.ok, pushed.stderr
+    files, deleted, sent = sync.parse_rsync_stats(pushed.stdout)
     assert (files, deleted) == (2, 2)
     assert sent > 15
-
-
-def test_ssh_command_carries_the_target(tmp_path: Path) -> None:
-    target = SshTarget(
-        host="127.0.0.1",
-        user="bob",
-        port=2222,
-        key=str(tmp_path / "my key"),
-        known_hosts=tmp_path / "known hosts",
-        strict=True,
-        ssh_config=None,
-        connect_timeout=7,
-    )
-    (tmp_path / "my key").touch()
-    argv = shlex.split(sync.ssh_command(SshHost(target)))
-    assert argv[:5] == ["ssh", "-l", "bob", "-p", "2222"]
-    assert ["-i", str(tmp_path / "my key")] == argv[5:7]
-    assert f'UserKnownHostsFile="{tmp_path / "known hosts"}" ~/.ssh/known_hosts' in argv
-    assert "StrictHostKeyChecking=yes" in argv and "BatchMode=yes" in argv and "ConnectTimeout=7" in argv
-    assert not any(a.startswith("Control") for a in argv)
-    shared = shlex.split(sync.ssh_command(SshHost(target), control_dir=tmp_path))
-    assert f"ControlPath={tmp_path}/%C" in shared and "ControlMaster=auto" in shared
 
 
 def test_rsync_reuses_one_ssh_connection(repo: Path, tmp_path: Path, sshd_host: Any) -> None:

@@ -28,6 +28,7 @@ from armjit.flows import baseline as bl
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
 from armjit.seams import gitops
+from armjit.seams.hosts import Host
 from armjit.seams.store import RunDir, RunStore, is_finished, new_run_id
 
 __all__ = ["AbOutcome", "run_ab"]
@@ -117,6 +118,7 @@ def run_ab(
     reports: Path,
     progress: Progress,
     seed: int = stats.DEFAULT_SEED,
+    host: Host | None = None,
 ) -> AbOutcome:
     settings, notes_lines = bl.embedded_defaults(settings, explicit)
     modes, cannot = bl.plan_modes(settings)
@@ -136,7 +138,7 @@ def run_ab(
         default = BuildSource.worktree() if settings.worktree else BuildSource.branch(settings.branch)
         base_src = _source(repo, base, default)
         cand_src = base_src if aa else _source(repo, cand, default)
-    host, settings = bl.open_host(settings)
+    host, settings = bl.open_run_host(settings, host)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
     labels_used = ("a",) if aa else ("a", "b")
     bl.guard_host_dirs(

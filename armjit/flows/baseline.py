@@ -27,7 +27,7 @@ from armjit.config import Settings, checked_host_dirs
 from armjit.errors import GateFailed
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed, StepSkipped
 from armjit.render.progress import Progress
-from armjit.seams.hosts import Host, connect
+from armjit.seams.hosts import Host, use_host
 from armjit.seams.store import RunDir, RunStore, new_run_id
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "embedded_defaults",
     "guard_host_dirs",
     "host_label",
-    "open_host",
+    "open_run_host",
     "plan_modes",
     "run_baseline",
 ]
@@ -68,12 +68,12 @@ def embedded_defaults(settings: Settings, explicit: set[str]) -> tuple[Settings,
     return replace(settings, **changes), notes
 
 
-def open_host(settings: Settings) -> tuple[Host, Settings]:
-    """Connect (bad hosts fail here, before any file is written) and expand ``~`` in the host
-    paths once, on the host itself: every later command quotes these paths. The path guard
-    runs again on the expanded paths, now that the login user's home is known."""
-    host = connect(settings)
-    host.open()
+def open_run_host(settings: Settings, host: Host | None = None) -> tuple[Host, Settings]:
+    """Connect (bad hosts fail here, before any file is written), or use the ``host`` the caller
+    lends (left open for it), and expand ``~`` in the host paths once, on the host itself: every
+    later command quotes these paths. The path guard runs again on the expanded paths, now that
+    the login user's home is known."""
+    host = use_host(settings, host)
     try:
         return host, checked_host_dirs(settings, home=host.expand("~"))
     except BaseException:
@@ -155,8 +155,10 @@ def run_baseline(
     *,
     reports: Path,
     progress: Progress,
+    host: Host | None = None,
 ) -> BaselineOutcome:
-    """Run the whole pipeline. Bad input raises UsageError before anything is written."""
+    """Run the whole pipeline. Bad input raises UsageError before anything is written.
+    ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it)."""
     from armjit.flows import iteration
     from armjit.seams import notes
 
@@ -170,7 +172,7 @@ def run_baseline(
         gitops.check_repo(repo, settings.branch)
     notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / name for name in (notes.FINDINGS, notes.PROGRESS, notes.TASK_PLAN)])
-    host, settings = open_host(settings)
+    host, settings = open_run_host(settings, host)
     # Only a deploy deletes what armjit did not put there, so only a deploy needs an owned work dir.
     deploys = repo is not None and not settings.bench_only
     workdirs = [settings.remote_workdir] if deploys else []

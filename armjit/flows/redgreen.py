@@ -25,7 +25,7 @@ from armjit.flows.iteration import (
 from armjit.flows.pipeline import Pipeline, StepContext
 from armjit.render.progress import Progress
 from armjit.seams import notes
-from armjit.seams.hosts import Host, connect, opened
+from armjit.seams.hosts import Host, opened, use_host
 from armjit.seams.store import RunDir, RunStore, new_run_id
 
 __all__ = ["TargetedOutcome", "run_targeted", "targeted_rows", "test_result_row"]
@@ -106,7 +106,9 @@ def _local_python(settings: Settings, repo: Path | None, explicit: set[str], dep
     return sys.executable
 
 
-def _deploy(settings: Settings, explicit: set[str], keyword: str, reports: Path, progress: Progress) -> str:
+def _deploy(
+    settings: Settings, explicit: set[str], keyword: str, reports: Path, progress: Progress, host: Host | None
+) -> str:
     """Sync and build with the benchmarks skipped; the targeted test is left to red/green."""
     from armjit.flows.baseline import run_baseline
 
@@ -114,7 +116,7 @@ def _deploy(settings: Settings, explicit: set[str], keyword: str, reports: Path,
     # The TDD fast path ships what is in front of the engineer; rebasing on upstream is opt-in here.
     sync_upstream = settings.sync_upstream if "sync_upstream" in explicit else False
     deploy_settings = replace(settings, skip_pyperf=True, runtime_skip_tests=skip, sync_upstream=sync_upstream)
-    outcome = run_baseline(deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress)
+    outcome = run_baseline(deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress, host=host)
     steps = {s["name"]: s for s in outcome.manifest.get("steps", [])}
     # The build and the install are what the test needs; a later gate failing is reported, not fatal.
     for name in ("deploy", "build-wheel", "driver-venv"):
@@ -145,8 +147,10 @@ def run_targeted(
     runner: str,
     reports: Path,
     progress: Progress,
+    host: Host | None = None,
 ) -> TargetedOutcome:
-    """RED (``step="red"``: the test must fail) or GREEN (it must pass), with its evidence."""
+    """RED (``step="red"``: the test must fail) or GREEN (it must pass), with its evidence.
+    ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it)."""
     from armjit.seams import gitops
 
     if step not in ("red", "green"):
@@ -169,7 +173,7 @@ def run_targeted(
     deploy_run = None
     if deploy:
         try:
-            deploy_run = _deploy(settings, explicit, keyword, reports, progress)
+            deploy_run = _deploy(settings, explicit, keyword, reports, progress, host)
         except GateFailed as exc:
             record_error(notes_dir, step, str(exc))
             raise
@@ -189,17 +193,15 @@ def run_targeted(
         commits = {"commit": gitops.head_commit(repo, "HEAD"), "branch": gitops.current_branch(repo)}
         commits["dirty_hash"] = gitops.dirty_hash(repo)
 
-    host = connect(settings)
-    with opened(host):
-        host.open()
-        cwd = host.expand(cwd)
-        interpreter = host.expand(interpreter)
+    with opened(use_host(settings, host)) as machine:
+        cwd = machine.expand(cwd)
+        interpreter = machine.expand(interpreter)
         path = test_file if test_file.startswith("/") else f"{cwd.rstrip('/')}/{test_file}"
-        marker = _marker(host, cwd) if not settings.is_local else None
+        marker = _marker(machine, cwd) if not settings.is_local else None
         if marker and not commits:
             commits = {"commit": marker.get("commit"), "branch": marker.get("branch"), "deployed": True}
         now = dt.datetime.now(dt.UTC)
-        run = RunStore(reports / "runs").create(_run_id(now, commits.get("commit"), host, step))
+        run = RunStore(reports / "runs").create(_run_id(now, commits.get("commit"), machine, step))
         manifest: dict[str, Any] = {
             "run_id": run.run_id,
             "kind": step,
@@ -207,7 +209,7 @@ def run_targeted(
             "started": now.isoformat(timespec="microseconds"),
             "settings": settings.public_dict(),
             "explicit_settings": sorted(explicit),
-            "host": {"name": host.name, "is_local": host.is_local},
+            "host": {"name": machine.name, "is_local": machine.is_local},
             "commits": commits,
             "deploy_run": deploy_run,
             "deploy_marker": marker,
@@ -225,7 +227,7 @@ def run_targeted(
             return targeted.classify(holder["result"])
 
         try:
-            pipeline.step("targeted-test", host, body)
+            pipeline.step("targeted-test", machine, body)
         except BaseException as exc:
             # The test never reported (lost connection, Ctrl-C): the record says so, then the error goes on.
             manifest["error"] = f"{type(exc).__name__}: {exc}"

@@ -18,6 +18,7 @@ from armjit.cinderx.buildsource import BuildSource
 from armjit.config import Settings, merge_settings
 from armjit.errors import UsageError
 from armjit.render.progress import Progress
+from armjit.seams.hosts import Host
 from armjit.seams.store import RunDir, RunStore, is_finished, run_status
 
 __all__ = ["VerifyOutcome", "baseline_settings", "run_verify", "size_guard"]
@@ -98,6 +99,7 @@ def run_verify(
     blocks: int,
     worktree: bool,
     progress: Progress,
+    host: Host | None = None,
 ) -> VerifyOutcome:
     from armjit.flows.ab import run_ab
     from armjit.flows.baseline import run_baseline
@@ -124,10 +126,11 @@ def run_verify(
             aa=False,
             reports=reports,
             progress=progress,
+            host=host,
         )
         return VerifyOutcome(base, outcome.run, outcome.report, True, outcome.manifest)
     progress.message(f"verify: re-running baseline {base.run_id}'s parameters (unpaired comparison)")
-    fresh = run_baseline(settings, explicit, reports=reports, progress=progress)
+    fresh = run_baseline(settings, explicit, reports=reports, progress=progress, host=host)
     report = compare.compare_inputs(
         compare.load_input(base.path, store),
         compare.load_input(fresh.run.path, store),

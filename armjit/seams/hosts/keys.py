@@ -1,0 +1,73 @@
+"""Host keys: armjit's one policy, for paramiko's session and for rsync's OpenSSH alike.
+
+A key is trusted on first use and saved to armjit's known_hosts file (``--known-hosts``), or,
+with ``--strict-host-keys``, only when it is already recorded. A changed key is always refused.
+OpenSSH (rsync's transport) runs after paramiko's session was opened, so it reads the same
+files with ``StrictHostKeyChecking=yes``: it never adds or accepts a key paramiko did not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from armjit.errors import HostKeyUnknown
+
+__all__ = ["USER_KNOWN_HOSTS", "KeyPolicy", "fingerprint", "known_hosts_name", "openssh_options"]
+
+USER_KNOWN_HOSTS = "~/.ssh/known_hosts"  # paramiko's "system" keys: read, never written
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    """The name both paramiko and OpenSSH file a key under: ``host`` on port 22, else ``[host]:port``."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def fingerprint(key: Any) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return f"{key.get_name()} SHA256:{base64.b64encode(digest).decode().rstrip('=')}"
+
+
+class KeyPolicy:
+    """paramiko's missing-host-key policy: save the key on first use, or refuse it when strict.
+    ``first_use`` tells afterwards whether this connection saved a key."""
+
+    def __init__(self, known_hosts: Path, *, strict: bool, label: str) -> None:
+        self.known_hosts = known_hosts
+        self.strict = strict
+        self.label = label
+        self.first_use = False
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        if self.strict:
+            client.close()
+            raise HostKeyUnknown(
+                f"{self.label} is not in {self.known_hosts} and --strict-host-keys is on: add its key first "
+                "(ssh-keyscan) or connect once without strict mode",
+                str(self.known_hosts),
+            )
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        client.save_host_keys(str(self.known_hosts))
+        self.first_use = True
+
+
+def openssh_options(known_hosts: Path, host: str, port: int) -> list[str]:
+    """``-o`` options that make OpenSSH decide on host keys exactly as paramiko did: the same
+    files (armjit's, then the user's), the same entry name, no global file, nothing added."""
+    alias = known_hosts_name(host, port)
+    return [
+        "-o",
+        f'UserKnownHostsFile="{known_hosts}" {USER_KNOWN_HOSTS}',
+        "-o",
+        "GlobalKnownHostsFile=none",
+        # paramiko filed the key under the resolved name and port; an ssh_config alias must not
+        # make OpenSSH look under another one.
+        "-o",
+        f"HostKeyAlias={alias}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "CheckHostIP=no",
+    ]

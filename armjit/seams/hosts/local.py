@@ -1,0 +1,62 @@
+"""This machine as a Host, through an invoke Context (the embedded default, ``--host local``)."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from armjit.seams.hosts.base import BashHost, HostTrust
+from armjit.seams.hosts.command import CommandResult, local_command
+
+__all__ = ["LocalHost"]
+
+
+class LocalHost(BashHost):
+    """This machine: commands through invoke, files by copying, rsync without a transport."""
+
+    is_local = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        from invoke import Config, Context
+
+        self.name = "local"
+        self.user = getpass.getuser()
+        self._ctx = Context(Config(overrides={"run": {"in_stream": False}}))
+
+    def open(self) -> None:
+        """Nothing to connect to: this machine."""
+
+    def _context(self) -> Any:
+        return self._ctx
+
+    def _control(self, command: str) -> None:
+        subprocess.run(["bash", "-c", command], check=False, capture_output=True, timeout=30)
+
+    def put(self, local: Path, remote: str) -> None:
+        target = Path(self.expand(remote))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, target)
+
+    def get(self, remote: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.expand(remote), local)
+
+    def close(self) -> None:
+        self._cleanup_pidfiles()
+
+    @property
+    def rsync_capable(self) -> bool:
+        return shutil.which("rsync") is not None
+
+    @property
+    def trust(self) -> HostTrust | None:
+        return None
+
+    def rsync_push(self, options: Sequence[str], source: Path, dest: str, *, timeout: int) -> CommandResult:
+        target = f"{Path(self.expand(dest)).absolute()}/"
+        return local_command(["rsync", *options, f"{source}/", target], timeout=timeout)

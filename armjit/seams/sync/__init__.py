@@ -1,0 +1,208 @@
+"""Ship the work tree to a host, sending only what changed, and mark what was deployed.
+
+Two transports behind :func:`sync_tree`:
+
+- ``rsync`` (:mod:`.rsync_transport`), through the Host's own transport (``Host.rsync_push``:
+  OpenSSH with armjit's known_hosts and strict checking for an SSH host, none for this machine);
+- ``python`` (:mod:`.python_transport`): for machines without rsync (Windows), a manifest and a
+  tar of the changed files through ``Host.run``/``Host.put``.
+
+What is shipped comes from :mod:`.source` (a branch's staged commit, or the working tree).
+Remote ``scratch/``, ``dist/``, ``build/`` and ``venv/`` (the pyperformance venv of the remote
+flow) are never deleted. After a successful sync ``<dest>/.armjit-deploy.json`` records what was
+shipped (:mod:`.marker`); it is removed first, so a sync that fails half-way leaves no marker
+claiming the old tree.
+
+Nothing is deleted in a directory armjit does not own (:mod:`armjit.seams.workdir`): the first
+command of either transport refuses a non-empty unowned ``dest`` before it touches anything,
+and ``adopt=True`` takes such a directory over after listing what the sync will delete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from armjit.errors import ArmjitError, UsageError
+from armjit.seams import gitops, workdir
+from armjit.seams.gitops import SourceState
+from armjit.seams.hosts import Host
+from armjit.seams.safepaths import check_host_dir
+from armjit.seams.sync.marker import MARKER_NAME, DeployMarker, check_marker, read_marker, verify_deploy, write_marker
+from armjit.seams.sync.plan import (
+    KEEP_DIRS,
+    MANIFEST_NAME,
+    FileEntry,
+    RemoteFile,
+    SyncPlan,
+    local_manifest,
+    parse_listing,
+    plan_sync,
+    prune_expr,
+)
+from armjit.seams.sync.python_transport import sync_python
+from armjit.seams.sync.rsync_transport import parse_rsync_stats, rsync_options, rsync_version, sync_rsync
+from armjit.seams.sync.source import Source, source_for, stage_tree
+
+__all__ = [
+    "KEEP_DIRS",
+    "MANIFEST_NAME",
+    "MARKER_NAME",
+    "METHODS",
+    "DeployMarker",
+    "FileEntry",
+    "RemoteFile",
+    "SyncPlan",
+    "SyncResult",
+    "check_marker",
+    "local_manifest",
+    "parse_listing",
+    "parse_rsync_stats",
+    "plan_sync",
+    "read_marker",
+    "rsync_options",
+    "stage_tree",
+    "sync_tree",
+    "verify_deploy",
+]
+
+METHODS = ("auto", "rsync", "python")
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    method: str
+    dest: str
+    source: SourceState
+    files_total: int
+    files_sent: int
+    files_deleted: int
+    bytes_sent: int
+    seconds: float
+    marker: DeployMarker
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source.label()} -> {self.dest} by {self.method}: {self.files_sent} of {self.files_total} "
+            f"files sent ({_human(self.bytes_sent)}), {self.files_deleted} deleted, {self.seconds:.2f}s"
+        )
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"  # pragma: no cover
+
+
+def sync_tree(
+    host: Host,
+    repo: Path,
+    dest: str,
+    *,
+    ref: str | None = None,
+    worktree: bool = False,
+    method: str = "auto",
+    keep: Sequence[str] = KEEP_DIRS,
+    compress: bool = False,
+    adopt: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> SyncResult:
+    """Make ``dest`` on ``host`` hold ``ref``'s committed tree (default HEAD) or, with
+    ``worktree``, the working tree with uncommitted and untracked-unignored files.
+
+    ``method``: ``rsync`` (needs rsync here and on the host), ``python`` (needs only ssh, tar
+    and GNU find on the host), ``auto`` = rsync when both sides have it.
+
+    A non-empty ``dest`` that armjit does not own is refused (UsageError) before anything there
+    changes; with ``adopt`` it is taken over instead, after ``report`` was given what will go.
+    """
+    if method not in METHODS:
+        raise UsageError(f"sync method {method!r}: use one of {', '.join(METHODS)}")
+    if not dest.strip():
+        raise UsageError("the remote work dir is empty")
+    started = time.monotonic()
+    repo = gitops.check_repo(repo)
+    state = gitops.source_state(repo, ref, worktree=worktree)
+    dest = check_host_dir(host.expand(dest), what="the work dir", home=host.expand("~"), min_depth=2)
+    source = source_for(repo, state.commit if not worktree else None, worktree=worktree)
+    if adopt:
+        _adopt(host, dest, source, keep, report or (lambda line: None))
+    chosen, version = _choose(host, dest, method)
+    if chosen == "rsync":
+        sent, deleted, size = sync_rsync(host, source, dest, keep, compress, version)
+    else:
+        sent, deleted, size = sync_python(host, source, dest, keep, compress)
+    marker = DeployMarker(
+        commit=state.commit,
+        branch=state.branch,
+        worktree=state.worktree,
+        dirty_hash=state.dirty_hash,
+        time=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        method=chosen,
+        files=len(source.files),
+    )
+    write_marker(host, dest, marker)
+    return SyncResult(
+        method=chosen,
+        dest=dest,
+        source=state,
+        files_total=len(source.files),
+        files_sent=sent,
+        files_deleted=deleted,
+        bytes_sent=size,
+        seconds=time.monotonic() - started,
+        marker=marker,
+    )
+
+
+def _choose(host: Host, dest: str, method: str) -> tuple[str, tuple[int, ...]]:
+    """Pick the transport; for rsync also prepare ``dest`` (create it, drop the old marker and
+    the python manifest, which an rsync sync would make stale) in the same round trip."""
+    local_rsync = host.rsync_capable
+    if method == "python" or (method == "auto" and not local_rsync):
+        return "python", ()
+    if method == "rsync" and not local_rsync:
+        raise UsageError("rsync is not installed on this machine: use --sync-method python")
+    qdest = shlex.quote(dest)
+    probe = host.run(
+        f"{workdir.claim_shell(dest)} && cd {qdest} && rm -f {MARKER_NAME} {MANIFEST_NAME} && "
+        "if command -v rsync >/dev/null 2>&1; then rsync --version | head -n 1; else echo no-rsync; fi",
+        timeout=120,
+    )
+    workdir.raise_if_refused(host, dest, probe.exit_code, probe.stdout)
+    if not probe.ok:
+        raise ArmjitError(f"cannot prepare {host.name}:{dest}: {probe.tail(1) or f'exit {probe.exit_code}'}")
+    version = rsync_version(probe.stdout)
+    if version is None:
+        if method == "rsync":
+            raise UsageError(f"rsync is not installed on {host.name}: install it or use --sync-method python")
+        return "python", ()
+    return "rsync", version
+
+
+def _adopt(host: Host, dest: str, source: Source, keep: Sequence[str], report: Callable[[str], None]) -> None:
+    """--adopt-workdir: say what the sync is about to delete in a directory armjit did not
+    create, then mark it as armjit's. A directory armjit already owns is left as it is."""
+    if workdir.is_owned(host, dest):
+        return
+    qdest = shlex.quote(dest)
+    files = f"find . {prune_expr(keep)} -o \\( -type f -o -type l \\) -printf '%P\\0'"
+    listing = host.run(
+        f"if [ -d {qdest} ]; then cd {qdest} && {files}; fi",
+        timeout=600,
+    )
+    if not listing.ok:
+        raise ArmjitError(f"cannot list {host.name}:{dest}: {listing.tail(1) or f'exit {listing.exit_code}'}")
+    count, groups = workdir.adopt_plan(listing.stdout.split("\0"), source.files, keep)
+    kept = " ".join(f"{k}/" for k in keep)
+    report(f"adopting {host.name}:{dest}: this deploy deletes {count} files the synced tree lacks (kept: {kept})")
+    for line in groups:
+        report(f"  {line}")
+    workdir.write_owner(host, dest)
