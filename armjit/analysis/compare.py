@@ -25,6 +25,7 @@ from armjit.analysis import crossrun, stats
 from armjit.analysis.crossrun import CodeIdentity, Reason
 from armjit.analysis.pyperf_data import BenchmarkData, PyperfFile
 from armjit.analysis.pyperf_data import load as load_pyperf
+from armjit.cinderx import modes as jit_modes
 from armjit.errors import UsageError
 from armjit.render import TableFormat, table
 from armjit.seams.store import RunStore, atomic_write_text
@@ -66,9 +67,6 @@ HEADERS = (
     "verdict",
     "reason",
 )
-# Modes in which the JIT is expected to compile something; 0 __main__ compiles there means the
-# measurement is of the interpreter, whatever the mode is called.
-_NO_COMPILE_MODES = frozenset({"nojit", "nocinderx", "cpython", "interp"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,7 +379,8 @@ def _pair_modes(a: Input, b: Input, mode: str | None) -> tuple[list[tuple[str | 
 
 
 def _jit_inactive(mode: str | None, side: ModeData, label: str) -> list[str]:
-    if mode is None or mode in _NO_COMPILE_MODES or side.compiles_main is None:
+    # In a mode that expects compiles, 0 __main__ compiles means the interpreter was measured.
+    if not jit_modes.expects_compiles(mode) or side.compiles_main is None:
         return []
     if side.compiles_main == 0:
         return [f"{label} (0 __main__ compiles in mode {mode})"]

@@ -364,7 +364,7 @@ def _judge(
         for (bench, mode), blocks in samples.items():
             key = f"{bench}/{mode}"
             gates = []
-            expects = mode != "nojit" and a.state.settings.build != "none"
+            expects = gate.compiles_expected(bl._mode(a.state, mode), build=a.state.settings.build)
             proof = {}
             for side in [a] if aa else [a, b]:
                 counts = _fetch_logs(ctx, side, mode)

@@ -22,6 +22,7 @@ from typing import Any
 from armjit import __version__
 from armjit.cinderx import commands as cinderx
 from armjit.cinderx import gate
+from armjit.cinderx import modes as jit_modes
 from armjit.cinderx.modes import JitMode, inherit_environ, jit_mode, jitlist_text
 from armjit.config import Settings, checked_host_dirs
 from armjit.errors import GateFailed
@@ -96,8 +97,9 @@ def guard_host_dirs(host: Host, settings: Settings, *, workdirs: list[str], venv
 def plan_modes(settings: Settings) -> tuple[list[str], str]:
     """The modes that can run, and one line about the ones that cannot."""
     if settings.build == "none":
-        runnable = [m for m in settings.modes if m == "nojit"] or ["nojit"]
-        dropped = [m for m in settings.modes if m != "nojit"]
+        plain = [m for m in jit_modes.known_modes() if jit_modes.runs_without_cinderx(m)]
+        runnable = [m for m in settings.modes if m in plain] or plain[:1]
+        dropped = [m for m in settings.modes if m not in plain]
         why = ""
         if dropped:
             why = (
@@ -641,7 +643,7 @@ def _jit_gate(ctx: StepContext, state: _State) -> str:
         if record is None:
             continue
         counts = [gate.count_log(p, (state.run.path / p).read_bytes()) for p in record["jit_logs"]]
-        expects = name != "nojit" and s.build != "none"
+        expects = gate.compiles_expected(_mode(state, name), build=s.build)
         verdict = gate.judge_mode(
             name,
             counts,
