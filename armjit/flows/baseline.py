@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import re
 import shlex
-import statistics
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit import __version__
+from armjit.analysis import pyperf_data
 from armjit.cinderx import commands as cinderx
 from armjit.cinderx import gate
 from armjit.cinderx import modes as jit_modes
@@ -602,7 +602,7 @@ def _fetch_mode(ctx: StepContext, state: _State, name: str, output: str, record:
         local = run.file("pyperf", f"{name}.json")
         ctx.host.get(output, local)
         record["pyperf_json"] = run.relative(local)
-        record.update(_summarise_pyperf(local))
+        record.update(pyperf_data.summary(local))
     log_dir = f"{ctx.host.expand(state.remote_run)}/jitlogs/{name}"
     listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
     logs = []
@@ -611,27 +611,6 @@ def _fetch_mode(ctx: StepContext, state: _State, name: str, output: str, record:
         ctx.host.get(f"{log_dir}/{entry}", local)
         logs.append(run.relative(local))
     record["jit_logs"] = logs
-
-
-def _summarise_pyperf(path: Path) -> dict[str, Any]:
-    """Median of per-process medians (the unit is a fresh process) and the sample shape."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"value": None}
-    medians = []
-    values = 0
-    for bench in data.get("benchmarks", []):
-        for run in bench.get("runs", []):
-            vals = run.get("values") or []
-            if vals:
-                medians.append(statistics.median(vals))
-                values += len(vals)
-    if not medians:
-        return {"value": None, "processes": 0, "values": 0}
-    return {"value": statistics.median(medians), "processes": len(medians), "values": values}
 
 
 def _jit_gate(ctx: StepContext, state: _State) -> str:
