@@ -219,6 +219,38 @@ def side_measurement(side: Input, mode: ModeData, bench: BenchmarkData, *, run_h
     return crossrun.measurement(bench, runner=mode.runner, host=host, python=side.python)
 
 
+def _compare_benchmark(
+    sides: tuple[tuple[Input, ModeData, BenchmarkData], tuple[Input, ModeData, BenchmarkData]],
+    mode: str | None,
+    gates: list[str],
+    delta_and_source: tuple[float | None, str],
+    resamples: int,
+    seed: int,
+) -> Comparison:
+    """One benchmark of one mode: the unpaired estimate, judged by armjit.analysis.crossrun's rule."""
+    (a, ma, fa), (b, mb, fb) = sides
+    est = stats.unpaired_estimate(fa.processes, fb.processes, resamples=resamples, seed=seed)
+    bench_gates = [*gates, *stats.health_gates(paired=False, n_from=est.n_from, n_to=est.n_to)]
+    both = a.is_run and b.is_run
+    mismatch = crossrun.comparability(
+        side_measurement(a, ma, fa, run_hosts=both), side_measurement(b, mb, fb, run_hosts=both)
+    )
+    d, source = delta_and_source
+    decision, reasons = crossrun.decide_cross_run(
+        est,
+        delta=d,
+        gates=bench_gates,
+        reasons=(*mismatch, *crossrun.stability(est)),
+        unknown=crossrun.delta_unknown(a.host or b.host, fa.name),
+        same=crossrun.same_code(a.code, b.code),
+    )
+    judgement = stats.Judgement(est, decision)
+    notes = _bench_notes(fa, fb)
+    return Comparison(
+        fa.name, mode, judgement, fa.unit, notes, reasons=reasons, comparable=not mismatch, delta_source=source
+    )
+
+
 def compare_inputs(
     a: Input,
     b: Input,
@@ -246,12 +278,10 @@ def compare_inputs(
             continue
         names_a, names_b = ma.data.names, mb.data.names
         common = [n for n in names_a if n in names_b]
-        only_a = [n for n in names_a if n not in names_b]
-        only_b = [n for n in names_b if n not in names_a]
-        if only_a:
-            notes.append(f"mode {shown}: benchmarks only in from ({a.label}): {', '.join(only_a)}")
-        if only_b:
-            notes.append(f"mode {shown}: benchmarks only in to ({b.label}): {', '.join(only_b)}")
+        for side, have, other in ((f"from ({a.label})", names_a, names_b), (f"to ({b.label})", names_b, names_a)):
+            only = [n for n in have if n not in other]
+            if only:
+                notes.append(f"mode {shown}: benchmarks only in {side}: {', '.join(only)}")
         any_common = any_common or bool(common)
         gates = list(
             stats.health_gates(
@@ -262,34 +292,9 @@ def compare_inputs(
             )
         )
         for index, name in enumerate(common):
-            fa, fb = ma.data.get(name), mb.data.get(name)
-            est = stats.unpaired_estimate(fa.processes, fb.processes, resamples=resamples, seed=seed + index)
-            bench_gates = [*gates, *stats.health_gates(paired=False, n_from=est.n_from, n_to=est.n_to)]
-            both = a.is_run and b.is_run
-            mismatch = crossrun.comparability(
-                side_measurement(a, ma, fa, run_hosts=both), side_measurement(b, mb, fb, run_hosts=both)
-            )
-            d, source = _cross_run_delta(delta, noise_file, (a.host, b.host), name, mode_name)
-            decision, reasons = crossrun.decide_cross_run(
-                est,
-                delta=d,
-                gates=bench_gates,
-                reasons=(*mismatch, *crossrun.stability(est)),
-                unknown=crossrun.delta_unknown(a.host or b.host, name),
-                same=crossrun.same_code(a.code, b.code),
-            )
-            comparisons.append(
-                Comparison(
-                    name,
-                    mode_name,
-                    stats.Judgement(est, decision),
-                    fa.unit,
-                    _bench_notes(fa, fb),
-                    reasons=reasons,
-                    comparable=not mismatch,
-                    delta_source=source,
-                )
-            )
+            sides = ((a, ma, ma.data.get(name)), (b, mb, mb.data.get(name)))
+            delta_and_source = _cross_run_delta(delta, noise_file, (a.host, b.host), name, mode_name)
+            comparisons.append(_compare_benchmark(sides, mode_name, gates, delta_and_source, resamples, seed + index))
     if not any_common:
         na = sorted({n for _, m, _ in pairs if m.data for n in m.data.names})
         nb = sorted({n for _, _, m in pairs if m.data for n in m.data.names})

@@ -9,7 +9,6 @@ imported from task_plan.md's blocks, and the next write saves them as state.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -87,8 +86,9 @@ def load(notes_dir: Path) -> PlanState:
     return PlanState(decisions, errors, phases, extra)
 
 
-def save(notes_dir: Path, state: PlanState, blocks: Iterable[str] = ()) -> None:
-    """Write the state, then render ``blocks`` ("decisions", "errors") of task_plan.md from it.
+def save(notes_dir: Path, state: PlanState) -> None:
+    """Write the state, then render task_plan.md's tables from it (a table with no rows yet is
+    left out, so a new task_plan.md grows the blocks in the order they are first used).
 
     task_plan.md is checked first, so damaged markers stop the write before the state changes."""
     path = notes_dir / notes.TASK_PLAN
@@ -100,8 +100,9 @@ def save(notes_dir: Path, state: PlanState, blocks: Iterable[str] = ()) -> None:
         "phases": state.phases,
     }
     notes.write_state(notes_dir, data)
-    for block in blocks:
-        notes.upsert_block(path, block, _render(state, block))
+    for block, rows in (("decisions", state.decisions), ("errors", state.errors)):
+        if rows:
+            notes.upsert_block(path, block, _render(state, block))
 
 
 def _render(state: PlanState, block: str) -> str:
@@ -120,7 +121,7 @@ def add_decision(notes_dir: Path, text: str, why: str) -> None:
     if not why.strip():
         raise UsageError("decide: give the reason with --why")
     state = load(notes_dir)
-    save(notes_dir, replace(state, decisions=(*state.decisions, Decision(text.strip(), why.strip()))), ["decisions"])
+    save(notes_dir, replace(state, decisions=(*state.decisions, Decision(text.strip(), why.strip()))))
 
 
 def record_error(notes_dir: Path, step: str, message: str) -> int:
@@ -139,7 +140,7 @@ def record_error(notes_dir: Path, step: str, message: str) -> int:
     else:
         errors.append(ErrorRow(step, message))
         index = len(errors) - 1
-    save(notes_dir, replace(state, errors=tuple(errors)), ["errors"])
+    save(notes_dir, replace(state, errors=tuple(errors)))
     return errors[index].attempt
 
 
@@ -150,7 +151,7 @@ def resolve_errors(notes_dir: Path, step: str, resolution: str) -> int:
     if not any(closing):
         return 0
     errors = tuple(replace(e, resolution=resolution) if c else e for e, c in zip(state.errors, closing, strict=True))
-    save(notes_dir, replace(state, errors=errors), ["errors"])
+    save(notes_dir, replace(state, errors=errors))
     return sum(closing)
 
 
