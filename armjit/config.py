@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from armjit.cinderx import modes as jit_modes
 from armjit.errors import UsageError
 from armjit.seams.safepaths import check_host_dir
 
 __all__ = [
     "BUILD_ENV_NAMES",
     "HOST_DIRS",
-    "KNOWN_MODES",
     "SettingSpec",
     "Settings",
     "checked_host_dirs",
@@ -32,7 +32,6 @@ __all__ = [
     "setting_specs",
 ]
 
-KNOWN_MODES = ("nojit", "jitlist", "autojit")
 # Build knobs CinderX's setup.py reads from the environment (cinderx-workflow.md §2.3).
 BUILD_ENV_NAMES = re.compile(
     r"^(ENABLE_[A-Z0-9_]+|CINDERX_[A-Z0-9_]+|CMAKE_[A-Z0-9_]+|CC|CXX|CFLAGS|CXXFLAGS|LDFLAGS)$"
@@ -96,7 +95,9 @@ class Settings:
     smoke_autojit: int = _s(10, "PYTHONJITAUTO for the startup smoke", env="SMOKE_AUTOJIT")
     # Benchmarks and JIT modes
     bench: tuple[str, ...] = _s(("richards",), "pyperformance benchmark(s)", "-Benchmark", "BENCH")
-    modes: tuple[str, ...] = _s(("nojit", "jitlist", "autojit"), "JIT modes to benchmark: nojit,jitlist,autojit")
+    modes: tuple[str, ...] = _s(
+        jit_modes.default_modes(), f"JIT modes to benchmark: {','.join(jit_modes.known_modes())}"
+    )
     autojit: int = _s(50, "auto-JIT threshold", "-AutoJit", "AUTOJIT")
     autojit_jitlist_filter: bool = _s(
         True,
@@ -306,9 +307,10 @@ def validate(s: Settings) -> None:
             raise UsageError(f"{flag} {number}: must be at least 1")
     if s.warmups < 0 or s.loops < 0:
         raise UsageError("--warmups and --loops cannot be negative")
-    unknown = [m for m in s.modes if m not in KNOWN_MODES]
+    known = jit_modes.known_modes()
+    unknown = [m for m in s.modes if m not in known]
     if unknown:
-        raise UsageError(f"--modes: unknown mode(s) {', '.join(unknown)}; known: {', '.join(KNOWN_MODES)}")
+        raise UsageError(f"--modes: unknown mode(s) {', '.join(unknown)}; known: {', '.join(known)}")
     if not (s.build in ("source", "none", "pypi") or re.fullmatch(r"pypi==[A-Za-z0-9_.+-]+", s.build)):
         raise UsageError(f"--build {s.build!r}: expected source, pypi, pypi==VERSION or none")
     if s.bench_only and s.skip_pyperf:

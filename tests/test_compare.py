@@ -15,6 +15,7 @@ import pytest
 
 from armjit.analysis import compare, pyperf_data, stats
 from armjit.errors import UsageError
+from armjit.render import compare_report
 from armjit.seams.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -351,19 +352,19 @@ def test_parse_delta_refuses(text: str) -> None:
 # --- rendering ----------------------------------------------------------------------------
 
 
-def test_table_and_findings_block() -> None:
+def test_table_and_comparison_findings_block() -> None:
     report = files(SLOW, FAST, delta=0.02)
-    text = compare.render_table(report)
+    text = compare_report.render_table(report)
     assert "ratio to/from (lower is better)" in text and "%Δ (lower is better)" in text
     assert "real improvement" in text
-    block = compare.findings_block(report, title="nocinderx -> jitlist", plot="plots/x.png")
+    block = compare_report.comparison_findings_block(report, title="nocinderx -> jitlist", plot="plots/x.png")
     assert block.startswith("### nocinderx -> jitlist")
     assert "| mode" in block and "ratio to/from (lower is better)" in block
     assert "not interleaved" in block
     assert "![from -> to per process](plots/x.png)" in block
     verdict_lines = [line for line in block.splitlines() if line.startswith("Verdict:")]
     assert verdict_lines == ["Verdict: real improvement."]
-    regression = compare.findings_block(files(FAST, SLOW, delta=0.02), title="t")
+    regression = compare_report.comparison_findings_block(files(FAST, SLOW, delta=0.02), title="t")
     assert regression.rstrip().endswith("Verdict: regression.")
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from armjit.analysis import between_runs, compare, crossrun, pyperf_data, stats
 from armjit.errors import UsageError
+from armjit.render import compare_report
 from armjit.seams.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def test_identical_wheel_at_two_loads_is_no_improvement(tmp_path: Path) -> None:
     assert cmp.reason.startswith("same code on both sides (released cinderx==2026.11.2.0)")
     assert kinds(cmp) == ["unstable", "unstable", "delta_unknown", "same_code"]
     assert report.overall_text == "no clear improvement (same code on both sides)"
-    assert "Verdict: no clear improvement (same code on both sides)." in compare.render_text(report)
+    assert "Verdict: no clear improvement (same code on both sides)." in compare_report.render_text(report)
     row = compare.report_json(report)["comparisons"][0]
     assert row["same_code"] is True and row["comparable"] is True
     assert row["delta_source"] == "unknown" and row["delta"] is None

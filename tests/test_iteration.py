@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from armjit.cinderx import targeted
-from armjit.flows import iteration
+from armjit.flows import iteration, task_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = "test_arm64_fast_path"
@@ -125,8 +125,9 @@ def test_red_then_green_locally_with_evidence(red_repo: tuple[Any, Path], tmp_pa
         assert early.returncode == 1
         assert "green: the test failed (test_arm64_fast_path)" in one_line_error(early)
         assert f"(attempt {attempt}, run " in one_line_error(early)
-    errors = iteration.table_rows(iteration.notes.read_block(repo.path / "task_plan.md", "errors"))
-    assert len(errors) == 1 and errors[0][0].startswith("green: the test failed") and errors[0][1:] == ["2", "open"]
+    (error,) = task_plan.load(repo.path).errors  # the state file beside the notes
+    assert error.step == "green" and error.message.startswith("the test failed") and error.attempt == 2
+    assert error.is_open and "| green: the test failed" in (repo.path / "task_plan.md").read_text()
 
     set_fast_path(repo, "on")
     install_build(repo.path, python, tmp_path / "dist")
@@ -142,8 +143,8 @@ def test_red_then_green_locally_with_evidence(red_repo: tuple[Any, Path], tmp_pa
     rows = [ln for ln in progress.splitlines() if ln.startswith("| cinderx/")]
     assert [r.split(" | ")[4] for r in rows] == ["RED ok", "GREEN not met", "GREEN not met", "GREEN ok"]
     assert all(m["run_id"] in progress for m in [record, *greens])
-    errors = iteration.table_rows(iteration.notes.read_block(repo.path / "task_plan.md", "errors"))
-    assert errors[0][1] == "2" and errors[0][2] == f"GREEN met in run {greens[-1]['run_id']}"
+    errors = task_plan.load(repo.path).errors
+    assert errors[0].attempt == 2 and errors[0].resolution == f"GREEN met in run {greens[-1]['run_id']}"
     plan = (repo.path / "task_plan.md").read_text()
     assert "- [x] `invoke red -k NAME`" in plan and "- [x] `invoke green -k NAME --deploy`" in plan
     assert "Phase 1: Baseline" in plan.split("## Phases")[0]  # no baseline yet: that is the current phase

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from armjit.analysis.mine import candidates, collect, diff, findings_block, mine, render_report, report_json
+from armjit.analysis.mine import candidates, collect, diff, mine, mined_findings_block, render_report, report_json
 from armjit.errors import UsageError
 from armjit.seams import notes
 from armjit.seams.store import RunStore
@@ -98,7 +98,7 @@ def test_candidates_point_at_source_areas() -> None:
     text = render_report(report, top=3)
     assert "Unsupported opcodes" in text and "DELETE_GLOBAL" in text
     assert "| __main__:del_and_global" not in text  # console tables are not markdown
-    assert "### Failures by reason" in findings_block(report)
+    assert "### Failures by reason" in mined_findings_block(report)
 
 
 def test_diff_function_by_function(tmp_path: Path) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from armjit.cinderx import gate
+from armjit.cinderx import gate, modes
 from armjit.cinderx.commands import bench_command
 from armjit.cinderx.modes import JitMode, inherit_environ, jit_mode, missing_inherited
+from armjit.config import merge_settings
+from armjit.errors import UsageError
+from armjit.flows.baseline import plan_modes
+from armjit.render.baseline_report import modes_table
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "cinderx-2026.11"
 
@@ -91,3 +97,69 @@ def test_gate_failure_names_the_cause() -> None:
     assert not dropped.ok and "--inherit-environ" in dropped.message
     nojit = gate.judge_mode("nojit", parent_only, expects_compiles=False, expected_processes=4)
     assert nojit.ok and nojit.total == 0
+
+
+# -- the mode registry: a new mode is one register() call ----------------------------------------
+
+
+@pytest.fixture
+def jitall() -> Iterator[modes.ModeSpec]:
+    """A mode that compiles every function at its first call, registered the way modes.py does."""
+
+    def build(c: modes.ModeContext) -> JitMode:
+        return JitMode("jitall", {"PYTHONJITALL": "1"}, description="compile everything at first call")
+
+    spec = modes.register(modes.ModeSpec("jitall", build))
+    try:
+        yield spec
+    finally:
+        modes.unregister("jitall")
+
+
+def test_a_registered_mode_flows_through_settings_plan_commands_gate_and_summary(jitall: modes.ModeSpec) -> None:
+    settings = merge_settings(cli={"modes": "nojit,jitall"})
+    assert settings.modes == ("nojit", "jitall")
+    assert plan_modes(settings) == (["nojit", "jitall"], "")
+    # --build none keeps the modes that need no cinderx and names the dropped one
+    runnable, why = plan_modes(replace(settings, build="none"))
+    assert runnable == ["nojit"] and "jitall" in why
+
+    mode = _mode("jitall")
+    assert mode.env["PYTHONJITALL"] == "1" and "PYTHONJITLOGFILE" in mode.env and mode.expects_compiles
+    cmd = bench_command(
+        runner="pyperf",
+        python="/v/bin/python",
+        bench="richards",
+        mode=mode,
+        output="/o.json",
+        bench_file="/b.py",
+        processes=2,
+        values=2,
+        warmups=1,
+        loops=0,
+    )
+    assert "PYTHONJITALL=1" in cmd.command and missing_inherited(mode, inherit_environ(mode)) == []
+
+    # the gate asks the registry: jitall must compile, nojit must not
+    assert gate.compiles_expected(mode, build="source") and not gate.compiles_expected(mode, build="none")
+    assert not gate.compiles_expected(_mode("nojit"), build="source")
+    counts = _fixture_counts("richards_jitlist_w10")
+    verdict = gate.judge_mode(
+        "jitall", counts, expects_compiles=gate.compiles_expected(mode, build="source"), expected_processes=10
+    )
+    assert verdict.ok and verdict.main > 0
+    empty = [gate.count_log("jit_1.log", b"")]
+    assert not gate.judge_mode("jitall", empty, expects_compiles=True, expected_processes=1).ok
+    assert modes.expects_compiles("jitall") and not modes.expects_compiles("nojit")
+
+    manifest = {"modes": {"jitall": {"benchmarks": ["richards"], "value": 0.01, "compiles": {"main": verdict.main}}}}
+    summary = modes_table(manifest, "github")
+    assert "| jitall " in summary and str(verdict.main) in summary
+
+
+def test_unknown_and_duplicate_modes_are_refused() -> None:
+    with pytest.raises(UsageError, match="unknown mode"):
+        merge_settings(cli={"modes": "nojit,jitall"})
+    with pytest.raises(ValueError, match="twice"):
+        modes.register(modes.ModeSpec("nojit", lambda c: JitMode("nojit")))
+    assert modes.default_modes() == ("nojit", "jitlist", "autojit")

@@ -1,42 +1,48 @@
-"""``invoke compare``: two runs (or pyperf files) -> per mode and benchmark, ratio to/from and a verdict.
+"""``invoke compare``: two inputs (runs or pyperf files) -> per mode and benchmark, ratio to/from and a verdict.
 
 Two separate runs are not interleaved, so the comparison is unpaired (hierarchical bootstrap over
-processes, armjit.analysis.stats) and says so; what such a comparison may claim is armjit.analysis.crossrun's rule
-(comparable settings, stable sides, δ from the between-run noise, different code). ``invoke ab``
-gives the paired verdict. The same ``Comparison``/``Report`` records and renderers serve paired
-results.
+processes, armjit.analysis.stats) and says so; what such a comparison may claim is
+armjit.analysis.crossrun's rule (comparable settings, stable sides, δ from the between-run noise,
+different code). ``invoke ab`` gives the paired verdict. The same ``Comparison``/``Report`` records
+serve paired results.
 
-Also here: the per-host noise store (``reports/noise.json``): the paired A/A δ that ``invoke ab
---aa`` writes, and beside it the between-run noise that armjit.analysis.between_runs measures from
-repeated baselines of the same code (``invoke compare --record-noise``).
+Beside this module: loading the inputs (armjit.analysis.run_inputs), the per-host noise store
+(armjit.analysis.noise_store), and rendering the report (armjit.render.compare_report).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from armjit.analysis import crossrun, stats
-from armjit.analysis.crossrun import CodeIdentity, Reason
-from armjit.analysis.pyperf_data import BenchmarkData, PyperfFile
-from armjit.analysis.pyperf_data import load as load_pyperf
+from armjit.analysis.crossrun import Reason
+from armjit.analysis.noise_store import (
+    NOISE_FILE,
+    lookup_between_run_noise,
+    lookup_noise_floor,
+    noise_path,
+    parse_delta,
+    record_between_run_noise,
+    record_noise_floor,
+)
+from armjit.analysis.pyperf_data import BenchmarkData
+from armjit.analysis.run_inputs import Input, ModeData, load_input
+from armjit.cinderx import modes as jit_modes
 from armjit.errors import UsageError
-from armjit.render import TableFormat, table
-from armjit.seams.store import RunStore, atomic_write_text
 
+# The inputs and noise-store names are part of this module's interface too: the flows that
+# compare (ab, verify) load inputs and look up δ through it.
 __all__ = [
     "NOISE_FILE",
+    "NOT_INTERLEAVED",
     "Comparison",
     "Input",
     "ModeData",
     "Report",
     "compare_inputs",
-    "findings_block",
     "load_input",
     "lookup_between_run_noise",
     "lookup_noise_floor",
@@ -44,231 +50,14 @@ __all__ = [
     "parse_delta",
     "record_between_run_noise",
     "record_noise_floor",
-    "render_table",
-    "render_text",
     "report_json",
     "side_measurement",
 ]
 
-NOISE_FILE = "noise.json"
 NOT_INTERLEAVED = (
     "unpaired: from and to were measured in separate runs, not interleaved, so drift of the machine "
     "between the runs is part of the difference (use `invoke ab` for a paired, interleaved verdict)"
 )
-HEADERS = (
-    "mode",
-    "benchmark",
-    "from (s/iter)",
-    "to (s/iter)",
-    stats.RATIO_HEADER,
-    "95% CI",
-    "%Δ (lower is better)",
-    "verdict",
-    "reason",
-)
-# Modes in which the JIT is expected to compile something; 0 __main__ compiles there means the
-# measurement is of the interpreter, whatever the mode is called.
-_NO_COMPILE_MODES = frozenset({"nojit", "nocinderx", "cpython", "interp"})
-
-
-# ---------------------------------------------------------------------------------------------
-# inputs
-
-
-@dataclass(frozen=True)
-class ModeData:
-    """One JIT mode of one input: its pyperf results and what the run recorded about the JIT."""
-
-    mode: str | None
-    data: PyperfFile | None  # None: the run has no benchmark results for this mode
-    threshold: int | None = None
-    compiles_main: int | None = None
-    runner: str | None = None  # pyperf | pyperformance, as the run recorded it
-
-
-@dataclass(frozen=True)
-class Input:
-    """A run (``modes`` keyed by mode name) or a plain pyperf file (one entry keyed ``None``)."""
-
-    label: str
-    is_run: bool
-    host: str | None
-    modes: dict[str | None, ModeData]
-    code: CodeIdentity | None = None  # what the run measured, when its record pins it down
-    python: str | None = None
-    status: str | None = None
-    path: Path | None = None
-
-
-def _host_name(value: Any) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, dict):
-        for key in ("name", "host", "hostname"):
-            if isinstance(value.get(key), str) and value[key]:
-                return str(value[key])
-    return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _load_run(run_path: Path, manifest: dict[str, Any], label: str) -> Input:
-    modes_raw = manifest.get("modes")
-    if not isinstance(modes_raw, dict) or not modes_raw:
-        raise UsageError(f"run {label} has no benchmark modes in its run.json")
-    modes: dict[str | None, ModeData] = {}
-    for name, raw in modes_raw.items():
-        info: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        rel = info.get("pyperf_json")
-        data = None
-        if isinstance(rel, str) and rel:
-            target = run_path / rel
-            if not target.is_file():
-                raise UsageError(f"run {label}: mode {name}'s pyperf JSON {rel} is missing from the run directory")
-            data = load_pyperf(target)
-        compiles = info.get("compiles")
-        main = _int_or_none(compiles.get("main")) if isinstance(compiles, dict) else None
-        runner = info.get("runner") if isinstance(info.get("runner"), str) else None
-        modes[str(name)] = ModeData(str(name), data, _int_or_none(info.get("threshold")), main, runner)
-    host = manifest.get("host")
-    python = host.get("python") if isinstance(host, dict) and isinstance(host.get("python"), str) else None
-    status = manifest.get("status") if isinstance(manifest.get("status"), str) else None
-    code = crossrun.code_identity(manifest)
-    return Input(label, True, _host_name(host), modes, code, python, status, run_path)
-
-
-def load_input(ref: str | Path, store: RunStore) -> Input:
-    """A pyperf JSON(.gz) file, or a run id / run directory / ``latest`` resolved through ``store``."""
-    path = Path(ref)
-    if path.is_file():
-        data = load_pyperf(path)
-        return Input(path.name, False, _host_name(data.metadata.get("hostname")), {None: ModeData(None, data)})
-    if path.suffix in (".json", ".gz") and not path.exists():
-        raise UsageError(f"{ref}: no such pyperf file")
-    try:
-        run = store.resolve(ref)
-    except UsageError:
-        raise UsageError(f"{ref!r} is neither a pyperf JSON file nor a run (id, directory or 'latest')") from None
-    return _load_run(run.path, run.manifest(), run.label())
-
-
-# ---------------------------------------------------------------------------------------------
-# noise floor store
-
-
-def noise_path(reports: Path) -> Path:
-    return reports / NOISE_FILE
-
-
-def _read_noise(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {"schema_version": 1, "hosts": {}}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read the noise floors in {path}: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("hosts"), dict):
-        raise UsageError(f"{path} is not an armjit noise-floor file (no 'hosts' object)")
-    return data
-
-
-def record_noise_floor(
-    path: Path,
-    *,
-    host: str,
-    benchmark: str,
-    mode: str | None,
-    delta: float,
-    blocks: int,
-    measured_at: str | None = None,
-    source: str = "",
-) -> None:
-    """Store δ for (host, benchmark, mode); ``mode=None`` stores the host+benchmark default ("*")."""
-    if not (math.isfinite(delta) and delta > 0):
-        raise UsageError(f"noise floor {delta!r} must be a positive fraction (0.02 = 2%)")
-    data = _read_noise(path)
-    entry = data["hosts"].setdefault(host, {}).setdefault(benchmark, {}).setdefault(mode or "*", {})
-    # update in place: the between-run noise stored beside δ survives a new A/A run
-    entry.update(
-        delta=delta,
-        blocks=blocks,
-        measured_at=measured_at or _now(),
-        source=source,
-    )
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def record_between_run_noise(
-    path: Path,
-    *,
-    host: str,
-    benchmark: str,
-    mode: str | None,
-    delta: float,
-    runs: Sequence[str],
-    measured_at: str | None = None,
-) -> None:
-    """Store the between-run δ for (host, benchmark, mode) beside the A/A δ of that entry."""
-    if not (math.isfinite(delta) and delta > 0):
-        raise UsageError(f"between-run noise {delta!r} must be a positive fraction (0.02 = 2%)")
-    if len(runs) < 2:
-        raise UsageError("the between-run noise needs at least two runs of the same code")
-    data = _read_noise(path)
-    entry = data["hosts"].setdefault(host, {}).setdefault(benchmark, {}).setdefault(mode or "*", {})
-    entry["between_runs"] = {"delta": delta, "runs": list(runs), "measured_at": measured_at or _now()}
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def lookup_between_run_noise(
-    path: Path, *, host: str | None, benchmark: str, mode: str | None
-) -> tuple[float, int] | None:
-    """The stored between-run δ and how many runs it came from (mode, else "*"), or None."""
-    if host is None:
-        return None
-    per_bench = _read_noise(path)["hosts"].get(host, {}).get(benchmark, {})
-    for key in (mode or "*", "*"):
-        entry = per_bench.get(key)
-        between = entry.get("between_runs") if isinstance(entry, dict) else None
-        if isinstance(between, dict) and isinstance(between.get("delta"), int | float):
-            runs = between.get("runs")
-            return float(between["delta"]), len(runs) if isinstance(runs, list) else 0
-    return None
-
-
-def lookup_noise_floor(path: Path, *, host: str | None, benchmark: str, mode: str | None) -> float | None:
-    """The stored δ for this host, benchmark and mode (else the benchmark's "*" entry), or None."""
-    if host is None:
-        return None
-    per_bench = _read_noise(path)["hosts"].get(host, {}).get(benchmark, {})
-    for key in (mode or "*", "*"):
-        entry = per_bench.get(key)
-        if isinstance(entry, dict) and isinstance(entry.get("delta"), int | float):
-            return float(entry["delta"])
-    return None
-
-
-def parse_delta(text: str | float) -> float:
-    """``--delta``: a fraction (0.02) or a percentage ("2%"); at least the 1% floor, below 50%."""
-    raw = str(text).strip()
-    try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise UsageError(f"--delta {raw!r}: expected a fraction like 0.02 or a percentage like 2%") from None
-    if math.isnan(value) or value >= 0.5:
-        raise UsageError(f"--delta {raw}: expected a fraction like 0.02 (2%), below 0.5")
-    if value < stats.MIN_DELTA:
-        raise UsageError(f"--delta {raw}: the practical threshold is at least {stats.MIN_DELTA:.0%} (0.01)")
-    return value
-
-
-# ---------------------------------------------------------------------------------------------
-# comparisons
 
 
 @dataclass(frozen=True)
@@ -381,7 +170,8 @@ def _pair_modes(a: Input, b: Input, mode: str | None) -> tuple[list[tuple[str | 
 
 
 def _jit_inactive(mode: str | None, side: ModeData, label: str) -> list[str]:
-    if mode is None or mode in _NO_COMPILE_MODES or side.compiles_main is None:
+    # In a mode that expects compiles, 0 __main__ compiles means the interpreter was measured.
+    if not jit_modes.expects_compiles(mode) or side.compiles_main is None:
         return []
     if side.compiles_main == 0:
         return [f"{label} (0 __main__ compiles in mode {mode})"]
@@ -429,6 +219,38 @@ def side_measurement(side: Input, mode: ModeData, bench: BenchmarkData, *, run_h
     return crossrun.measurement(bench, runner=mode.runner, host=host, python=side.python)
 
 
+def _compare_benchmark(
+    sides: tuple[tuple[Input, ModeData, BenchmarkData], tuple[Input, ModeData, BenchmarkData]],
+    mode: str | None,
+    gates: list[str],
+    delta_and_source: tuple[float | None, str],
+    resamples: int,
+    seed: int,
+) -> Comparison:
+    """One benchmark of one mode: the unpaired estimate, judged by armjit.analysis.crossrun's rule."""
+    (a, ma, fa), (b, mb, fb) = sides
+    est = stats.unpaired_estimate(fa.processes, fb.processes, resamples=resamples, seed=seed)
+    bench_gates = [*gates, *stats.health_gates(paired=False, n_from=est.n_from, n_to=est.n_to)]
+    both = a.is_run and b.is_run
+    mismatch = crossrun.comparability(
+        side_measurement(a, ma, fa, run_hosts=both), side_measurement(b, mb, fb, run_hosts=both)
+    )
+    d, source = delta_and_source
+    decision, reasons = crossrun.decide_cross_run(
+        est,
+        delta=d,
+        gates=bench_gates,
+        reasons=(*mismatch, *crossrun.stability(est)),
+        unknown=crossrun.delta_unknown(a.host or b.host, fa.name),
+        same=crossrun.same_code(a.code, b.code),
+    )
+    judgement = stats.Judgement(est, decision)
+    notes = _bench_notes(fa, fb)
+    return Comparison(
+        fa.name, mode, judgement, fa.unit, notes, reasons=reasons, comparable=not mismatch, delta_source=source
+    )
+
+
 def compare_inputs(
     a: Input,
     b: Input,
@@ -456,12 +278,10 @@ def compare_inputs(
             continue
         names_a, names_b = ma.data.names, mb.data.names
         common = [n for n in names_a if n in names_b]
-        only_a = [n for n in names_a if n not in names_b]
-        only_b = [n for n in names_b if n not in names_a]
-        if only_a:
-            notes.append(f"mode {shown}: benchmarks only in from ({a.label}): {', '.join(only_a)}")
-        if only_b:
-            notes.append(f"mode {shown}: benchmarks only in to ({b.label}): {', '.join(only_b)}")
+        for side, have, other in ((f"from ({a.label})", names_a, names_b), (f"to ({b.label})", names_b, names_a)):
+            only = [n for n in have if n not in other]
+            if only:
+                notes.append(f"mode {shown}: benchmarks only in {side}: {', '.join(only)}")
         any_common = any_common or bool(common)
         gates = list(
             stats.health_gates(
@@ -472,34 +292,9 @@ def compare_inputs(
             )
         )
         for index, name in enumerate(common):
-            fa, fb = ma.data.get(name), mb.data.get(name)
-            est = stats.unpaired_estimate(fa.processes, fb.processes, resamples=resamples, seed=seed + index)
-            bench_gates = [*gates, *stats.health_gates(paired=False, n_from=est.n_from, n_to=est.n_to)]
-            both = a.is_run and b.is_run
-            mismatch = crossrun.comparability(
-                side_measurement(a, ma, fa, run_hosts=both), side_measurement(b, mb, fb, run_hosts=both)
-            )
-            d, source = _cross_run_delta(delta, noise_file, (a.host, b.host), name, mode_name)
-            decision, reasons = crossrun.decide_cross_run(
-                est,
-                delta=d,
-                gates=bench_gates,
-                reasons=(*mismatch, *crossrun.stability(est)),
-                unknown=crossrun.delta_unknown(a.host or b.host, name),
-                same=crossrun.same_code(a.code, b.code),
-            )
-            comparisons.append(
-                Comparison(
-                    name,
-                    mode_name,
-                    stats.Judgement(est, decision),
-                    fa.unit,
-                    _bench_notes(fa, fb),
-                    reasons=reasons,
-                    comparable=not mismatch,
-                    delta_source=source,
-                )
-            )
+            sides = ((a, ma, ma.data.get(name)), (b, mb, mb.data.get(name)))
+            delta_and_source = _cross_run_delta(delta, noise_file, (a.host, b.host), name, mode_name)
+            comparisons.append(_compare_benchmark(sides, mode_name, gates, delta_and_source, resamples, seed + index))
     if not any_common:
         na = sorted({n for _, m, _ in pairs if m.data for n in m.data.names})
         nb = sorted({n for _, _, m in pairs if m.data for n in m.data.names})
@@ -509,35 +304,7 @@ def compare_inputs(
 
 
 # ---------------------------------------------------------------------------------------------
-# rendering
-
-
-def _row(c: Comparison) -> list[Any]:
-    e = c.estimate
-    return [
-        c.mode or "-",
-        c.benchmark,
-        f"{e.from_median:.6g}",
-        f"{e.to_median:.6g}",
-        f"{e.ratio:.4f}",
-        f"[{e.ci_lo:.4f}, {e.ci_hi:.4f}]",
-        f"{stats.pct_change(e.ratio):+.2f}%",
-        c.verdict,
-        c.reason,
-    ]
-
-
-def render_table(report: Report, fmt: TableFormat = "simple") -> str:
-    """The from -> to table; the headers carry the sign convention."""
-    return table([_row(c) for c in report.comparisons], HEADERS, fmt=fmt)
-
-
-def render_text(report: Report) -> str:
-    """Console output: what was compared, the notes, the table, the overall verdict."""
-    lines = [f"from {report.from_label} -> to {report.to_label}"]
-    lines += [f"note: {n}" for n in report.notes]
-    lines += ["", render_table(report), "", f"Verdict: {report.overall_text}."]
-    return "\n".join(lines)
+# the machine-readable report
 
 
 def _comparison_json(c: Comparison) -> dict[str, Any]:
@@ -585,29 +352,3 @@ def report_json(report: Report) -> dict[str, Any]:
         "missing": list(report.missing),
         "comparisons": [_comparison_json(c) for c in report.comparisons],
     }
-
-
-def findings_block(report: Report, *, title: str, plot: str | None = None) -> str:
-    """Markdown for one findings.md iteration: the from -> to table and one explicit verdict sentence."""
-    design = (
-        "paired: interleaved blocks of one from and one to process in random order"
-        if report.paired
-        else "unpaired: separate runs, not interleaved"
-    )
-    lines = [
-        f"### {title}",
-        "",
-        f"From `{report.from_label}` -> to `{report.to_label}` ({design}). "
-        "Ratio = to/from, %Δ = (ratio-1)·100: lower is better.",
-        "",
-        render_table(report, fmt="github"),
-        "",
-    ]
-    notes = [n for n in report.notes if n != NOT_INTERLEAVED]
-    lines += [f"- {n}" for n in notes]
-    if notes:
-        lines.append("")
-    if plot:
-        lines += [f"![from -> to per process]({plot})", ""]
-    lines.append(f"Verdict: {report.overall_text}.")
-    return "\n".join(lines) + "\n"

@@ -35,8 +35,8 @@ __all__ = [
     "collect",
     "diff",
     "diff_json",
-    "findings_block",
     "mine",
+    "mined_findings_block",
     "render_diff",
     "render_report",
     "report_json",
@@ -442,7 +442,7 @@ def render_report(report: MineReport, top: int = 10) -> str:
     return "\n".join(parts) + "\n"
 
 
-def findings_block(report: MineReport, top: int = 10) -> str:
+def mined_findings_block(report: MineReport, top: int = 10) -> str:
     """The notes.md section: a few plain findings, then the same tables in markdown."""
     agg = report.overall
     roles: dict[str, int] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import statistics
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,16 @@ from typing import Any
 
 from armjit.errors import UsageError
 
-__all__ = ["BenchmarkData", "PyperfFile", "benchmark_names", "load", "parse"]
+__all__ = [
+    "BenchmarkData",
+    "PyperfFile",
+    "all_values",
+    "benchmark_names",
+    "first_loops",
+    "load",
+    "parse",
+    "summary",
+]
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,22 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def parse(data: Any, path: Path) -> PyperfFile:
-    """Turn decoded pyperf JSON into benchmarks; ``path`` only names the file in errors."""
+def _check_comparable(path: Path, name: str, total: int) -> None:
+    if total == 0:
+        raise UsageError(f"{path}: benchmark {name} has no measured values (only calibration/warmups)")
+    if total == 1:
+        raise UsageError(
+            f"{path}: benchmark {name} has a single value (--debug-single-value?); "
+            "a comparison needs several processes with several values"
+        )
+
+
+def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
+    """Turn decoded pyperf JSON into benchmarks; ``path`` only names the file in errors.
+
+    ``for_comparison`` also refuses files that hold too little to compare (a benchmark with no or
+    one value, no benchmarks); a run's own summary and a single A/B block read them as they are.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise UsageError(f"{path}: not a pyperf result file (no 'benchmarks' list)")
     raw_common = data.get("metadata")
@@ -114,14 +138,8 @@ def parse(data: Any, path: Path) -> PyperfFile:
             run_meta = run.get("metadata")
             if isinstance(run_meta, dict) and isinstance(run_meta.get("loops"), int):
                 run_loops.add(run_meta["loops"])
-        total = sum(len(p) for p in processes)
-        if total == 0:
-            raise UsageError(f"{path}: benchmark {name} has no measured values (only calibration/warmups)")
-        if total == 1:
-            raise UsageError(
-                f"{path}: benchmark {name} has a single value (--debug-single-value?); "
-                "a comparison needs several processes with several values"
-            )
+        if for_comparison:
+            _check_comparable(path, name, sum(len(p) for p in processes))
         loops = meta.get("loops")
         if not isinstance(loops, int) and len(run_loops) == 1:
             # pyperf keeps loops per run when it is not common to the whole file
@@ -136,7 +154,7 @@ def parse(data: Any, path: Path) -> PyperfFile:
                 warmups=tuple(warmups),
             )
         )
-    if not benches:
+    if not benches and for_comparison:
         raise UsageError(f"{path}: no benchmarks in this pyperf file")
     names = [b.name for b in benches]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -145,14 +163,44 @@ def parse(data: Any, path: Path) -> PyperfFile:
     return PyperfFile(path=path, benchmarks=tuple(benches), metadata=dict(common))
 
 
-def load(path: Path) -> PyperfFile:
+def load(path: Path, *, for_comparison: bool = True) -> PyperfFile:
     """Read a pyperf/pyperformance JSON or JSON.gz file; bad input is a one-line UsageError."""
     text = _read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}), expected pyperf output") from None
-    return parse(data, path)
+    return parse(data, path, for_comparison=for_comparison)
+
+
+def all_values(path: Path) -> list[float]:
+    """Every measured value in the file, in file order (calibration runs skipped)."""
+    return [v for bench in load(path, for_comparison=False).benchmarks for p in bench.processes for v in p]
+
+
+def first_loops(path: Path) -> int | None:
+    """The loops of the first benchmark that records them, or None if the file is unreadable."""
+    try:
+        found = load(path, for_comparison=False)
+    except UsageError:
+        return None
+    loops = [b.loops for b in found.benchmarks if b.loops and b.loops > 0]
+    common = found.metadata.get("loops")
+    return loops[0] if loops else common if isinstance(common, int) and not isinstance(common, bool) else None
+
+
+def summary(path: Path) -> dict[str, Any]:
+    """A run's record of one mode's results: the median of per-process medians (the unit is a
+    fresh process) and the sample shape; ``value`` is None when the file is unreadable."""
+    try:
+        found = load(path, for_comparison=False)
+    except UsageError:
+        return {"value": None}
+    medians = [statistics.median(p) for bench in found.benchmarks for p in bench.processes]
+    if not medians:
+        return {"value": None, "processes": 0, "values": 0}
+    values = sum(bench.n_values for bench in found.benchmarks)
+    return {"value": statistics.median(medians), "processes": len(medians), "values": values}
 
 
 def benchmark_names(path: Path) -> list[str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["GateResult", "LogCounts", "count_log", "judge_mode"]
+from armjit.cinderx.modes import JitMode
+
+__all__ = ["GateResult", "LogCounts", "compiles_expected", "count_log", "judge_mode"]
 
 _FINISHED = b"Finished compiling "
 _FINISHED_MAIN = b"Finished compiling __main__:"
@@ -54,6 +56,12 @@ class GateResult:
     thresholds: dict[str, int | None] = field(default_factory=dict)
     processes_with_compiles: int = 0
     logs: int = 0
+
+
+def compiles_expected(mode: JitMode, *, build: str) -> bool:
+    """Whether the gate must see compiles: the mode's registry entry says so, and cinderx is
+    loaded (``--build none`` runs a plain interpreter, where nothing can compile)."""
+    return mode.expects_compiles and build != "none"
 
 
 def judge_mode(

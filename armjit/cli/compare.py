@@ -16,12 +16,12 @@ from armjit.analysis.compare import (
     load_input,
     noise_path,
     parse_delta,
-    render_text,
     report_json,
 )
 from armjit.cli._task import armjit_task
 from armjit.config import Settings
 from armjit.errors import UsageError
+from armjit.render.compare_report import render_text
 from armjit.seams.store import RunStore
 
 __all__ = ["TASKS"]

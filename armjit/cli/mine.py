@@ -12,7 +12,7 @@ from armjit.analysis.mine import (
     collect,
     diff,
     diff_json,
-    findings_block,
+    mined_findings_block,
     render_diff,
     render_report,
     report_json,
@@ -89,7 +89,7 @@ def mine(
         note_path, plan_path = target / notes.NOTES, target / notes.TASK_PLAN
         # Both files are checked before either is written: no half-written notes.
         notes.ensure_writable([note_path, plan_path])
-        notes.upsert_block(note_path, FINDINGS_BLOCK, findings_block(report, top or DEFAULT_TOP))
+        notes.upsert_block(note_path, FINDINGS_BLOCK, mined_findings_block(report, top or DEFAULT_TOP))
         notes.upsert_block(plan_path, CANDIDATES_BLOCK, candidate_table(report, top or DEFAULT_TOP))
         print(f"notes: {note_path}, {plan_path}")
         # Plan step 2 leaves a run record like every other step (invoke status reads it).

@@ -18,6 +18,7 @@ from armjit.config import Settings
 from armjit.flows.verify import VerifyOutcome, baseline_settings, run_verify, size_guard
 from armjit.render import TableFormat, table
 from armjit.render.baseline_report import tidy_paths
+from armjit.render.compare_report import comparison_findings_block, render_text
 from armjit.render.progress import Progress
 from armjit.seams import notes
 from armjit.seams.store import RunDir, RunStore, new_run_id, run_status
@@ -73,7 +74,7 @@ def guard_text(guards: dict[str, SizeDiff], limit: int, fmt: TableFormat = "simp
 
 def _block(outcome: VerifyOutcome, record: RunDir, guards: dict[str, SizeDiff], limit: int) -> str:
     report = outcome.report
-    body = compare.findings_block(report, title=f"Iteration: verify `{record.run_id}`")
+    body = comparison_findings_block(report, title=f"Iteration: verify `{record.run_id}`")
     body += "\nJIT activity proof (compiles from the workers' own logs):\n\n"
     body += table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"], "github")
     body += "\n\nCompiled-size guard (from the JIT logs):\n\n" + guard_text(guards, limit, "github")
@@ -147,7 +148,7 @@ def verify(
     if json_:
         print(json.dumps({"run_id": record.run_id, **data["report"]}, indent=2))
     else:
-        print(compare.render_text(outcome.report))
+        print(render_text(outcome.report))
         print()
         print(table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"]))
         print()

@@ -9,7 +9,6 @@ host's noise floor δ (benchmark-statistics.md §2).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import shlex
 import statistics
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit import __version__
-from armjit.analysis import compare, stats
+from armjit.analysis import compare, pyperf_data, stats
 from armjit.cinderx import gate
 from armjit.cinderx.buildsource import BuildSource
 from armjit.cinderx.modes import jitlist_text
@@ -77,33 +76,13 @@ def _source(repo: Path, given: str | BuildSource | None, default: BuildSource) -
     return BuildSource.of_ref(repo, given)
 
 
-def _loops_from(path: Path) -> int | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    for bench in data.get("benchmarks", []):
-        loops = (bench.get("metadata") or {}).get("loops")
-        if isinstance(loops, int) and loops > 0:
-            return loops
-        for run in bench.get("runs", []):
-            loops = (run.get("metadata") or {}).get("loops")
-            if isinstance(loops, int) and loops > 0:
-                return loops
-    return (
-        (data.get("metadata") or {}).get("loops")
-        if isinstance((data.get("metadata") or {}).get("loops"), int)
-        else None
-    )
-
-
 def _baseline_loops(store: RunStore, bench: str, mode: str) -> tuple[int | None, str | None]:
     run = store.latest(lambda r: r.manifest().get("kind") == "baseline" and is_finished(r.manifest()))
     if run is None:
         return None, None
     record = run.manifest().get("modes", {}).get(mode) or {}
     if record.get("pyperf_json") and bench in record.get("benchmarks", []):
-        return _loops_from(run.path / record["pyperf_json"]), run.run_id
+        return pyperf_data.first_loops(run.path / record["pyperf_json"]), run.run_id
     return None, None
 
 
@@ -267,7 +246,7 @@ def _calibrate(ctx: StepContext, a: _Side, bench: str, mode: str) -> int:
     _process(ctx, a, bench, mode, output, loops=0, values=1, warmups=0)
     local = a.state.run.file("calibration", f"{bench}-{mode}.json")
     ctx.host.get(output, local)
-    value = _loops_from(local)
+    value = pyperf_data.first_loops(local)
     if not value:
         raise StepFailed(f"calibration of {bench}/{mode} wrote no loops")
     return value
@@ -345,8 +324,7 @@ def _one_process(
         return None
     local = side.state.run.file("blocks", name)
     ctx.host.get(output, local)
-    data = json.loads(local.read_text(encoding="utf-8"))
-    values = [v for bm in data.get("benchmarks", []) for run in bm.get("runs", []) for v in run.get("values", [])]
+    values = pyperf_data.all_values(local)
     if not values:
         return None
     side.successes[key] = side.successes.get(key, 0) + 1
@@ -383,7 +361,7 @@ def _judge(
         for (bench, mode), blocks in samples.items():
             key = f"{bench}/{mode}"
             gates = []
-            expects = mode != "nojit" and a.state.settings.build != "none"
+            expects = gate.compiles_expected(bl._mode(a.state, mode), build=a.state.settings.build)
             proof = {}
             for side in [a] if aa else [a, b]:
                 counts = _fetch_logs(ctx, side, mode)

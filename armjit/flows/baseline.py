@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import re
 import shlex
-import statistics
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -20,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from armjit import __version__
+from armjit.analysis import pyperf_data
 from armjit.cinderx import commands as cinderx
 from armjit.cinderx import gate
+from armjit.cinderx import modes as jit_modes
 from armjit.cinderx.modes import JitMode, inherit_environ, jit_mode, jitlist_text
 from armjit.config import Settings, checked_host_dirs
 from armjit.errors import GateFailed
@@ -96,8 +97,9 @@ def guard_host_dirs(host: Host, settings: Settings, *, workdirs: list[str], venv
 def plan_modes(settings: Settings) -> tuple[list[str], str]:
     """The modes that can run, and one line about the ones that cannot."""
     if settings.build == "none":
-        runnable = [m for m in settings.modes if m == "nojit"] or ["nojit"]
-        dropped = [m for m in settings.modes if m != "nojit"]
+        plain = [m for m in jit_modes.known_modes() if jit_modes.runs_without_cinderx(m)]
+        runnable = [m for m in settings.modes if m in plain] or plain[:1]
+        dropped = [m for m in settings.modes if m not in plain]
         why = ""
         if dropped:
             why = (
@@ -602,7 +604,7 @@ def _fetch_mode(ctx: StepContext, state: _State, name: str, output: str, record:
         local = run.file("pyperf", f"{name}.json")
         ctx.host.get(output, local)
         record["pyperf_json"] = run.relative(local)
-        record.update(_summarise_pyperf(local))
+        record.update(pyperf_data.summary(local))
     log_dir = f"{ctx.host.expand(state.remote_run)}/jitlogs/{name}"
     listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
     logs = []
@@ -611,27 +613,6 @@ def _fetch_mode(ctx: StepContext, state: _State, name: str, output: str, record:
         ctx.host.get(f"{log_dir}/{entry}", local)
         logs.append(run.relative(local))
     record["jit_logs"] = logs
-
-
-def _summarise_pyperf(path: Path) -> dict[str, Any]:
-    """Median of per-process medians (the unit is a fresh process) and the sample shape."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"value": None}
-    medians = []
-    values = 0
-    for bench in data.get("benchmarks", []):
-        for run in bench.get("runs", []):
-            vals = run.get("values") or []
-            if vals:
-                medians.append(statistics.median(vals))
-                values += len(vals)
-    if not medians:
-        return {"value": None, "processes": 0, "values": 0}
-    return {"value": statistics.median(medians), "processes": len(medians), "values": values}
 
 
 def _jit_gate(ctx: StepContext, state: _State) -> str:
@@ -643,7 +624,7 @@ def _jit_gate(ctx: StepContext, state: _State) -> str:
         if record is None:
             continue
         counts = [gate.count_log(p, (state.run.path / p).read_bytes()) for p in record["jit_logs"]]
-        expects = name != "nojit" and s.build != "none"
+        expects = gate.compiles_expected(_mode(state, name), build=s.build)
         verdict = gate.judge_mode(
             name,
             counts,

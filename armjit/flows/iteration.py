@@ -2,7 +2,8 @@
 
 Every step leaves a run record (``reports/runs/<id>/run.json`` with ``kind`` red, green or
 handoff) and its evidence in the notes: progress.md's Test Results table, task_plan.md's phases,
-Decisions Made and Errors Encountered tables, each inside an armjit marked block.
+Decisions Made and Errors Encountered tables, each inside an armjit marked block. task_plan.md's
+tables are rendered from the iteration state beside the notes (armjit.flows.task_plan).
 
 Where the iteration stands is read from the run records only, never from the notes: the current
 iteration is every record after the last pushed handoff.
@@ -11,13 +12,14 @@ iteration is every record after the last pushed handoff.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from armjit.errors import UsageError
+from armjit.flows import task_plan
+from armjit.flows.task_plan import add_decision, record_error, resolve_errors
+from armjit.render.tables import markdown_header
 from armjit.seams import notes
 from armjit.seams.store import RunStore, run_status
 
@@ -36,10 +38,7 @@ __all__ = [
     "record_error",
     "resolve_errors",
     "status_rows",
-    "table_row",
-    "table_rows",
     "update_plan",
-    "write_table",
 ]
 
 STEPS = ("baseline", "mine", "red", "green", "verify", "handoff")
@@ -54,84 +53,9 @@ PHASES = {
 TEST_HEADER = (
     "## Test Results",
     "",
-    "| Test | Input | Expected | Actual | Status | Output excerpt | Run |",
-    "|---|---|---|---|---|---|---|",
+    *markdown_header(["Test", "Input", "Expected", "Actual", "Status", "Output excerpt", "Run"]),
 )
-DECISIONS_HEADER = ("## Decisions Made", "", "| Decision | Rationale |", "|---|---|")
-ERRORS_HEADER = ("## Errors Encountered", "", "| Error | Attempt | Resolution |", "|---|---|---|")
-OPEN = "open"
 MINE_BLOCK = "mine-findings"  # the block ``invoke mine`` writes into notes.md
-_CELL_SPLIT = re.compile(r"(?<!\\)\|")
-
-
-# -- notes tables --------------------------------------------------------------------------------
-
-
-def _cell(text: object) -> str:
-    """One markdown table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def table_row(cells: Sequence[object]) -> str:
-    return "| " + " | ".join(_cell(c) for c in cells) + " |"
-
-
-def table_rows(body: str | None) -> list[list[str]]:
-    """The data rows of the markdown table in an armjit block (header and ``|---|`` skipped)."""
-    rows = []
-    lines = [ln.strip() for ln in (body or "").splitlines() if ln.strip().startswith("|")]
-    for line in lines[2:]:
-        rows.append([c.strip() for c in _CELL_SPLIT.split(line.strip().strip("|"))])
-    return rows
-
-
-def write_table(path: Path, block_id: str, header: Sequence[str], rows: list[list[str]]) -> None:
-    body = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
-    notes.upsert_block(path, block_id, body + "\n")
-
-
-def add_decision(notes_dir: Path, text: str, why: str) -> None:
-    """A row in task_plan.md's Decisions Made table."""
-    if not text.strip():
-        raise UsageError("decide: give the decision as TEXT")
-    if not why.strip():
-        raise UsageError("decide: give the reason with --why")
-    notes.append_row(notes_dir / notes.TASK_PLAN, "decisions", DECISIONS_HEADER, table_row([text, why]))
-
-
-def record_error(notes_dir: Path, step: str, message: str) -> int:
-    """Add or update the Errors Encountered row of ``step`` and return its attempt count.
-
-    While a step keeps failing its one open row is updated (latest message, attempt + 1); once
-    the step succeeds ``resolve_errors`` closes the row, and the next failure starts a new one.
-    """
-    path = notes_dir / notes.TASK_PLAN
-    rows = table_rows(notes.read_block(path, "errors"))
-    prefix = f"{step}: "
-    error = _cell(prefix + message)
-    for row in reversed(rows):
-        if len(row) == 3 and row[0].startswith(prefix) and row[2] == OPEN:
-            attempt = int(row[1]) + 1 if row[1].isdigit() else 2
-            row[0], row[1] = error, str(attempt)
-            write_table(path, "errors", ERRORS_HEADER, rows)
-            return attempt
-    rows.append([error, "1", OPEN])
-    write_table(path, "errors", ERRORS_HEADER, rows)
-    return 1
-
-
-def resolve_errors(notes_dir: Path, step: str, resolution: str) -> int:
-    """Close ``step``'s open error rows with ``resolution``; returns how many were closed."""
-    path = notes_dir / notes.TASK_PLAN
-    rows = table_rows(notes.read_block(path, "errors"))
-    closed = 0
-    for row in rows:
-        if len(row) == 3 and row[0].startswith(f"{step}: ") and row[2] == OPEN:
-            row[2] = _cell(resolution)
-            closed += 1
-    if closed:
-        write_table(path, "errors", ERRORS_HEADER, rows)
-    return closed
 
 
 # -- where the iteration stands ------------------------------------------------------------------
@@ -310,5 +234,7 @@ def mined_source(*dirs: Path) -> str | None:
 def update_plan(notes_dir: Path, reports: Path) -> IterationState:
     """Bring task_plan.md's phases block in step with the run records; returns the state."""
     state = iteration_state(load_manifests(reports), mined_source(notes_dir, reports))
+    plan = task_plan.load(notes_dir)
+    task_plan.save(notes_dir, replace(plan, phases=asdict(state)))
     notes.upsert_block(notes_dir / notes.TASK_PLAN, "phases", phases_block(state))
     return state

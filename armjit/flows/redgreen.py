@@ -19,11 +19,11 @@ from armjit.flows.iteration import (
     load_manifests,
     record_error,
     resolve_errors,
-    table_row,
     update_plan,
 )
 from armjit.flows.pipeline import Pipeline, StepContext
 from armjit.render.progress import Progress
+from armjit.render.tables import markdown_row
 from armjit.seams import notes
 from armjit.seams.hosts import Host, opened, use_host
 from armjit.seams.store import RunDir, RunStore, new_run_id
@@ -87,7 +87,7 @@ def test_result_row(manifest: dict[str, Any]) -> str:
     given = f"-k {t['keyword']} in {t['test_file']} on {where}" + (f" @ {commit}" if commit else "")
     expected = "fails (RED)" if manifest["kind"] == "red" else "passes (GREEN)"
     status = f"{manifest['kind'].upper()} {'ok' if t['ok'] else 'not met'}"
-    return table_row([name, given, expected, t["verdict"], status, t.get("excerpt", ""), f"`{manifest['run_id']}`"])
+    return markdown_row([name, given, expected, t["verdict"], status, t.get("excerpt", ""), f"`{manifest['run_id']}`"])
 
 
 def _local_python(settings: Settings, repo: Path | None, explicit: set[str], deployed: bool) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from armjit.analysis import compare, stats
 from armjit.render import TableFormat, table
 from armjit.render.baseline_report import tidy_paths
+from armjit.render.compare_report import comparison_findings_block, render_text
 from armjit.seams.store import RunDir
 
 __all__ = ["ab_text", "save_ab_plot", "write_ab_notes"]
@@ -31,7 +32,7 @@ def crash_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
 
 
 def ab_text(manifest: dict[str, Any], report: compare.Report, noise: dict[str, float]) -> str:
-    parts = [compare.render_text(report), "", blocks_table(manifest), "", crash_table(manifest)]
+    parts = [render_text(report), "", blocks_table(manifest), "", crash_table(manifest)]
     won = [f"{c.mode}: B won {c.estimate.p_to_faster:.0%} of {c.estimate.n_from} blocks" for c in report.comparisons]
     parts += ["", "; ".join(won)]
     if noise:
@@ -60,7 +61,7 @@ def write_ab_notes(
             link = (run.path / plot).resolve().relative_to(notes_dir.resolve()).as_posix()
         except ValueError:
             link = f"reports/runs/{run.run_id}/{plot}"
-    body = compare.findings_block(report, title=f"Iteration: {manifest['kind']} `{manifest['run_id']}`", plot=link)
+    body = comparison_findings_block(report, title=f"Iteration: {manifest['kind']} `{manifest['run_id']}`", plot=link)
     proof = [
         (mode, side, p.get("main"), p.get("total"), p.get("threshold"))
         for mode, m in manifest.get("modes", {}).items()

@@ -12,7 +12,7 @@ from typing import Any
 from armjit.render import TableFormat, fmt_seconds, table
 from armjit.seams.store import RunDir
 
-__all__ = ["findings_block", "progress_block", "summary_text", "tidy_paths", "write_baseline_notes"]
+__all__ = ["baseline_findings_block", "progress_block", "summary_text", "tidy_paths", "write_baseline_notes"]
 
 
 def steps_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
@@ -93,7 +93,7 @@ def _display_path(run: RunDir) -> str:
         return f"reports/runs/{run.run_id}"
 
 
-def findings_block(run: RunDir, manifest: dict[str, Any]) -> str:
+def baseline_findings_block(run: RunDir, manifest: dict[str, Any]) -> str:
     """An iteration block shaped like findings.md's "### Iteration" entries (workflow §6)."""
     commits = manifest.get("commits") or {}
     host = manifest.get("host") or {}
@@ -167,5 +167,5 @@ def write_baseline_notes(run: RunDir, manifest: dict[str, Any], notes_dir: Path)
     from armjit.seams import notes
 
     block = f"baseline-{manifest['run_id']}"
-    notes.upsert_block(notes_dir / "findings.md", block, tidy_paths(findings_block(run, manifest)))
+    notes.upsert_block(notes_dir / "findings.md", block, tidy_paths(baseline_findings_block(run, manifest)))
     notes.upsert_block(notes_dir / "progress.md", block, tidy_paths(progress_block(manifest)))

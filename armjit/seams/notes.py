@@ -12,16 +12,21 @@ a block is replaced in place or appended at the end, and every other byte stays 
 This is the only module that writes notes files; writes are atomic, and a file that cannot be
 read or written (or whose markers are damaged) is a one-line ``UsageError`` before anything is
 written.
+
+Beside the markdown lives ``.armjit-state.json``: the iteration state that armjit's tables are
+rendered from (decisions, errors, phases), so nothing is ever parsed back out of markdown.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from armjit.errors import UsageError
 from armjit.seams.store import atomic_write_bytes
@@ -30,19 +35,24 @@ __all__ = [
     "FINDINGS",
     "NOTES",
     "PROGRESS",
+    "STATE",
     "TASK_PLAN",
     "append_row",
     "begin_marker",
     "end_marker",
     "ensure_writable",
     "read_block",
+    "read_state",
     "upsert_block",
+    "write_state",
 ]
 
 FINDINGS = "findings.md"
 PROGRESS = "progress.md"
 TASK_PLAN = "task_plan.md"
 NOTES = "notes.md"
+STATE = ".armjit-state.json"
+STATE_SCHEMA = 1
 
 _BOM = b"\xef\xbb\xbf"
 # No spaces (the marker is split on them) and no "--" (it would end the HTML comment early).
@@ -117,6 +127,28 @@ def append_row(path: Path, block_id: str, header_lines: Sequence[str], row: str)
     elif current and not current.endswith("\n"):
         current += "\n"
     upsert_block(path, block_id, current + row + "\n")
+
+
+def read_state(notes_dir: Path) -> dict[str, Any] | None:
+    """The iteration state beside the notes, or None when there is none yet."""
+    path = notes_dir / STATE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read the iteration state {path}: {exc}; fix or delete it") from None
+    if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
+        raise UsageError(f"{path} is not an armjit iteration state (no schema_version); fix or delete it")
+    if data["schema_version"] > STATE_SCHEMA:
+        raise UsageError(f"{path} was written by a newer armjit (schema {data['schema_version']}); upgrade armjit")
+    return data
+
+
+def write_state(notes_dir: Path, data: dict[str, Any]) -> None:
+    """Replace the iteration state atomically (readers see the old or the new file, never half)."""
+    text = json.dumps({**data, "schema_version": STATE_SCHEMA}, indent=2, sort_keys=True) + "\n"
+    _write(notes_dir / STATE, text.encode("utf-8"))
 
 
 def ensure_writable(paths: Iterable[Path]) -> None:

@@ -1,0 +1,97 @@
+"""What ``invoke compare`` compares: a run (its modes, their pyperf results and JIT evidence) or a
+plain pyperf file, loaded into ``Input`` records. The pyperf JSON itself is read by
+armjit.analysis.pyperf_data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from armjit.analysis import crossrun
+from armjit.analysis.crossrun import CodeIdentity
+from armjit.analysis.pyperf_data import PyperfFile
+from armjit.analysis.pyperf_data import load as load_pyperf
+from armjit.errors import UsageError
+from armjit.seams.store import RunStore
+
+__all__ = ["Input", "ModeData", "load_input"]
+
+
+@dataclass(frozen=True)
+class ModeData:
+    """One JIT mode of one input: its pyperf results and what the run recorded about the JIT."""
+
+    mode: str | None
+    data: PyperfFile | None  # None: the run has no benchmark results for this mode
+    threshold: int | None = None
+    compiles_main: int | None = None
+    runner: str | None = None  # pyperf | pyperformance, as the run recorded it
+
+
+@dataclass(frozen=True)
+class Input:
+    """A run (``modes`` keyed by mode name) or a plain pyperf file (one entry keyed ``None``)."""
+
+    label: str
+    is_run: bool
+    host: str | None
+    modes: dict[str | None, ModeData]
+    code: CodeIdentity | None = None  # what the run measured, when its record pins it down
+    python: str | None = None
+    status: str | None = None
+    path: Path | None = None
+
+
+def _host_name(value: Any) -> str | None:
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict):
+        for key in ("name", "host", "hostname"):
+            if isinstance(value.get(key), str) and value[key]:
+                return str(value[key])
+    return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _load_run(run_path: Path, manifest: dict[str, Any], label: str) -> Input:
+    modes_raw = manifest.get("modes")
+    if not isinstance(modes_raw, dict) or not modes_raw:
+        raise UsageError(f"run {label} has no benchmark modes in its run.json")
+    modes: dict[str | None, ModeData] = {}
+    for name, raw in modes_raw.items():
+        info: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        rel = info.get("pyperf_json")
+        data = None
+        if isinstance(rel, str) and rel:
+            target = run_path / rel
+            if not target.is_file():
+                raise UsageError(f"run {label}: mode {name}'s pyperf JSON {rel} is missing from the run directory")
+            data = load_pyperf(target)
+        compiles = info.get("compiles")
+        main = _int_or_none(compiles.get("main")) if isinstance(compiles, dict) else None
+        runner = info.get("runner") if isinstance(info.get("runner"), str) else None
+        modes[str(name)] = ModeData(str(name), data, _int_or_none(info.get("threshold")), main, runner)
+    host = manifest.get("host")
+    python = host.get("python") if isinstance(host, dict) and isinstance(host.get("python"), str) else None
+    status = manifest.get("status") if isinstance(manifest.get("status"), str) else None
+    code = crossrun.code_identity(manifest)
+    return Input(label, True, _host_name(host), modes, code, python, status, run_path)
+
+
+def load_input(ref: str | Path, store: RunStore) -> Input:
+    """A pyperf JSON(.gz) file, or a run id / run directory / ``latest`` resolved through ``store``."""
+    path = Path(ref)
+    if path.is_file():
+        data = load_pyperf(path)
+        return Input(path.name, False, _host_name(data.metadata.get("hostname")), {None: ModeData(None, data)})
+    if path.suffix in (".json", ".gz") and not path.exists():
+        raise UsageError(f"{ref}: no such pyperf file")
+    try:
+        run = store.resolve(ref)
+    except UsageError:
+        raise UsageError(f"{ref!r} is neither a pyperf JSON file nor a run (id, directory or 'latest')") from None
+    return _load_run(run.path, run.manifest(), run.label())
