@@ -122,9 +122,9 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--jobs", type=int, default=0, help="worker processes for the parallel row (0: auto)")
     args = parser.parse_args()
-    from armjit.jitlog import _default_jobs
+    from armjit.jitlog.parallel import default_jobs
 
-    jobs = args.jobs or _default_jobs()
+    jobs = args.jobs or default_jobs()
     with tempfile.TemporaryDirectory(prefix="jitlog-bench-") as tmp:
         path = Path(tmp) / "big_jit.log"
         t0 = time.perf_counter()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from armjit.jitlog import Scanner, aggregate, assign_roles, read_log, scan_bytes
-from armjit.jitlog import parser as jitlog
+from armjit import jitlog
+from armjit.jitlog import Scanner, aggregate, assign_roles, limits, read_log, scan_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "cinderx-2026.11"
 LOGS = FIXTURES / "jitlogs"
@@ -132,7 +132,7 @@ def test_parallel_ranges_add_up_to_the_sequential_result(tmp_path: Path, monkeyp
     path = tmp_path / "all.log"
     path.write_bytes(b"".join(p.read_bytes() for p in sorted(LOGS.glob("*/*.log"))))
     sequential = read_log(path, jobs=1, chunk_size=1 << 14)
-    monkeypatch.setattr(jitlog, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(limits, "PARALLEL_MIN", 0)
     parallel = read_log(path, jobs=3, chunk_size=1 << 14)
     assert parallel == sequential
     assert sequential.exits == 42  # 42 processes' logs in one file: flagged
@@ -298,7 +298,7 @@ def test_unreadable_paths_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_name_tables_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jitlog, "MAX_NAMES", 5)
+    monkeypatch.setattr(limits, "MAX_NAMES", 5)
     data = b"".join(GOOD.replace(b"__main__:f", f"m:f{i}".encode()) for i in range(20))
     log = scan_bytes(data)
     assert len(log.functions) <= 6

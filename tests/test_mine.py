@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from armjit.analysis.mine import candidates, collect, diff, mine, mined_findings_block, render_report, report_json
+from armjit.analysis.mine import candidates, collect, diff, mine, report_json
 from armjit.errors import UsageError
+from armjit.render.mine_tables import mining_notes_block, render_report
 from armjit.seams import notes
 from armjit.seams.store import RunStore
 
@@ -98,7 +99,7 @@ def test_candidates_point_at_source_areas() -> None:
     text = render_report(report, top=3)
     assert "Unsupported opcodes" in text and "DELETE_GLOBAL" in text
     assert "| __main__:del_and_global" not in text  # console tables are not markdown
-    assert "### Failures by reason" in mined_findings_block(report)
+    assert "### Failures by reason" in mining_notes_block(report)
 
 
 def test_diff_function_by_function(tmp_path: Path) -> None:

@@ -7,22 +7,14 @@ import json
 
 from invoke import Context
 
-from armjit.analysis.mine import (
-    candidate_table,
-    collect,
-    diff,
-    diff_json,
-    mined_findings_block,
-    render_diff,
-    render_report,
-    report_json,
-)
+from armjit.analysis.mine import collect, diff, diff_json, report_json
 from armjit.analysis.mine import (
     mine as mine_logs,
 )
 from armjit.cli._task import OUTPUT, armjit_task
 from armjit.config import Settings
 from armjit.errors import UsageError
+from armjit.render.mine_tables import candidate_table, mining_notes_block, render_diff, render_report
 from armjit.seams import notes
 from armjit.seams.store import RunStore, new_run_id
 
@@ -89,7 +81,7 @@ def mine(
         note_path, plan_path = target / notes.NOTES, target / notes.TASK_PLAN
         # Both files are checked before either is written: no half-written notes.
         notes.ensure_writable([note_path, plan_path])
-        notes.upsert_block(note_path, FINDINGS_BLOCK, mined_findings_block(report, top or DEFAULT_TOP))
+        notes.upsert_block(note_path, FINDINGS_BLOCK, mining_notes_block(report, top or DEFAULT_TOP))
         notes.upsert_block(plan_path, CANDIDATES_BLOCK, candidate_table(report, top or DEFAULT_TOP))
         print(f"notes: {note_path}, {plan_path}")
         # Plan step 2 leaves a run record like every other step (invoke status reads it).

@@ -12,13 +12,14 @@ from typing import Any
 from invoke import Context
 
 from armjit.analysis import compare, stats
-from armjit.analysis.mine import SizeDiff, diff_json, render_diff
+from armjit.analysis.mine import SizeDiff, diff_json
 from armjit.cli._task import OUTPUT, armjit_task
 from armjit.config import Settings
 from armjit.flows.verify import VerifyOutcome, baseline_settings, run_verify, size_guard
 from armjit.render import TableFormat, table
 from armjit.render.baseline_report import tidy_paths
 from armjit.render.compare_report import comparison_findings_block, render_text
+from armjit.render.mine_tables import render_diff
 from armjit.render.progress import Progress
 from armjit.seams import notes
 from armjit.seams.store import RunDir, RunStore, new_run_id, run_status
