@@ -10,6 +10,7 @@ import pytest
 
 from armjit.errors import ArmjitError, UsageError
 from armjit.seams import gitops
+from armjit.seams import upstream as upstream_sync
 
 ENV = {
     **os.environ,
@@ -108,11 +109,11 @@ def test_parse_worktree_branches() -> None:
 def test_sync_upstream_refuses_a_dirty_tree(work: Path) -> None:
     (work / "cinderx" / "Jit" / "lir.h").write_text("uncommitted\n")
     with pytest.raises(UsageError, match=r"uncommitted changes \(1: cinderx/Jit/lir.h\).*--no-sync-upstream"):
-        gitops.sync_upstream(work, "origin", "main", "arm-jit")
+        upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
     git(work, "checkout", "-q", "--", ".")
     (work / "notes.txt").write_text("untracked counts too, as in sync_upstream.ps1\n")
     with pytest.raises(UsageError, match=r"notes\.txt"):
-        gitops.sync_upstream(work, "origin", "main", "arm-jit")
+        upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
 
 
 def test_fast_forward_without_checkout_then_rebase(tmp_path: Path, upstream: Path, work: Path) -> None:
@@ -120,7 +121,7 @@ def test_fast_forward_without_checkout_then_rebase(tmp_path: Path, upstream: Pat
     work_before = sha(work, "arm-jit")
     git(work, "checkout", "-q", "-b", "elsewhere", "main")  # the user is on a third branch
     new_upstream = advance_upstream(tmp_path, upstream)
-    result = gitops.sync_upstream(work, "origin", "main", "arm-jit")
+    result = upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
     assert result.upstream_before == main_before and result.upstream_after == new_upstream
     assert sha(work, "main") == new_upstream
     assert result.rebased and result.work_before == work_before
@@ -130,7 +131,7 @@ def test_fast_forward_without_checkout_then_rebase(tmp_path: Path, upstream: Pat
     assert git(work, "status", "--porcelain") == ""
     assert "rebased" in str(result) and "fetched origin" in str(result)
 
-    again = gitops.sync_upstream(work, "origin", "main", "arm-jit")
+    again = upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
     assert not again.rebased and again.work_after == result.work_after
     assert "already at origin/main" in str(again)
 
@@ -138,7 +139,7 @@ def test_fast_forward_without_checkout_then_rebase(tmp_path: Path, upstream: Pat
 def test_no_rebase_only_fast_forwards(tmp_path: Path, upstream: Path, work: Path) -> None:
     work_before = sha(work, "arm-jit")
     new_upstream = advance_upstream(tmp_path, upstream)
-    result = gitops.sync_upstream(work, "origin", "main", "arm-jit", rebase=False)
+    result = upstream_sync.sync_upstream(work, "origin", "main", "arm-jit", rebase=False)
     assert sha(work, "main") == new_upstream
     assert sha(work, "arm-jit") == work_before and not result.rebased
     assert git(work, "symbolic-ref", "--short", "HEAD").strip() == "arm-jit"
@@ -147,7 +148,7 @@ def test_no_rebase_only_fast_forwards(tmp_path: Path, upstream: Path, work: Path
 def test_checked_out_upstream_branch_is_merged_ff_only(tmp_path: Path, upstream: Path, work: Path) -> None:
     git(work, "checkout", "-q", "main")
     new_upstream = advance_upstream(tmp_path, upstream)
-    gitops.sync_upstream(work, "origin", "main", "arm-jit")
+    upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
     assert sha(work, "main") == new_upstream
     assert (work / "cinderx" / "StaticPython" / "x.c").exists()  # the checked-out tree moved too
     assert git(work, "symbolic-ref", "--short", "HEAD").strip() == "main"
@@ -155,7 +156,7 @@ def test_checked_out_upstream_branch_is_merged_ff_only(tmp_path: Path, upstream:
 
 def test_missing_local_upstream_branch_is_created(tmp_path: Path, upstream: Path, work: Path) -> None:
     git(work, "branch", "-q", "-D", "main")
-    result = gitops.sync_upstream(work, "origin", "main", "arm-jit")
+    result = upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
     assert result.upstream_before is None and sha(work, "main") == sha(work, "origin/main")
 
 
@@ -163,7 +164,7 @@ def test_rebase_conflict_is_aborted_and_reported(tmp_path: Path, upstream: Path,
     work_before = sha(work, "arm-jit")
     advance_upstream(tmp_path, upstream, name="cinderx/Jit/lir.h")  # the same file, other content
     with pytest.raises(ArmjitError, match=r"rebase of arm-jit onto main stopped on a conflict in cinderx/Jit/lir.h"):
-        gitops.sync_upstream(work, "origin", "main", "arm-jit")
+        upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
     assert sha(work, "arm-jit") == work_before
     assert git(work, "symbolic-ref", "--short", "HEAD").strip() == "arm-jit"
     assert git(work, "status", "--porcelain") == ""
@@ -176,13 +177,13 @@ def test_diverged_upstream_branch_is_refused(tmp_path: Path, upstream: Path, wor
     git(work, "checkout", "-q", "arm-jit")
     advance_upstream(tmp_path, upstream)
     with pytest.raises(ArmjitError, match="local main has commits that are not on origin/main"):
-        gitops.sync_upstream(work, "origin", "main", "arm-jit")
+        upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
 
 
 def test_fetch_failure_is_one_line(work: Path, tmp_path: Path) -> None:
     git(work, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     with pytest.raises(ArmjitError, match=r"git fetch origin failed: .*--no-sync-upstream") as caught:
-        gitops.sync_upstream(work, "origin", "main", "arm-jit")
+        upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
     assert "\n" not in str(caught.value)
 
 

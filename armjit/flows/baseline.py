@@ -270,9 +270,9 @@ def run_baseline(
 
 
 def _upstream_sync(ctx: StepContext, repo: Path, s: Settings) -> str:
-    from armjit.seams import gitops
+    from armjit.seams import upstream
 
-    result = gitops.sync_upstream(repo, s.upstream_remote, s.upstream_branch, s.branch, rebase=s.rebase)
+    result = upstream.sync_upstream(repo, s.upstream_remote, s.upstream_branch, s.branch, rebase=s.rebase)
     return str(result)
 
 

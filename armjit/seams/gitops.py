@@ -24,7 +24,6 @@ __all__ = [
     "JIT_DIRS",
     "RepoReport",
     "SourceState",
-    "UpstreamSync",
     "check_repo",
     "current_branch",
     "describe",
@@ -35,12 +34,12 @@ __all__ = [
     "git_bytes",
     "head_commit",
     "jit_files",
+    "last_line",
     "parse_porcelain",
     "parse_worktree_branches",
     "repo_report",
     "resolve",
     "source_state",
-    "sync_upstream",
     "worktree_files",
 ]
 
@@ -57,7 +56,7 @@ def git(repo: Path, *args: str, env: Mapping[str, str] | None = None, check: boo
     """``git -C repo args...``; with ``check`` a failure is one line naming the command."""
     result = local_command(["git", "-C", str(repo), *args], env={**_QUIET_ENV, **(env or {})})
     if check and not result.ok:
-        raise ArmjitError(f"git {' '.join(args[:3])} failed in {repo}: {_last_line(result.stderr or result.stdout)}")
+        raise ArmjitError(f"git {' '.join(args[:3])} failed in {repo}: {last_line(result.stderr or result.stdout)}")
     return result
 
 
@@ -73,12 +72,12 @@ def git_bytes(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> b
     except FileNotFoundError:
         raise UsageError("git is not installed on this machine") from None
     if proc.returncode != 0:
-        message = _last_line(proc.stderr.decode("utf-8", "replace"))
+        message = last_line(proc.stderr.decode("utf-8", "replace"))
         raise ArmjitError(f"git {' '.join(args[:3])} failed in {repo}: {message}")
     return proc.stdout
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
@@ -95,7 +94,7 @@ def check_repo(repo: Path, branch: str | None = None) -> Path:
     inside = git(repo, "rev-parse", "--is-inside-work-tree", "--show-toplevel", check=False)
     answer = inside.stdout.split("\n")
     if not inside.ok or answer[0].strip() != "true" or len(answer) < 2:
-        reason = _last_line(inside.stderr) if "dubious ownership" in inside.stderr else "not a git checkout"
+        reason = last_line(inside.stderr) if "dubious ownership" in inside.stderr else "not a git checkout"
         raise UsageError(f"--repo {repo}: {reason}")
     top = Path(answer[1])
     # A subdirectory of some other checkout must not silently ship the whole parent repository.
@@ -165,136 +164,6 @@ def parse_worktree_branches(text: str) -> dict[str, str]:
         elif line.startswith("branch refs/heads/"):
             found[line[len("branch refs/heads/") :]] = path
     return found
-
-
-# -- upstream sync -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UpstreamSync:
-    """What the upstream sync did; shas are full, None = did not exist before."""
-
-    remote: str
-    upstream_branch: str
-    work_branch: str
-    upstream_before: str | None
-    upstream_after: str
-    work_before: str
-    work_after: str
-    rebased: bool
-
-    def __str__(self) -> str:
-        up = f"{self.upstream_branch} {_short(self.upstream_before)} -> {_short(self.upstream_after)}"
-        if self.upstream_before == self.upstream_after:
-            up = f"{self.upstream_branch} already at {self.remote}/{self.upstream_branch} {_short(self.upstream_after)}"
-        if self.rebased:
-            work = f"{self.work_branch} rebased {_short(self.work_before)} -> {_short(self.work_after)}"
-        else:
-            work = f"{self.work_branch} not rebased ({_short(self.work_after)})"
-        return f"fetched {self.remote}; {up}; {work}"
-
-
-def _short(sha: str | None) -> str:
-    return sha[:10] if sha else "(new)"
-
-
-def sync_upstream(
-    repo: Path, remote: str, upstream_branch: str, work_branch: str, *, rebase: bool = True
-) -> UpstreamSync:
-    """fetch, fast-forward the local upstream branch, rebase the work branch on it, go back.
-
-    The upstream branch is moved with ``update-ref`` (no checkout, so the working tree is not
-    touched) unless it is the checked-out branch. A rebase conflict is aborted, leaving the
-    branch as it was, and reported in one line.
-    """
-    check_repo(repo, work_branch)
-    # armjit's own notes, untracked at the repo root, do not block a rebase: they are not in any commit.
-    dirty = [(code, path) for code, path in dirty_paths(repo) if not (code == "??" and path in NOTES_FILES)]
-    if dirty:
-        names = ", ".join(path for _, path in dirty[:3]) + (", ..." if len(dirty) > 3 else "")
-        raise UsageError(
-            f"{repo} has uncommitted changes ({len(dirty)}: {names}): commit or stash them, or pass --no-sync-upstream"
-        )
-    fetched = git(repo, "fetch", "--quiet", remote, check=False)
-    if not fetched.ok:
-        raise ArmjitError(
-            f"git fetch {remote} failed: {_last_line(fetched.stderr)} (pass --no-sync-upstream to deploy as is)"
-        )
-    remote_sha = resolve(repo, f"refs/remotes/{remote}/{upstream_branch}")
-    if remote_sha is None:
-        raise UsageError(f"{remote}/{upstream_branch} does not exist after git fetch {remote}")
-    original = current_branch(repo)
-    original_sha = head_commit(repo, "HEAD")
-    local_before = resolve(repo, f"refs/heads/{upstream_branch}")
-    _fast_forward(repo, upstream_branch, local_before, remote_sha, remote, checked_out=original == upstream_branch)
-    work_before = head_commit(repo, work_branch)
-    rebased = False
-    if rebase and work_branch != upstream_branch and not _is_ancestor(repo, remote_sha, work_before):
-        _rebase(repo, upstream_branch, work_branch, original, original_sha)
-        rebased = True
-    return UpstreamSync(
-        remote=remote,
-        upstream_branch=upstream_branch,
-        work_branch=work_branch,
-        upstream_before=local_before,
-        upstream_after=remote_sha,
-        work_before=work_before,
-        work_after=head_commit(repo, work_branch),
-        rebased=rebased,
-    )
-
-
-def _is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
-    return git(repo, "merge-base", "--is-ancestor", ancestor, descendant, check=False).ok
-
-
-def _fast_forward(repo: Path, branch: str, before: str | None, target: str, remote: str, *, checked_out: bool) -> None:
-    if before == target:
-        return
-    if before is not None and not _is_ancestor(repo, before, target):
-        raise ArmjitError(
-            f"local {branch} has commits that are not on {remote}/{branch}: cannot fast-forward it "
-            "(merge or reset it by hand, or pass --no-sync-upstream)"
-        )
-    if checked_out:
-        git(repo, "merge", "--ff-only", "--quiet", target)
-        return
-    elsewhere = parse_worktree_branches(git(repo, "worktree", "list", "--porcelain").stdout).get(branch)
-    if elsewhere:
-        raise ArmjitError(f"{branch} is checked out in the worktree {elsewhere}: cannot move it from here")
-    if before is None:
-        git(repo, "branch", "--quiet", "--track", branch, f"{remote}/{branch}")
-    else:
-        # The old value makes update-ref refuse if someone moved the branch meanwhile.
-        git(
-            repo,
-            "update-ref",
-            "-m",
-            f"armjit: fast-forward to {remote}/{branch}",
-            f"refs/heads/{branch}",
-            target,
-            before,
-        )
-
-
-def _rebase(repo: Path, upstream: str, work: str, original: str | None, original_sha: str) -> None:
-    result = git(repo, "rebase", "--quiet", upstream, work, check=False)
-    if not result.ok:
-        conflicts = git(repo, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
-        git(repo, "rebase", "--abort", check=False)
-        _checkout(repo, original, original_sha)
-        files = f" in {', '.join(conflicts[:3])}" if conflicts else ""
-        raise ArmjitError(
-            f"rebase of {work} onto {upstream} stopped on a conflict{files}: aborted, {work} is unchanged; "
-            "rebase by hand or pass --no-rebase"
-        )
-    _checkout(repo, original, original_sha)
-
-
-def _checkout(repo: Path, branch: str | None, sha: str) -> None:
-    target = branch if branch is not None else sha
-    if current_branch(repo) != branch or branch is None:
-        git(repo, "checkout", "--quiet", target)
 
 
 # -- report data -------------------------------------------------------------------------------
