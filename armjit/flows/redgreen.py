@@ -26,7 +26,8 @@ from armjit.flows.pipeline import Pipeline, StepContext
 from armjit.render.progress import Progress
 from armjit.seams import notes
 from armjit.seams.hosts import Host, connect, opened
-from armjit.seams.store import RunDir, RunStore, new_run_id
+from armjit.seams.records import HostFacts, RunRecord
+from armjit.seams.store import RunDir, RunStore
 
 __all__ = ["TargetedOutcome", "run_targeted", "targeted_rows", "test_result_row"]
 
@@ -37,12 +38,17 @@ __all__ = ["TargetedOutcome", "run_targeted", "targeted_rows", "test_result_row"
 class TargetedOutcome:
     step: str  # red | green
     run: RunDir
-    manifest: dict[str, Any]
+    record: RunRecord
     result: targeted.TargetedRun
     verdict: str
     ok: bool
     reason: str
     attempt: int  # errors-table attempt count when not ok, else 0
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The record as run.json holds it."""
+        return self.record.to_json()
 
 
 def _reason(step: str, verdict: str, run: targeted.TargetedRun, keyword: str, test_file: str) -> str:
@@ -77,17 +83,17 @@ def _failure_excerpt(bad: targeted.Outcome | None, run: targeted.TargetedRun) ->
     return f"exit {run.exit_code} without a result"
 
 
-def test_result_row(manifest: dict[str, Any]) -> str:
+def test_result_row(record: RunRecord) -> str:
     """progress.md's Test Results row for a red/green run record (evidence, not prose)."""
-    t = manifest["targeted"]
+    t = record.details["targeted"]
     tests = t.get("tests") or []
     name = ", ".join(x["id"] for x in tests) or f"-k {t['keyword']}"
-    where = "local" if (manifest.get("host") or {}).get("is_local") else (manifest.get("host") or {}).get("name")
-    commit = str((manifest.get("commits") or {}).get("commit") or "")[:10]
+    where = "local" if record.host is None or record.host.is_local else record.host.name
+    commit = record.commit[:10]
     given = f"-k {t['keyword']} in {t['test_file']} on {where}" + (f" @ {commit}" if commit else "")
-    expected = "fails (RED)" if manifest["kind"] == "red" else "passes (GREEN)"
-    status = f"{manifest['kind'].upper()} {'ok' if t['ok'] else 'not met'}"
-    return table_row([name, given, expected, t["verdict"], status, t.get("excerpt", ""), f"`{manifest['run_id']}`"])
+    expected = "fails (RED)" if record.kind == "red" else "passes (GREEN)"
+    status = f"{record.kind.upper()} {'ok' if t['ok'] else 'not met'}"
+    return table_row([name, given, expected, t["verdict"], status, t.get("excerpt", ""), f"`{record.run_id}`"])
 
 
 def _local_python(settings: Settings, repo: Path | None, explicit: set[str], deployed: bool) -> str:
@@ -115,22 +121,16 @@ def _deploy(settings: Settings, explicit: set[str], keyword: str, reports: Path,
     sync_upstream = settings.sync_upstream if "sync_upstream" in explicit else False
     deploy_settings = replace(settings, skip_pyperf=True, runtime_skip_tests=skip, sync_upstream=sync_upstream)
     outcome = run_baseline(deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress)
-    steps = {s["name"]: s for s in outcome.manifest.get("steps", [])}
+    steps = {s.name: s for s in outcome.record.steps or []}
     # The build and the install are what the test needs; a later gate failing is reported, not fatal.
     for name in ("deploy", "build-wheel", "driver-venv"):
         step = steps.get(name)
-        if step is None or step["status"] not in ("ok", "skipped"):
-            why = step["detail"] if step else "not reached"
+        if step is None or step.status not in ("ok", "skipped"):
+            why = step.detail if step else "not reached"
             raise GateFailed(f"--deploy: step {name} of run {outcome.run.run_id} did not succeed: {why}")
     for failure in outcome.failures:
         progress.message(f"--deploy: {failure} (the targeted test runs anyway)")
     return outcome.run.run_id
-
-
-def _run_id(now: dt.datetime, commit: str | None, host: Host, step: str) -> str:
-    from armjit.flows.baseline import host_label
-
-    return new_run_id(now, (commit or "nocommit")[:8], host_label(host), step)
 
 
 def run_targeted(
@@ -198,22 +198,16 @@ def run_targeted(
         marker = _marker(host, cwd) if not settings.is_local else None
         if marker and not commits:
             commits = {"commit": marker.get("commit"), "branch": marker.get("branch"), "deployed": True}
-        now = dt.datetime.now(dt.UTC)
-        run = RunStore(reports / "runs").create(_run_id(now, commits.get("commit"), host, step))
-        manifest: dict[str, Any] = {
-            "run_id": run.run_id,
-            "kind": step,
-            "status": "running",
-            "started": now.isoformat(timespec="microseconds"),
-            "settings": settings.public_dict(),
-            "explicit_settings": sorted(explicit),
-            "host": {"name": host.name, "is_local": host.is_local},
-            "commits": commits,
-            "deploy_run": deploy_run,
-            "deploy_marker": marker,
-            "red_run": red_run,
-        }
-        pipeline = Pipeline(run, manifest, progress, step_timeout=settings.step_timeout)
+        from armjit.flows.baseline import host_label
+
+        label = (commits.get("commit") or "nocommit")[:8]
+        run, record = RunStore(reports / "runs").new_run(step, dt.datetime.now(dt.UTC), label, host_label(host), step)
+        record.settings = settings.public_dict()
+        record.explicit_settings = sorted(explicit)
+        record.host = HostFacts(host.name, host.is_local)
+        record.commits = commits
+        record.details |= {"deploy_run": deploy_run, "deploy_marker": marker, "red_run": red_run}
+        pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
         pipeline.save()
         holder: dict[str, Any] = {}
 
@@ -228,7 +222,7 @@ def run_targeted(
             pipeline.step("targeted-test", host, body)
         except BaseException as exc:
             # The test never reported (lost connection, Ctrl-C): the record says so, then the error goes on.
-            manifest["error"] = f"{type(exc).__name__}: {exc}"
+            record.details["error"] = f"{type(exc).__name__}: {exc}"
             pipeline.finish(exc)
             if not isinstance(exc, KeyboardInterrupt):
                 record_error(notes_dir, step, f"the test could not run: {exc}")
@@ -244,7 +238,7 @@ def run_targeted(
     ok = verdict == (targeted.FAILED if step == "red" else targeted.PASSED)
     reason = _reason(step, verdict, parsed, keyword, test_file)
     bad = next((o for o in (*parsed.collection_errors, *parsed.outcomes) if o.status != "pass"), None)
-    manifest["targeted"] = {
+    record.details["targeted"] = {
         "step": step,
         "keyword": keyword,
         "test_file": test_file,
@@ -262,14 +256,14 @@ def run_targeted(
         "excerpt": _evidence_excerpt(verdict, bad, parsed),
     }
     pipeline.finish(failure=None if ok else ("targeted-test", reason))
-    notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(manifest))
+    notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(record))
     attempt = 0
     if ok:
         resolve_errors(notes_dir, step, f"{step.upper()} met in run {run.run_id}")
     else:
         attempt = record_error(notes_dir, step, reason)
     update_plan(notes_dir, reports)
-    return TargetedOutcome(step, run, manifest, parsed, verdict, ok, reason, attempt)
+    return TargetedOutcome(step, run, record, parsed, verdict, ok, reason, attempt)
 
 
 def _evidence_excerpt(verdict: str, bad: targeted.Outcome | None, parsed: targeted.TargetedRun) -> str:
