@@ -18,36 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from armjit.analysis import compare, stats
-from armjit.cinderx import gate
 from armjit.cinderx.buildsource import BuildSource
-from armjit.cinderx.modes import jitlist_text
 from armjit.config import Settings
 from armjit.errors import UsageError
+from armjit.flows import ab_sides, steps
 from armjit.flows import baseline as bl
-from armjit.flows import steps
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
-from armjit.seams import gitops
 from armjit.seams.records import HostFacts, ModeRecord, RemotePaths, RunRecord
 from armjit.seams.store import RunDir, RunStore, is_finished
 
 __all__ = ["AbOutcome", "run_ab"]
 
 q = shlex.quote
-
-
-@dataclass
-class _Side:
-    """One side of the comparison: what it ships, where its steps run, and what they made."""
-
-    label: str  # "a" (base, from) or "b" (candidate, to)
-    source: BuildSource | None  # None: no target repo, nothing to deploy (the embedded default)
-    target: steps.Target
-    wheel: str | None = None
-    driver_python: str = ""
-    bench: steps.BenchVenv = field(default_factory=lambda: steps.BenchVenv(""))
-    attempts: dict[str, int] = field(default_factory=dict)
-    successes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,30 +44,6 @@ class AbOutcome:
     def manifest(self) -> dict[str, Any]:
         """The record as run.json holds it."""
         return self.record.to_json()
-
-
-def _side_settings(settings: Settings, root: str, label: str, source: BuildSource | None) -> Settings:
-    # Equal-length paths for both sides: the environment and path sizes must not differ.
-    shipped = source or BuildSource.branch(settings.branch)
-    return replace(
-        settings,
-        remote_workdir=f"{root}/{label}",
-        driver_venv=f"{root}/{label}/venv-driver",
-        branch=settings.branch if shipped.is_worktree else shipped.ref,
-        worktree=shipped.is_worktree,
-        bench_runner="pyperf",
-    )
-
-
-def _source(repo: Path, given: str | BuildSource | None, default: BuildSource) -> BuildSource:
-    """A side's source: as given (a ref is checked against the repo), else ``default``."""
-    if given is None:
-        return default
-    if isinstance(given, BuildSource):
-        if not given.is_worktree and gitops.resolve(repo, given.ref) is None:
-            raise UsageError(f"{given.ref!r} is neither a branch nor a commit in {repo}")
-        return given
-    return BuildSource.of_ref(repo, given)
 
 
 def _loops_from(path: Path) -> int | None:
@@ -134,19 +93,7 @@ def run_ab(
     repo = Path(settings.repo).expanduser() if settings.repo else None
     if blocks < stats.MIN_BLOCKS:
         raise UsageError(f"--blocks {blocks}: at least {stats.MIN_BLOCKS} blocks are needed for an interval")
-    if not aa and repo is None:
-        raise UsageError("ab compares two refs of a --repo; without a repo only --aa (A against itself) makes sense")
-    if not aa and not base:
-        raise UsageError("give --base REF (and --cand REF, default: the work branch), or --aa")
-    # Resolved once, here: from now on each side says what it ships. Unset, a side ships what
-    # a baseline would: the working tree with --worktree, else the work branch.
-    base_src: BuildSource | None = None
-    cand_src: BuildSource | None = None
-    if repo is not None:
-        gitops.check_repo(repo)
-        default = BuildSource.worktree() if settings.worktree else BuildSource.branch(settings.branch)
-        base_src = _source(repo, base, default)
-        cand_src = base_src if aa else _source(repo, cand, default)
+    base_src, cand_src = ab_sides.resolve_sources(settings, repo, base, cand, aa=aa)
     host, settings = bl.open_host(settings)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
     labels_used = ("a",) if aa else ("a", "b")
@@ -154,7 +101,7 @@ def run_ab(
         host,
         settings,
         workdirs=[f"{root}/{label}" for label in labels_used] if repo is not None else [],
-        venvs=[_side_settings(settings, root, label, None).driver_venv for label in labels_used],
+        venvs=[ab_sides.side_settings(settings, root, label, None).driver_venv for label in labels_used],
     )
     for line in [*notes_lines, *([cannot] if cannot else [])]:
         progress.message(line)
@@ -166,11 +113,7 @@ def run_ab(
     record.host = HostFacts(host.name, host.is_local)
     record.modes = {}
     record.remote = RemotePaths(run_dir=remote_run)
-    record.details |= {
-        "refs": {"base": base_src.label() if base_src else None, "cand": cand_src.label() if cand_src else None},
-        "sources": {"a": base_src.as_dict() if base_src else None, "b": cand_src.as_dict() if cand_src else None},
-        "design": {"blocks": blocks, "seed": seed, "paired": True, "order": "random within each block"},
-    }
+    record.details |= _design(base_src, cand_src, blocks, seed)
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
@@ -178,9 +121,9 @@ def run_ab(
         sides = []
         labels = (("a", base_src),) if aa else (("a", base_src), ("b", cand_src))
         for label, source in labels:
-            side_settings = _side_settings(settings, root, label, source)
-            target = steps.Target(side_settings, host, run, f"{remote_run}/{label}", "pyperf", tuple(modes))
-            sides.append(_Side(label, source, target))
+            config = ab_sides.side_settings(settings, root, label, source)
+            target = steps.Target(config, host, run, f"{remote_run}/{label}", "pyperf", tuple(modes))
+            sides.append(ab_sides.Side(label, source, target))
             _prepare_side(pipeline, sides[-1], repo)
         side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
         sides = [sides[0], side_b]
@@ -199,7 +142,16 @@ def run_ab(
     return AbOutcome(run, record, report, noise)
 
 
-def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
+def _design(base: BuildSource | None, cand: BuildSource | None, blocks: int, seed: int) -> dict[str, Any]:
+    """What an ab record says about its sides and its sampling design before the first step."""
+    return {
+        "refs": {"base": base.label() if base else None, "cand": cand.label() if cand else None},
+        "sources": {"a": base.as_dict() if base else None, "b": cand.as_dict() if cand else None},
+        "design": {"blocks": blocks, "seed": seed, "paired": True, "order": "random within each block"},
+    }
+
+
+def _prepare_side(pipeline: Pipeline, side: ab_sides.Side, repo: Path | None) -> None:
     """Deploy, build and install one side; the record keeps the paths of the side built last."""
     target, host, label = side.target, side.target.host, side.label
     record = pipeline.record
@@ -219,7 +171,7 @@ def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
     if repo is not None and side.source is not None:
         source = side.source
         pipeline.result(f"{label}-deploy", host, lambda ctx: steps.deploy(ctx, target, repo, source), lambda _: None)
-    pipeline.step(f"{label}-prepare", host, lambda ctx: _prepare(ctx, target))
+    pipeline.step(f"{label}-prepare", host, lambda ctx: ab_sides.prepare(ctx, target))
     if target.settings.build == "source":
         pipeline.result(f"{label}-build-wheel", host, lambda ctx: steps.build_wheel(ctx, target), wheel)
     pipeline.result(f"{label}-driver-venv", host, lambda ctx: steps.driver_venv(ctx, target, side.wheel), driver)
@@ -227,20 +179,7 @@ def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
     pipeline.result(f"{label}-bench-venv", host, venv, bench)
 
 
-def _prepare(ctx: StepContext, target: steps.Target) -> str:
-    """The side's run dir, log dirs and jitlist files, once: every process of the side reuses them."""
-    rrun = q(target.remote_run)
-    dirs = " ".join(f"{rrun}/jitlogs/{m}" for m in target.modes)
-    ctx.run(f"{steps.claim_workdir(ctx, target.settings)} && mkdir -p {rrun}/blocks {dirs}")
-    for mode_name in target.modes:
-        mode = target.mode(mode_name)
-        if mode.jitlist:
-            ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {rrun}/jitlist-{mode_name}.txt")
-    steps.upload_resources(target, ("armjit_jit_hook.py", "armjit_jit_hook.pth"))
-    return target.remote_run
-
-
-def _fix_loops(pipeline: Pipeline, a: _Side, store: RunStore) -> dict[tuple[str, str], int]:
+def _fix_loops(pipeline: Pipeline, a: ab_sides.Side, store: RunStore) -> dict[tuple[str, str], int]:
     """Loops per (bench, mode): the baseline's, else one calibration process on A."""
     loops: dict[tuple[str, str], int] = {}
 
@@ -262,9 +201,9 @@ def _fix_loops(pipeline: Pipeline, a: _Side, store: RunStore) -> dict[tuple[str,
     return loops
 
 
-def _calibrate(ctx: StepContext, a: _Side, bench: str, mode: str) -> int:
+def _calibrate(ctx: StepContext, a: ab_sides.Side, bench: str, mode: str) -> int:
     output = f"{a.target.remote_run}/calibrate-{bench}-{mode}.json"
-    _process(ctx, a, bench, mode, output, loops=0, values=1, warmups=0)
+    ab_sides.process(ctx, a, bench, mode, output, loops=0, values=1, warmups=0)
     local = a.target.run.file("calibration", f"{bench}-{mode}.json")
     ctx.host.get(output, local)
     value = _loops_from(local)
@@ -273,30 +212,8 @@ def _calibrate(ctx: StepContext, a: _Side, bench: str, mode: str) -> int:
     return value
 
 
-def _process(
-    ctx: StepContext, side: _Side, bench: str, mode_name: str, output: str, *, loops: int, values: int, warmups: int
-) -> Any:
-    from armjit.cinderx.commands import bench_command
-
-    target = side.target
-    mode = target.mode(mode_name)
-    cmd = bench_command(
-        runner="pyperf",
-        python=side.bench.python,
-        bench=bench,
-        mode=mode,
-        output=output,
-        bench_file=side.bench.files[bench],
-        processes=1,
-        values=values,
-        warmups=warmups,
-        loops=loops,
-    )
-    return ctx.run(cmd.command, cwd=target.settings.remote_workdir, check=False)
-
-
 def _run_blocks(
-    pipeline: Pipeline, sides: list[_Side], loops: dict[tuple[str, str], int], n_blocks: int, seed: int
+    pipeline: Pipeline, sides: list[ab_sides.Side], loops: dict[tuple[str, str], int], n_blocks: int, seed: int
 ) -> dict[tuple[str, str], list[stats.Block]]:
     samples: dict[tuple[str, str], list[stats.Block]] = {key: [] for key in loops}
     a = sides[0]
@@ -312,7 +229,7 @@ def _run_blocks(
                 medians: dict[str, float | None] = {}
                 for letter in order:
                     side = sides[0] if letter == "A" else sides[1]
-                    medians[letter] = _one_process(ctx, side, bench, mode, index, loops[(bench, mode)], s)
+                    medians[letter] = _oneprocess(ctx, side, bench, mode, index, loops[(bench, mode)], s)
                 ma, mb = medians["A"], medians["B"]
                 if ma is not None and mb is not None:
                     samples[(bench, mode)].append(stats.Block(ma, mb, order))
@@ -333,14 +250,14 @@ def _run_blocks(
     return samples
 
 
-def _one_process(
-    ctx: StepContext, side: _Side, bench: str, mode: str, index: int, loops: int, s: Settings
+def _oneprocess(
+    ctx: StepContext, side: ab_sides.Side, bench: str, mode: str, index: int, loops: int, s: Settings
 ) -> float | None:
     key = f"{bench}/{mode}"
     side.attempts[key] = side.attempts.get(key, 0) + 1
     name = f"{index:03d}-{bench}-{mode}-{side.label}.json"
     output = f"{side.target.remote_run}/blocks/{name}"
-    result = _process(ctx, side, bench, mode, output, loops=loops, values=s.values, warmups=s.warmups)
+    result = ab_sides.process(ctx, side, bench, mode, output, loops=loops, values=s.values, warmups=s.warmups)
     if not result.ok:
         return None
     local = side.target.run.file("blocks", name)
@@ -353,20 +270,9 @@ def _one_process(
     return float(statistics.median(values))
 
 
-def _fetch_logs(ctx: StepContext, side: _Side, mode: str) -> list[gate.LogCounts]:
-    log_dir = f"{side.target.remote_run}/jitlogs/{mode}"
-    listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
-    counts = []
-    for entry in sorted(listing.stdout.split()):
-        local = side.target.run.file("jitlogs", side.label, mode, entry)
-        ctx.host.get(f"{log_dir}/{entry}", local)
-        counts.append(gate.count_log(entry, local.read_bytes()))
-    return counts
-
-
 def _judge(
     pipeline: Pipeline,
-    sides: list[_Side],
+    sides: list[ab_sides.Side],
     samples: dict[tuple[str, str], list[stats.Block]],
     reports: Path,
     *,
@@ -379,26 +285,9 @@ def _judge(
     noise_file = compare.noise_path(reports)
 
     def body(ctx: StepContext) -> str:
-        a, b = sides
         for (bench, mode), blocks in samples.items():
             key = f"{bench}/{mode}"
-            gates = []
-            expects = mode != "nojit" and a.target.settings.build != "none"
-            proof = {}
-            for side in [a] if aa else [a, b]:
-                counts = _fetch_logs(ctx, side, mode)
-                verdict = gate.judge_mode(mode, counts, expects_compiles=expects, expected_processes=1)
-                proof[side.label] = {"main": verdict.main, "total": verdict.total, "threshold": verdict.threshold}
-                if not verdict.ok:
-                    gates.append(f"JIT activity on {side.label}: {verdict.message}")
-            if not aa and proof.get("a", {}).get("threshold") != proof.get("b", {}).get("threshold"):
-                gates.append("the JIT logged different thresholds on the two sides")
-            for side in (a, b):
-                if side.successes.get(key, 0) < side.attempts.get(key, 0):
-                    gates.append(
-                        f"{side.label} crashed in {side.attempts[key] - side.successes.get(key, 0)} of "
-                        f"{side.attempts[key]} processes"
-                    )
+            proof, gates = ab_sides.jit_proof(ctx, sides, bench, mode, aa=aa)
             pipeline.record.set_mode(mode, ModeRecord(jit_proof=proof, blocks=len(blocks)))
             if len(blocks) < 2:
                 missing.append(key)

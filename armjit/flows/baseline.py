@@ -108,8 +108,6 @@ def host_label(host: Host) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", host.name).strip("-") or "host"
 
 
-
-
 @dataclass
 class BaselineOutcome:
     run: RunDir
@@ -157,12 +155,7 @@ def run_baseline(
     )
     # Named after the unique run id: concurrent runs on one host never share a remote run dir.
     remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
-    record.settings = settings.public_dict()
-    record.explicit_settings = sorted(explicit)
-    record.host = HostFacts(host.name, host.is_local)
-    record.commits, record.modes, record.skipped_modes = {}, {}, cannot
-    record.remote = RemotePaths(run_dir=remote_run)
-    record.details["tests"] = []  # the runtime tests' outcomes, when they ran
+    _describe_run(record, settings, explicit, host, remote_run, cannot)
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}")
@@ -194,6 +187,18 @@ def run_baseline(
     else:
         iteration.resolve_errors(notes_dir, "baseline", f"baseline {run.run_id} passed")
     return outcome
+
+
+def _describe_run(
+    record: RunRecord, settings: Settings, explicit: set[str], host: Host, remote_run: str, cannot: str
+) -> None:
+    """What a baseline record says before its first step: the settings, the host, where it runs."""
+    record.settings = settings.public_dict()
+    record.explicit_settings = sorted(explicit)
+    record.host = HostFacts(host.name, host.is_local)
+    record.commits, record.modes, record.skipped_modes = {}, {}, cannot
+    record.remote = RemotePaths(run_dir=remote_run)
+    record.details["tests"] = []  # the runtime tests' outcomes, when they ran
 
 
 @dataclass

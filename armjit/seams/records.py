@@ -80,7 +80,7 @@ class HostFacts:
     come from the host-facts step (None until then, or when the host could not say)."""
 
     name: str
-    is_local: bool = False
+    is_local: bool | None = None
     uname: str | None = None
     arch: str | None = None
     nproc: str | None = None
@@ -104,7 +104,6 @@ class HostFacts:
     def from_json(cls, data: Mapping[str, Any]) -> HostFacts:
         known, extra = _known(cls, data)
         known["name"] = str(known.get("name") or "")
-        known["is_local"] = bool(known.get("is_local"))
         return cls(**known, extra=extra)
 
 
@@ -135,8 +134,9 @@ class ModeRecord:
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        # A benchmarked mode says it has no pyperf JSON rather than leaving the key out.
-        keep = ("pyperf_json",) if self.benchmarks is not None else ()
+        # A benchmarked mode says it has no pyperf JSON (or no value in it) rather than leaving the key out.
+        keep: tuple[str, ...] = ("pyperf_json",) if self.benchmarks is not None or self.jit_logs is not None else ()
+        keep += ("value",) if self.pyperf_json is not None else ()
         return {**_drop_none(data, keep), **self.extra}
 
     @classmethod
