@@ -67,7 +67,7 @@ def _loops_from(path: Path) -> int | None:
 
 
 def _baseline_loops(store: RunStore, bench: str, mode: str) -> tuple[int | None, str | None]:
-    run = store.latest(lambda r: r.manifest().get("kind") == "baseline" and is_finished(r.manifest()))
+    run = store.latest(lambda r: r.record().kind == "baseline" and is_finished(r.manifest()))
     if run is None:
         return None, None
     record = (run.record().modes or {}).get(mode) or ModeRecord()

@@ -146,17 +146,14 @@ def run_targeted(
     reports: Path,
     progress: Progress,
 ) -> TargetedOutcome:
-    """RED (``step="red"``: the test must fail) or GREEN (it must pass), with its evidence."""
+    """RED (``step="red"``: the test must fail) or GREEN (it must pass), with its evidence.
+
+    Long because it is one story in order (check, deploy, run on the host, judge, write the notes),
+    and the host stays open only around the test; the parts that stand alone are helpers below.
+    """
     from armjit.seams import gitops
 
-    if step not in ("red", "green"):
-        raise UsageError(f"unknown step {step!r}")
-    if not keyword.strip() or "\n" in keyword:
-        raise UsageError("-k: give the name (or pytest -k expression) of the test")
-    if not test_file.strip() or "\n" in test_file:
-        raise UsageError("--test-file: give the test file, relative to the repo")
-    if runner not in ("auto", "pytest", "unittest"):
-        raise UsageError(f"--runner {runner!r}: expected auto, pytest or unittest")
+    _check_args(step, keyword, test_file, runner)
     repo = gitops.check_repo(Path(settings.repo).expanduser()) if settings.repo else None
     if deploy and repo is None:
         raise UsageError("--deploy needs --repo (the checkout to sync and build)")
@@ -173,17 +170,7 @@ def run_targeted(
         except GateFailed as exc:
             record_error(notes_dir, step, str(exc))
             raise
-    if settings.is_local:
-        from armjit.flows.baseline import embedded_defaults
-
-        settings = embedded_defaults(settings, explicit)[0] if deploy else settings
-        interpreter = python or _local_python(settings, repo, explicit, deploy)
-        cwd = str(repo or Path.cwd())
-    else:
-        from armjit.cinderx.commands import venv_python
-
-        interpreter = python or venv_python(settings.driver_venv)
-        cwd = settings.remote_workdir
+    settings, interpreter, cwd = _where(settings, explicit, repo, python, deploy)
     commits: dict[str, Any] = {}
     if repo is not None:
         commits = {"commit": gitops.head_commit(repo, "HEAD"), "branch": gitops.current_branch(repo)}
@@ -237,7 +224,6 @@ def run_targeted(
         )
     ok = verdict == (targeted.FAILED if step == "red" else targeted.PASSED)
     reason = _reason(step, verdict, parsed, keyword, test_file)
-    bad = next((o for o in (*parsed.collection_errors, *parsed.outcomes) if o.status != "pass"), None)
     record.details["targeted"] = {
         "step": step,
         "keyword": keyword,
@@ -246,14 +232,7 @@ def run_targeted(
         "cwd": cwd,
         "runner": parsed.runner or runner,
         "expected": "fail" if step == "red" else "pass",
-        "verdict": verdict,
-        "ok": ok,
-        "reason": reason,
-        "selected": list(parsed.selected),
-        "tests": [{"id": o.test_id, "status": o.status, "detail": o.detail} for o in parsed.outcomes],
-        "collection_errors": [{"id": o.test_id, "detail": o.detail} for o in parsed.collection_errors],
-        "exit_code": parsed.exit_code,
-        "excerpt": _evidence_excerpt(verdict, bad, parsed),
+        **_evidence(parsed, verdict, ok, reason),
     }
     pipeline.finish(failure=None if ok else ("targeted-test", reason))
     notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(record))
@@ -264,6 +243,46 @@ def run_targeted(
         attempt = record_error(notes_dir, step, reason)
     update_plan(notes_dir, reports)
     return TargetedOutcome(step, run, record, parsed, verdict, ok, reason, attempt)
+
+
+def _check_args(step: str, keyword: str, test_file: str, runner: str) -> None:
+    if step not in ("red", "green"):
+        raise UsageError(f"unknown step {step!r}")
+    if not keyword.strip() or "\n" in keyword:
+        raise UsageError("-k: give the name (or pytest -k expression) of the test")
+    if not test_file.strip() or "\n" in test_file:
+        raise UsageError("--test-file: give the test file, relative to the repo")
+    if runner not in ("auto", "pytest", "unittest"):
+        raise UsageError(f"--runner {runner!r}: expected auto, pytest or unittest")
+
+
+def _where(
+    settings: Settings, explicit: set[str], repo: Path | None, python: str, deployed: bool
+) -> tuple[Settings, str, str]:
+    """(settings, interpreter, cwd) of the test: locally the repo, on a host its deployed tree."""
+    if settings.is_local:
+        from armjit.flows.baseline import embedded_defaults
+
+        settings = embedded_defaults(settings, explicit)[0] if deployed else settings
+        return settings, python or _local_python(settings, repo, explicit, deployed), str(repo or Path.cwd())
+    from armjit.cinderx.commands import venv_python
+
+    return settings, python or venv_python(settings.driver_venv), settings.remote_workdir
+
+
+def _evidence(parsed: targeted.TargetedRun, verdict: str, ok: bool, reason: str) -> dict[str, Any]:
+    """What the test run showed, as a red/green record keeps it."""
+    bad = next((o for o in (*parsed.collection_errors, *parsed.outcomes) if o.status != "pass"), None)
+    return {
+        "verdict": verdict,
+        "ok": ok,
+        "reason": reason,
+        "selected": list(parsed.selected),
+        "tests": [{"id": o.test_id, "status": o.status, "detail": o.detail} for o in parsed.outcomes],
+        "collection_errors": [{"id": o.test_id, "detail": o.detail} for o in parsed.collection_errors],
+        "exit_code": parsed.exit_code,
+        "excerpt": _evidence_excerpt(verdict, bad, parsed),
+    }
 
 
 def _evidence_excerpt(verdict: str, bad: targeted.Outcome | None, parsed: targeted.TargetedRun) -> str:

@@ -212,7 +212,7 @@ class RunStore:
         if str(ref) == "latest":
             # The latest run that measured something and ended: mine/red/green/verify records hold
             # no modes, and a running or abandoned run may hold half of its data.
-            run = self.latest(lambda r: bool(r.manifest().get("modes")) and is_finished(r.manifest()))
+            run = self.latest(lambda r: bool(r.record().modes) and is_finished(r.manifest()))
             if run is None:
                 what = "no finished run with benchmark results" if self.runs() else "no runs yet"
                 raise UsageError(f"{what} under {self.root}; run `invoke baseline` first")
