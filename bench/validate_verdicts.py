@@ -54,7 +54,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from armjit import stats  # noqa: E402
+from armjit.analysis import stats  # noqa: E402
 from armjit.render import table  # noqa: E402
 
 WORKLOAD = HERE / "_workload_richards.py"

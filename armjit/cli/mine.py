@@ -16,7 +16,7 @@ from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.render.mine_tables import candidate_table, mining_notes_block, render_diff, render_report
 from armjit.seams import notes
-from armjit.seams.store import RunStore, new_run_id
+from armjit.seams.store import RunStore
 
 __all__ = ["TASKS", "mine"]
 
@@ -85,19 +85,12 @@ def mine(
         notes.upsert_block(plan_path, CANDIDATES_BLOCK, candidate_table(report, top or DEFAULT_TOP))
         print(f"notes: {note_path}, {plan_path}")
         # Plan step 2 leaves a run record like every other step (invoke status reads it).
-        stamp = dt.datetime.now(dt.UTC)
-        record = store.create(new_run_id(stamp, "mine"))
+        run, record = store.new_run("mine", dt.datetime.now(dt.UTC), "mine")
         summary = report_json(report, top or DEFAULT_TOP)
-        record.save_manifest(
-            {
-                "run_id": record.run_id,
-                "kind": "mine",
-                "status": "ok",
-                "started": stamp.isoformat(timespec="seconds"),
-                "source": label,
-                "summary": {k: summary[k] for k in ("processes", "compiled", "failed", "unrecognised_lines")},
-            }
-        )
+        record.status = "ok"
+        record.details["source"] = label
+        record.details["summary"] = {k: summary[k] for k in ("processes", "compiled", "failed", "unrecognised_lines")}
+        run.save(record)
 
 
 TASKS = [mine]

@@ -22,7 +22,8 @@ from armjit.render.compare_report import comparison_findings_block, render_text
 from armjit.render.mine_tables import render_diff
 from armjit.render.progress import Progress
 from armjit.seams import notes
-from armjit.seams.store import RunDir, RunStore, new_run_id, run_status
+from armjit.seams.records import Failure
+from armjit.seams.store import RunDir, RunStore, run_status
 
 __all__ = ["TASKS"]
 
@@ -31,14 +32,14 @@ def jit_proof(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
     """Compiles and effective threshold per mode for both sides."""
     rows: list[tuple[Any, ...]] = []
     if outcome.paired:
-        for mode, m in outcome.manifest.get("modes", {}).items():
-            for side, p in (m.get("jit_proof") or {}).items():
+        for mode, m in (outcome.record.modes or {}).items():
+            for side, p in (m.jit_proof or {}).items():
                 rows.append((mode, "from" if side == "a" else "to", p.get("main"), p.get("total"), p.get("threshold")))
         return rows
     for label, run in (("from", outcome.from_run), ("to", outcome.to_run)):
-        for mode, m in run.manifest().get("modes", {}).items():
-            c = m.get("compiles") or {}
-            rows.append((mode, label, c.get("main"), c.get("total"), m.get("threshold")))
+        for mode, m in (run.record().modes or {}).items():
+            c = m.compiles or {}
+            rows.append((mode, label, c.get("main"), c.get("total"), m.threshold))
     return rows
 
 
@@ -46,14 +47,14 @@ def crashes(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
     if outcome.paired:
         return [
             ("from" if side == "a" else "to", key, n, data.get("successes", {}).get(key, 0))
-            for side, data in (outcome.manifest.get("crashes") or {}).items()
+            for side, data in (outcome.record.details.get("crashes") or {}).items()
             for key, n in data.get("attempts", {}).items()
         ]
     rows = []
     for label, run in (("from", outcome.from_run), ("to", outcome.to_run)):
-        for step in run.manifest().get("steps", []):
-            if step["name"].startswith("bench-"):
-                rows.append((label, step["name"][6:], 1, 1 if step["status"] == "ok" else 0))
+        for step in run.record().steps or []:
+            if step.name.startswith("bench-"):
+                rows.append((label, step.name[6:], 1, 1 if step.status == "ok" else 0))
     return rows
 
 
@@ -122,16 +123,12 @@ def verify(
         progress=Progress(sys.stderr, verbose=verbose),
     )
     guards = size_guard(outcome)  # parses every JIT log of both sides: once
-    limit = int(outcome.from_run.manifest().get("settings", {}).get("code_size_limit") or 0)
-    stamp = dt.datetime.now(dt.UTC)
-    record = RunStore(root / "runs").create(new_run_id(stamp, "verify"))
+    limit = int(outcome.from_run.record().setting("code_size_limit") or 0)
+    record, data = RunStore(root / "runs").new_run("verify", dt.datetime.now(dt.UTC), "verify")
     # The verify record is only as good as the run that measured the head.
     measured = run_status(outcome.manifest)
-    data: dict[str, Any] = {
-        "run_id": record.run_id,
-        "kind": "verify",
-        "status": "ok" if measured == "ok" else "failed",
-        "started": stamp.isoformat(timespec="seconds"),
+    data.status = "ok" if measured == "ok" else "failed"
+    data.details |= {
         "verdict": outcome.report.overall,
         "paired": outcome.paired,
         "from_run": outcome.from_run.run_id,
@@ -142,12 +139,12 @@ def verify(
         "size_guard": {mode: diff_json(d) for mode, d in guards.items()},
     }
     if measured != "ok":
-        data["failure"] = {"step": None, "cause": f"run {outcome.to_run.run_id} ended {measured}"}
-    record.save_manifest(data)
+        data.failure = Failure(None, f"run {outcome.to_run.run_id} ended {measured}")
+    record.save(data)
     notes_dir = _notes_path(settings, outcome)
     notes.upsert_block(notes_dir / "findings.md", f"verify-{record.run_id}", _block(outcome, record, guards, limit))
     if json_:
-        print(json.dumps({"run_id": record.run_id, **data["report"]}, indent=2))
+        print(json.dumps({"run_id": record.run_id, **data.details["report"]}, indent=2))
     else:
         print(render_text(outcome.report))
         print()
@@ -161,7 +158,7 @@ def _notes_path(settings: Settings, outcome: VerifyOutcome) -> Path:
     """A notes dir given now wins; else the baseline's (its notes dir or its repo), else our reports."""
     if settings.notes_dir:
         return settings.notes_path
-    recorded = baseline_settings(outcome.from_run.manifest())
+    recorded = baseline_settings(outcome.from_run.record())
     return replace(recorded, reports=settings.reports).notes_path
 
 

@@ -16,19 +16,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from armjit import __version__
 from armjit.analysis import compare, pyperf_data, stats
-from armjit.cinderx import gate
 from armjit.cinderx.buildsource import BuildSource
-from armjit.cinderx.modes import jitlist_text
 from armjit.config import Settings
 from armjit.errors import UsageError
+from armjit.flows import ab_sides, steps
 from armjit.flows import baseline as bl
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
-from armjit.seams import gitops
 from armjit.seams.hosts import Host
-from armjit.seams.store import RunDir, RunStore, is_finished, new_run_id
+from armjit.seams.records import HostFacts, ModeRecord, RemotePaths, RunRecord
+from armjit.seams.store import RunDir, RunStore, is_finished
 
 __all__ = ["AbOutcome", "run_ab"]
 
@@ -36,53 +34,25 @@ q = shlex.quote
 
 
 @dataclass
-class _Side:
-    label: str  # "a" (base, from) or "b" (candidate, to)
-    source: BuildSource | None  # None: no target repo, nothing to deploy (the embedded default)
-    state: bl._State
-    attempts: dict[str, int] = field(default_factory=dict)
-    successes: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class AbOutcome:
     run: RunDir
-    manifest: dict[str, Any]
+    record: RunRecord
     report: compare.Report
     noise: dict[str, float] = field(default_factory=dict)
 
-
-def _side_settings(settings: Settings, root: str, label: str, source: BuildSource | None) -> Settings:
-    # Equal-length paths for both sides: the environment and path sizes must not differ.
-    shipped = source or BuildSource.branch(settings.branch)
-    return replace(
-        settings,
-        remote_workdir=f"{root}/{label}",
-        driver_venv=f"{root}/{label}/venv-driver",
-        branch=settings.branch if shipped.is_worktree else shipped.ref,
-        worktree=shipped.is_worktree,
-        bench_runner="pyperf",
-    )
-
-
-def _source(repo: Path, given: str | BuildSource | None, default: BuildSource) -> BuildSource:
-    """A side's source: as given (a ref is checked against the repo), else ``default``."""
-    if given is None:
-        return default
-    if isinstance(given, BuildSource):
-        if not given.is_worktree and gitops.resolve(repo, given.ref) is None:
-            raise UsageError(f"{given.ref!r} is neither a branch nor a commit in {repo}")
-        return given
-    return BuildSource.of_ref(repo, given)
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The record as run.json holds it."""
+        return self.record.to_json()
 
 
 def _baseline_loops(store: RunStore, bench: str, mode: str) -> tuple[int | None, str | None]:
-    run = store.latest(lambda r: r.manifest().get("kind") == "baseline" and is_finished(r.manifest()))
+    run = store.latest(lambda r: r.record().kind == "baseline" and is_finished(r.manifest()))
     if run is None:
         return None, None
-    record = run.manifest().get("modes", {}).get(mode) or {}
-    if record.get("pyperf_json") and bench in record.get("benchmarks", []):
-        return pyperf_data.first_loops(run.path / record["pyperf_json"]), run.run_id
+    record = (run.record().modes or {}).get(mode) or ModeRecord()
+    if record.pyperf_json and bench in (record.benchmarks or []):
+        return pyperf_data.first_loops(run.path / record.pyperf_json), run.run_id
     return None, None
 
 
@@ -104,19 +74,7 @@ def run_ab(
     repo = Path(settings.repo).expanduser() if settings.repo else None
     if blocks < stats.MIN_BLOCKS:
         raise UsageError(f"--blocks {blocks}: at least {stats.MIN_BLOCKS} blocks are needed for an interval")
-    if not aa and repo is None:
-        raise UsageError("ab compares two refs of a --repo; without a repo only --aa (A against itself) makes sense")
-    if not aa and not base:
-        raise UsageError("give --base REF (and --cand REF, default: the work branch), or --aa")
-    # Resolved once, here: from now on each side says what it ships. Unset, a side ships what
-    # a baseline would: the working tree with --worktree, else the work branch.
-    base_src: BuildSource | None = None
-    cand_src: BuildSource | None = None
-    if repo is not None:
-        gitops.check_repo(repo)
-        default = BuildSource.worktree() if settings.worktree else BuildSource.branch(settings.branch)
-        base_src = _source(repo, base, default)
-        cand_src = base_src if aa else _source(repo, cand, default)
+    base_src, cand_src = ab_sides.resolve_sources(settings, repo, base, cand, aa=aa)
     host, settings = bl.open_run_host(settings, host)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
     labels_used = ("a",) if aa else ("a", "b")
@@ -124,39 +82,29 @@ def run_ab(
         host,
         settings,
         workdirs=[f"{root}/{label}" for label in labels_used] if repo is not None else [],
-        venvs=[_side_settings(settings, root, label, None).driver_venv for label in labels_used],
+        venvs=[ab_sides.side_settings(settings, root, label, None).driver_venv for label in labels_used],
     )
     for line in [*notes_lines, *([cannot] if cannot else [])]:
         progress.message(line)
     store = RunStore(reports / "runs")
-    stamp = dt.datetime.now(dt.UTC)
     kind = "aa" if aa else "ab"
-    run = store.create(new_run_id(stamp, kind, bl.host_label(host)))
+    run, record = store.new_run(kind, dt.datetime.now(dt.UTC), kind, bl.host_label(host))
     remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
-    manifest: dict[str, Any] = {
-        "run_id": run.run_id,
-        "kind": kind,
-        "status": "running",
-        "armjit_version": __version__,
-        "started": stamp.isoformat(timespec="microseconds"),
-        "settings": settings.public_dict(),
-        "host": {"name": host.name, "is_local": host.is_local},
-        "refs": {"base": base_src.label() if base_src else None, "cand": cand_src.label() if cand_src else None},
-        "sources": {"a": base_src.as_dict() if base_src else None, "b": cand_src.as_dict() if cand_src else None},
-        "design": {"blocks": blocks, "seed": seed, "paired": True, "order": "random within each block"},
-        "modes": {},
-        "remote": {"run_dir": remote_run},
-    }
-    pipeline = Pipeline(run, manifest, progress, step_timeout=settings.step_timeout)
+    record.settings = settings.public_dict()
+    record.host = HostFacts(host.name, host.is_local)
+    record.modes = {}
+    record.remote = RemotePaths(run_dir=remote_run)
+    record.details |= _design(base_src, cand_src, blocks, seed)
+    pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
     try:
         sides = []
         labels = (("a", base_src),) if aa else (("a", base_src), ("b", cand_src))
         for label, source in labels:
-            side_settings = _side_settings(settings, root, label, source)
-            state = bl._State(side_settings, host, run, f"{remote_run}/{label}", "pyperf", modes)
-            sides.append(_Side(label, source, state))
+            config = ab_sides.side_settings(settings, root, label, source)
+            target = steps.Target(config, host, run, f"{remote_run}/{label}", "pyperf", tuple(modes))
+            sides.append(ab_sides.Side(label, source, target))
             _prepare_side(pipeline, sides[-1], repo)
         side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
         sides = [sides[0], side_b]
@@ -168,83 +116,76 @@ def run_ab(
         if pipeline.finish(exc) == "interrupted":
             host.close()
         raise
-    manifest["verdict"] = report.overall
-    manifest["report"] = compare.report_json(report)
+    record.details["verdict"] = report.overall
+    record.details["report"] = compare.report_json(report)
     pipeline.finish()
     host.close()
-    return AbOutcome(run, manifest, report, noise)
+    return AbOutcome(run, record, report, noise)
 
 
-def _prepare_side(pipeline: Pipeline, side: _Side, repo: Path | None) -> None:
-    state, host, label = side.state, side.state.host, side.label
-    s = state.settings
+def _design(base: BuildSource | None, cand: BuildSource | None, blocks: int, seed: int) -> dict[str, Any]:
+    """What an ab record says about its sides and its sampling design before the first step."""
+    return {
+        "refs": {"base": base.label() if base else None, "cand": cand.label() if cand else None},
+        "sources": {"a": base.as_dict() if base else None, "b": cand.as_dict() if cand else None},
+        "design": {"blocks": blocks, "seed": seed, "paired": True, "order": "random within each block"},
+    }
+
+
+def _prepare_side(pipeline: Pipeline, side: ab_sides.Side, repo: Path | None) -> None:
+    """Deploy, build and install one side; the record keeps the paths of the side built last."""
+    target, host, label = side.target, side.target.host, side.label
+    record = pipeline.record
+
+    def wheel(found: steps.Wheel) -> None:
+        side.wheel = found.path
+        record.remote = replace(record.remote or RemotePaths(), wheel=found.path)
+
+    def driver(found: steps.Venv) -> None:
+        side.driver_python = found.python
+        record.remote = replace(record.remote or RemotePaths(), driver_venv=found.path)
+
+    def bench(found: steps.BenchVenv) -> None:
+        side.bench = found
+        record.remote = replace(record.remote or RemotePaths(), bench_python=found.python)
+
     if repo is not None and side.source is not None:
         source = side.source
-        pipeline.step(f"{label}-deploy", host, lambda ctx: _deploy(ctx, state, repo, source))
-    pipeline.step(f"{label}-prepare", host, lambda ctx: _prepare(ctx, state))
-    if s.build == "source":
-        pipeline.step(f"{label}-build-wheel", host, lambda ctx: bl._build_wheel(ctx, state))
-    pipeline.step(f"{label}-driver-venv", host, lambda ctx: bl._driver_venv(ctx, state))
-    pipeline.step(f"{label}-bench-venv", host, lambda ctx: bl._bench_venv(ctx, state))
+        pipeline.result(f"{label}-deploy", host, lambda ctx: steps.deploy(ctx, target, repo, source), lambda _: None)
+    pipeline.step(f"{label}-prepare", host, lambda ctx: ab_sides.prepare(ctx, target))
+    if target.settings.build == "source":
+        pipeline.result(f"{label}-build-wheel", host, lambda ctx: steps.build_wheel(ctx, target), wheel)
+    pipeline.result(f"{label}-driver-venv", host, lambda ctx: steps.driver_venv(ctx, target, side.wheel), driver)
+    venv = lambda ctx: steps.bench_venv(ctx, target, side.driver_python, side.wheel)  # noqa: E731
+    pipeline.result(f"{label}-bench-venv", host, venv, bench)
 
 
-def _deploy(ctx: StepContext, state: bl._State, repo: Path, source: BuildSource) -> str:
-    from armjit.seams import sync
-
-    s = state.settings
-    result = sync.sync_tree(
-        ctx.host,
-        repo,
-        s.remote_workdir,
-        ref=source.sync_ref(),
-        worktree=source.is_worktree,
-        method=s.sync_method,
-        adopt=s.adopt_workdir,
-        report=ctx.pipeline.progress.message,
-    )
-    return str(result)
-
-
-def _prepare(ctx: StepContext, state: bl._State) -> str:
-    """The side's run dir, log dirs and jitlist files, once: every process of the side reuses them."""
-    rrun = q(state.remote_run)
-    dirs = " ".join(f"{rrun}/jitlogs/{m}" for m in state.modes)
-    ctx.run(f"{bl.claim_workdir(ctx, state.settings)} && mkdir -p {rrun}/blocks {dirs}")
-    for mode_name in state.modes:
-        mode = bl._mode(state, mode_name)
-        if mode.jitlist:
-            ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {rrun}/jitlist-{mode_name}.txt")
-    for name in ("armjit_jit_hook.py", "armjit_jit_hook.pth"):
-        state.host.put(bl._resource(name), f"{state.remote_run}/{name}")
-    return state.remote_run
-
-
-def _fix_loops(pipeline: Pipeline, a: _Side, store: RunStore) -> dict[tuple[str, str], int]:
+def _fix_loops(pipeline: Pipeline, a: ab_sides.Side, store: RunStore) -> dict[tuple[str, str], int]:
     """Loops per (bench, mode): the baseline's, else one calibration process on A."""
     loops: dict[tuple[str, str], int] = {}
 
     def body(ctx: StepContext) -> str:
-        s = a.state.settings
+        s = a.target.settings
         found = []
         for bench in s.bench:
-            for mode in a.state.modes:
+            for mode in a.target.modes:
                 value, source = (s.loops, "--loops") if s.loops else _baseline_loops(store, bench, mode)
                 if not value:
                     value = _calibrate(ctx, a, bench, mode)
                     source = "calibration on A"
                 loops[(bench, mode)] = value
                 found.append(f"{bench}/{mode}={value} ({source})")
-        pipeline.manifest["design"]["loops"] = {f"{b}/{m}": v for (b, m), v in loops.items()}
+        pipeline.record.details["design"]["loops"] = {f"{b}/{m}": v for (b, m), v in loops.items()}
         return ", ".join(found)
 
-    pipeline.step("loops", a.state.host, body)
+    pipeline.step("loops", a.target.host, body)
     return loops
 
 
-def _calibrate(ctx: StepContext, a: _Side, bench: str, mode: str) -> int:
-    output = f"{a.state.remote_run}/calibrate-{bench}-{mode}.json"
-    _process(ctx, a, bench, mode, output, loops=0, values=1, warmups=0)
-    local = a.state.run.file("calibration", f"{bench}-{mode}.json")
+def _calibrate(ctx: StepContext, a: ab_sides.Side, bench: str, mode: str) -> int:
+    output = f"{a.target.remote_run}/calibrate-{bench}-{mode}.json"
+    ab_sides.process(ctx, a, bench, mode, output, loops=0, values=1, warmups=0)
+    local = a.target.run.file("calibration", f"{bench}-{mode}.json")
     ctx.host.get(output, local)
     value = pyperf_data.first_loops(local)
     if not value:
@@ -252,36 +193,14 @@ def _calibrate(ctx: StepContext, a: _Side, bench: str, mode: str) -> int:
     return value
 
 
-def _process(
-    ctx: StepContext, side: _Side, bench: str, mode_name: str, output: str, *, loops: int, values: int, warmups: int
-) -> Any:
-    from armjit.cinderx.commands import bench_command
-
-    state = side.state
-    mode = bl._mode(state, mode_name)
-    cmd = bench_command(
-        runner="pyperf",
-        python=state.bench_python,
-        bench=bench,
-        mode=mode,
-        output=output,
-        bench_file=state.bench_files[bench],
-        processes=1,
-        values=values,
-        warmups=warmups,
-        loops=loops,
-    )
-    return ctx.run(cmd.command, cwd=state.settings.remote_workdir, check=False)
-
-
 def _run_blocks(
-    pipeline: Pipeline, sides: list[_Side], loops: dict[tuple[str, str], int], n_blocks: int, seed: int
+    pipeline: Pipeline, sides: list[ab_sides.Side], loops: dict[tuple[str, str], int], n_blocks: int, seed: int
 ) -> dict[tuple[str, str], list[stats.Block]]:
     samples: dict[tuple[str, str], list[stats.Block]] = {key: [] for key in loops}
     a = sides[0]
 
     def body(ctx: StepContext) -> str:
-        s = a.state.settings
+        s = a.target.settings
         rng = random.Random(seed)
         for index in range(n_blocks):
             keys = list(loops)
@@ -291,38 +210,38 @@ def _run_blocks(
                 medians: dict[str, float | None] = {}
                 for letter in order:
                     side = sides[0] if letter == "A" else sides[1]
-                    medians[letter] = _one_process(ctx, side, bench, mode, index, loops[(bench, mode)], s)
+                    medians[letter] = _oneprocess(ctx, side, bench, mode, index, loops[(bench, mode)], s)
                 ma, mb = medians["A"], medians["B"]
                 if ma is not None and mb is not None:
                     samples[(bench, mode)].append(stats.Block(ma, mb, order))
             pipeline.progress.line(f"block {index + 1}/{n_blocks} done")
-            pipeline.manifest["blocks_done"] = index + 1
+            pipeline.record.details["blocks_done"] = index + 1
             pipeline.save()
         return f"{n_blocks} blocks"
 
-    pipeline.step("blocks", a.state.host, body)
-    pipeline.manifest["samples"] = {
+    pipeline.step("blocks", a.target.host, body)
+    pipeline.record.details["samples"] = {
         f"{b}/{m}": [{"a": blk.a, "b": blk.b, "order": blk.order} for blk in blocks]
         for (b, m), blocks in samples.items()
     }
-    pipeline.manifest["crashes"] = {
+    pipeline.record.details["crashes"] = {
         side.label: {"attempts": side.attempts, "successes": side.successes} for side in sides
     }
     pipeline.save()
     return samples
 
 
-def _one_process(
-    ctx: StepContext, side: _Side, bench: str, mode: str, index: int, loops: int, s: Settings
+def _oneprocess(
+    ctx: StepContext, side: ab_sides.Side, bench: str, mode: str, index: int, loops: int, s: Settings
 ) -> float | None:
     key = f"{bench}/{mode}"
     side.attempts[key] = side.attempts.get(key, 0) + 1
     name = f"{index:03d}-{bench}-{mode}-{side.label}.json"
-    output = f"{side.state.remote_run}/blocks/{name}"
-    result = _process(ctx, side, bench, mode, output, loops=loops, values=s.values, warmups=s.warmups)
+    output = f"{side.target.remote_run}/blocks/{name}"
+    result = ab_sides.process(ctx, side, bench, mode, output, loops=loops, values=s.values, warmups=s.warmups)
     if not result.ok:
         return None
-    local = side.state.run.file("blocks", name)
+    local = side.target.run.file("blocks", name)
     ctx.host.get(output, local)
     values = pyperf_data.all_values(local)
     if not values:
@@ -331,20 +250,9 @@ def _one_process(
     return float(statistics.median(values))
 
 
-def _fetch_logs(ctx: StepContext, side: _Side, mode: str) -> list[gate.LogCounts]:
-    log_dir = f"{side.state.remote_run}/jitlogs/{mode}"
-    listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
-    counts = []
-    for entry in sorted(listing.stdout.split()):
-        local = side.state.run.file("jitlogs", side.label, mode, entry)
-        ctx.host.get(f"{log_dir}/{entry}", local)
-        counts.append(gate.count_log(entry, local.read_bytes()))
-    return counts
-
-
 def _judge(
     pipeline: Pipeline,
-    sides: list[_Side],
+    sides: list[ab_sides.Side],
     samples: dict[tuple[str, str], list[stats.Block]],
     reports: Path,
     *,
@@ -353,31 +261,14 @@ def _judge(
     comparisons: list[compare.Comparison] = []
     noise: dict[str, float] = {}
     missing: list[str] = []
-    host_name = pipeline.manifest["host"]["name"]
+    host_name = pipeline.record.host.name if pipeline.record.host else ""
     noise_file = compare.noise_path(reports)
 
     def body(ctx: StepContext) -> str:
-        a, b = sides
         for (bench, mode), blocks in samples.items():
             key = f"{bench}/{mode}"
-            gates = []
-            expects = gate.compiles_expected(bl._mode(a.state, mode), build=a.state.settings.build)
-            proof = {}
-            for side in [a] if aa else [a, b]:
-                counts = _fetch_logs(ctx, side, mode)
-                verdict = gate.judge_mode(mode, counts, expects_compiles=expects, expected_processes=1)
-                proof[side.label] = {"main": verdict.main, "total": verdict.total, "threshold": verdict.threshold}
-                if not verdict.ok:
-                    gates.append(f"JIT activity on {side.label}: {verdict.message}")
-            if not aa and proof.get("a", {}).get("threshold") != proof.get("b", {}).get("threshold"):
-                gates.append("the JIT logged different thresholds on the two sides")
-            for side in (a, b):
-                if side.successes.get(key, 0) < side.attempts.get(key, 0):
-                    gates.append(
-                        f"{side.label} crashed in {side.attempts[key] - side.successes.get(key, 0)} of "
-                        f"{side.attempts[key]} processes"
-                    )
-            pipeline.manifest["modes"][mode] = {"jit_proof": proof, "blocks": len(blocks)}
+            proof, gates = ab_sides.jit_proof(ctx, sides, bench, mode, aa=aa)
+            pipeline.record.set_mode(mode, ModeRecord(jit_proof=proof, blocks=len(blocks)))
             if len(blocks) < 2:
                 missing.append(key)
                 continue
@@ -401,7 +292,7 @@ def _judge(
                 )
         return ", ".join(f"{c.mode}: {c.verdict}" for c in comparisons)
 
-    pipeline.step("verdict", sides[0].state.host, body)
+    pipeline.step("verdict", sides[0].target.host, body)
     a_src, b_src = sides[0].source, sides[1].source
     labels = (a_src.label() if a_src else "A", b_src.label() if b_src else "A" if aa else "B")
     report = compare.Report(
@@ -412,5 +303,5 @@ def _judge(
         missing=tuple(missing),
     )
     if aa:
-        pipeline.manifest["noise_floor"] = noise
+        pipeline.record.details["noise_floor"] = noise
     return report, noise

@@ -187,9 +187,9 @@ def _unreachable(text: str, fix: str) -> list[Check]:
 
 def _bench_check(host: Host, settings: Settings, pypi_ok: bool) -> Check:
     from armjit.cinderx.commands import venv_python
-    from armjit.flows.baseline import _bench_runner
+    from armjit.flows.steps import bench_runner
 
-    runner = _bench_runner(settings)
+    runner = bench_runner(settings)
     tools = ["pyperf", "pyperformance"] if runner == "pyperformance" or not settings.bench_script else ["pyperf"]
     python = venv_python(host.expand(settings.driver_venv))
     probe = host.run(

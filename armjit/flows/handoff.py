@@ -16,7 +16,7 @@ from armjit.flows.iteration import (
 )
 from armjit.render import table
 from armjit.seams import notes
-from armjit.seams.store import RunDir, RunStore, new_run_id
+from armjit.seams.store import RunDir, RunStore
 
 __all__ = [
     "HandoffPlan",
@@ -159,22 +159,18 @@ def record_handoff(
     reports: Path, plan: HandoffPlan, *, committed: str | None, pushed: str | None, forced: bool, now: dt.datetime
 ) -> RunDir:
     """The handoff's run record: what was committed and pushed, and on which evidence."""
-    run = RunStore(reports / "runs").create(new_run_id(now, plan.commit[:8], "handoff"))
-    run.save_manifest(
-        {
-            "run_id": run.run_id,
-            "kind": "handoff",
-            "status": "ok",
-            "started": now.isoformat(timespec="microseconds"),
-            "commits": {"branch": plan.branch, "commit": committed or plan.commit, "upstream": plan.upstream},
-            "committed": committed,
-            "pushed": pushed,
-            "forced": forced,
-            "missing": list(plan.missing),
-            "changed_files": list(plan.changed_files),
-            "jit_files": list(plan.jit_files),
-            "evidence": [list(row) for row in plan.evidence],
-            "iteration_verdict": plan.state.verdict,
-        }
-    )
+    run, record = RunStore(reports / "runs").new_run("handoff", now, plan.commit[:8], "handoff")
+    record.status = "ok"
+    record.commits = {"branch": plan.branch, "commit": committed or plan.commit, "upstream": plan.upstream}
+    record.details |= {
+        "committed": committed,
+        "pushed": pushed,
+        "forced": forced,
+        "missing": list(plan.missing),
+        "changed_files": list(plan.changed_files),
+        "jit_files": list(plan.jit_files),
+        "evidence": [list(row) for row in plan.evidence],
+        "iteration_verdict": plan.state.verdict,
+    }
+    run.save(record)
     return run

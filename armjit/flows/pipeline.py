@@ -1,9 +1,11 @@
-"""Running a list of steps: timing, one log per step, the manifest saved after every step.
+"""Running a list of steps: timing, one log per step, the run record saved after every step.
 
 A step is a function of a ``StepContext``; it runs commands through ``ctx.run`` (which logs and
-reports progress) and raises ``StepFailed`` to stop the run. Whatever happens, the run record says
-how far it got: failed and interrupted steps are recorded before the error propagates, and
-``Pipeline.finish`` gives the run its status from the records and the error that ended it.
+reports progress) and raises ``StepFailed`` to stop the run. It returns its detail line, or a
+result (anything with a ``detail``) that the flow stores in its record through ``keep``: a step
+never writes into the record itself. Whatever happens, the run record says how far it got:
+failed and interrupted steps are recorded before the error propagates, and ``Pipeline.finish``
+gives the run its status from the step records and the error that ended it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from armjit.errors import ArmjitError, GateFailed
 from armjit.render.progress import Progress
 from armjit.seams import liveness
 from armjit.seams.hosts import CommandResult, Host
+from armjit.seams.records import Failure, RunRecord, StepRecord
 from armjit.seams.store import RunDir
 
-__all__ = ["Pipeline", "StepContext", "StepFailed", "StepRecord", "StepSkipped", "final_status"]
+__all__ = ["Pipeline", "StepContext", "StepFailed", "StepOutput", "StepRecord", "StepSkipped", "final_status"]
 
 
 class StepFailed(Exception):
@@ -35,20 +38,23 @@ class StepSkipped(Exception):
     """Raised by a step that does not apply (the reason goes into the record)."""
 
 
-@dataclass(frozen=True)
-class StepRecord:
-    name: str
-    status: str  # ok | failed | skipped | interrupted
-    exit_code: int | None
-    seconds: float
-    log: str | None
-    command: str | None = None
-    detail: str = ""
+class StepOutput(Protocol):
+    """A step's result: its detail line and, when the step failed after finding something worth
+    keeping (a benchmark that crashed but left JIT logs), the failure to raise once it is kept."""
+
+    @property
+    def detail(self) -> str: ...
+
+    @property
+    def failure(self) -> StepFailed | None: ...
+
+
+R = TypeVar("R", bound=StepOutput)
 
 
 @dataclass
 class StepContext:
-    """What a running step can use. ``data`` collects the step's findings for the manifest."""
+    """What a running step can use: its host, and ``run`` to run commands logged to its step log."""
 
     name: str
     host: Host
@@ -94,33 +100,35 @@ class StepContext:
 
 
 class Pipeline:
-    """Runs steps in order against one run directory and keeps ``manifest['steps']`` current."""
+    """Runs steps in order against one run directory. The flow that created ``record`` hands it
+    over: the pipeline keeps its steps, owner and final status, the flow everything else."""
 
     def __init__(
         self,
         run: RunDir,
-        manifest: dict[str, Any],
+        record: RunRecord,
         progress: Progress,
         *,
         step_timeout: int,
     ) -> None:
         self.run_dir = run
-        self.manifest = manifest
+        self.record = record
         self.progress = progress
         self.step_timeout = step_timeout
         self.records: list[StepRecord] = []
         # The step an exception escaped from, with that exception: finish() names it as the cause.
         self._escaped: tuple[str, BaseException] | None = None
-        manifest.setdefault("steps", [])
+        record.steps = []
         # Who runs this: a reader can tell a run whose process is gone ("abandoned") from a live one.
-        manifest.setdefault("owner", liveness.owner())
+        if record.owner is None:
+            record.owner = liveness.owner()
 
     def log_path(self, step: str) -> Any:
         return self.run_dir.file("logs", f"{step}.log")
 
     def save(self) -> None:
-        self.manifest["steps"] = [asdict(r) for r in self.records]
-        self.run_dir.save_manifest(self.manifest)
+        self.record.steps = list(self.records)
+        self.run_dir.save(self.record)
 
     def skip(self, name: str, reason: str) -> StepRecord:
         record = StepRecord(name, "skipped", None, 0.0, None, detail=reason)
@@ -134,10 +142,10 @@ class Pipeline:
         is re-raised by the caller); ``failure`` is a (step, cause) the caller judged a failure."""
         step = self._escaped[0] if error is not None and self._escaped and self._escaped[1] is error else None
         status, cause = final_status(self.records, error, step=step, failure=failure)
-        self.manifest["status"] = status
+        self.record.status = status
         if cause is not None:
-            self.manifest["failure"] = cause
-        self.manifest["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            self.record.failure = Failure(cause["step"], str(cause["cause"]))
+        self.record.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self.save()
         return status
 
@@ -148,6 +156,23 @@ class Pipeline:
         except BaseException as exc:
             self._escaped = (name, exc)
             raise
+
+    def result(self, name: str, host: Host, body: Callable[[StepContext], R], keep: Callable[[R], None]) -> R | None:
+        """Run one step that returns a result; ``keep`` (the flow's) stores it in the run record,
+        which is saved before a failure the result carries is raised. None when the step skipped."""
+        found: list[R] = []
+
+        def run(ctx: StepContext) -> str:
+            output = body(ctx)
+            found.append(output)
+            keep(output)
+            self.save()
+            if output.failure is not None:
+                raise output.failure
+            return output.detail
+
+        self.step(name, host, run)
+        return found[0] if found else None
 
     def _step(self, name: str, host: Host, body: Callable[[StepContext], str | None]) -> StepRecord:
         ctx = StepContext(name, host, self)

@@ -26,7 +26,8 @@ from armjit.render.progress import Progress
 from armjit.render.tables import markdown_row
 from armjit.seams import notes
 from armjit.seams.hosts import Host, opened, use_host
-from armjit.seams.store import RunDir, RunStore, new_run_id
+from armjit.seams.records import HostFacts, RunRecord
+from armjit.seams.store import RunDir, RunStore
 
 __all__ = ["TargetedOutcome", "run_targeted", "targeted_rows", "test_result_row"]
 
@@ -37,12 +38,17 @@ __all__ = ["TargetedOutcome", "run_targeted", "targeted_rows", "test_result_row"
 class TargetedOutcome:
     step: str  # red | green
     run: RunDir
-    manifest: dict[str, Any]
+    record: RunRecord
     result: targeted.TargetedRun
     verdict: str
     ok: bool
     reason: str
     attempt: int  # errors-table attempt count when not ok, else 0
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The record as run.json holds it."""
+        return self.record.to_json()
 
 
 def _reason(step: str, verdict: str, run: targeted.TargetedRun, keyword: str, test_file: str) -> str:
@@ -77,17 +83,17 @@ def _failure_excerpt(bad: targeted.Outcome | None, run: targeted.TargetedRun) ->
     return f"exit {run.exit_code} without a result"
 
 
-def test_result_row(manifest: dict[str, Any]) -> str:
+def test_result_row(record: RunRecord) -> str:
     """progress.md's Test Results row for a red/green run record (evidence, not prose)."""
-    t = manifest["targeted"]
+    t = record.details["targeted"]
     tests = t.get("tests") or []
     name = ", ".join(x["id"] for x in tests) or f"-k {t['keyword']}"
-    where = "local" if (manifest.get("host") or {}).get("is_local") else (manifest.get("host") or {}).get("name")
-    commit = str((manifest.get("commits") or {}).get("commit") or "")[:10]
+    where = "local" if record.host is None or record.host.is_local else record.host.name
+    commit = record.commit[:10]
     given = f"-k {t['keyword']} in {t['test_file']} on {where}" + (f" @ {commit}" if commit else "")
-    expected = "fails (RED)" if manifest["kind"] == "red" else "passes (GREEN)"
-    status = f"{manifest['kind'].upper()} {'ok' if t['ok'] else 'not met'}"
-    return markdown_row([name, given, expected, t["verdict"], status, t.get("excerpt", ""), f"`{manifest['run_id']}`"])
+    expected = "fails (RED)" if record.kind == "red" else "passes (GREEN)"
+    status = f"{record.kind.upper()} {'ok' if t['ok'] else 'not met'}"
+    return markdown_row([name, given, expected, t["verdict"], status, t.get("excerpt", ""), f"`{record.run_id}`"])
 
 
 def _local_python(settings: Settings, repo: Path | None, explicit: set[str], deployed: bool) -> str:
@@ -117,22 +123,16 @@ def _deploy(
     sync_upstream = settings.sync_upstream if "sync_upstream" in explicit else False
     deploy_settings = replace(settings, skip_pyperf=True, runtime_skip_tests=skip, sync_upstream=sync_upstream)
     outcome = run_baseline(deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress, host=host)
-    steps = {s["name"]: s for s in outcome.manifest.get("steps", [])}
+    steps = {s.name: s for s in outcome.record.steps or []}
     # The build and the install are what the test needs; a later gate failing is reported, not fatal.
     for name in ("deploy", "build-wheel", "driver-venv"):
         step = steps.get(name)
-        if step is None or step["status"] not in ("ok", "skipped"):
-            why = step["detail"] if step else "not reached"
+        if step is None or step.status not in ("ok", "skipped"):
+            why = step.detail if step else "not reached"
             raise GateFailed(f"--deploy: step {name} of run {outcome.run.run_id} did not succeed: {why}")
     for failure in outcome.failures:
         progress.message(f"--deploy: {failure} (the targeted test runs anyway)")
     return outcome.run.run_id
-
-
-def _run_id(now: dt.datetime, commit: str | None, host: Host, step: str) -> str:
-    from armjit.flows.baseline import host_label
-
-    return new_run_id(now, (commit or "nocommit")[:8], host_label(host), step)
 
 
 def run_targeted(
@@ -150,17 +150,14 @@ def run_targeted(
     host: Host | None = None,
 ) -> TargetedOutcome:
     """RED (``step="red"``: the test must fail) or GREEN (it must pass), with its evidence.
-    ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it)."""
+    ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it).
+
+    Long because it is one story in order (check, deploy, run on the host, judge, write the notes),
+    and the host stays open only around the test; the parts that stand alone are helpers below.
+    """
     from armjit.seams import gitops
 
-    if step not in ("red", "green"):
-        raise UsageError(f"unknown step {step!r}")
-    if not keyword.strip() or "\n" in keyword:
-        raise UsageError("-k: give the name (or pytest -k expression) of the test")
-    if not test_file.strip() or "\n" in test_file:
-        raise UsageError("--test-file: give the test file, relative to the repo")
-    if runner not in ("auto", "pytest", "unittest"):
-        raise UsageError(f"--runner {runner!r}: expected auto, pytest or unittest")
+    _check_args(step, keyword, test_file, runner)
     repo = gitops.check_repo(Path(settings.repo).expanduser()) if settings.repo else None
     if deploy and repo is None:
         raise UsageError("--deploy needs --repo (the checkout to sync and build)")
@@ -177,45 +174,30 @@ def run_targeted(
         except GateFailed as exc:
             record_error(notes_dir, step, str(exc))
             raise
-    if settings.is_local:
-        from armjit.flows.baseline import embedded_defaults
-
-        settings = embedded_defaults(settings, explicit)[0] if deploy else settings
-        interpreter = python or _local_python(settings, repo, explicit, deploy)
-        cwd = str(repo or Path.cwd())
-    else:
-        from armjit.cinderx.commands import venv_python
-
-        interpreter = python or venv_python(settings.driver_venv)
-        cwd = settings.remote_workdir
+    settings, interpreter, cwd = _where(settings, explicit, repo, python, deploy)
     commits: dict[str, Any] = {}
     if repo is not None:
         commits = {"commit": gitops.head_commit(repo, "HEAD"), "branch": gitops.current_branch(repo)}
         commits["dirty_hash"] = gitops.dirty_hash(repo)
 
-    with opened(use_host(settings, host)) as machine:
-        cwd = machine.expand(cwd)
-        interpreter = machine.expand(interpreter)
+    # From here on ``host`` is the open host: the one lent, or a new connection closed at the end.
+    with opened(use_host(settings, host)) as host:  # noqa: PLR1704
+        cwd = host.expand(cwd)
+        interpreter = host.expand(interpreter)
         path = test_file if test_file.startswith("/") else f"{cwd.rstrip('/')}/{test_file}"
-        marker = _marker(machine, cwd) if not settings.is_local else None
+        marker = _marker(host, cwd) if not settings.is_local else None
         if marker and not commits:
             commits = {"commit": marker.get("commit"), "branch": marker.get("branch"), "deployed": True}
-        now = dt.datetime.now(dt.UTC)
-        run = RunStore(reports / "runs").create(_run_id(now, commits.get("commit"), machine, step))
-        manifest: dict[str, Any] = {
-            "run_id": run.run_id,
-            "kind": step,
-            "status": "running",
-            "started": now.isoformat(timespec="microseconds"),
-            "settings": settings.public_dict(),
-            "explicit_settings": sorted(explicit),
-            "host": {"name": machine.name, "is_local": machine.is_local},
-            "commits": commits,
-            "deploy_run": deploy_run,
-            "deploy_marker": marker,
-            "red_run": red_run,
-        }
-        pipeline = Pipeline(run, manifest, progress, step_timeout=settings.step_timeout)
+        from armjit.flows.baseline import host_label
+
+        label = (commits.get("commit") or "nocommit")[:8]
+        run, record = RunStore(reports / "runs").new_run(step, dt.datetime.now(dt.UTC), label, host_label(host), step)
+        record.settings = settings.public_dict()
+        record.explicit_settings = sorted(explicit)
+        record.host = HostFacts(host.name, host.is_local)
+        record.commits = commits
+        record.details |= {"deploy_run": deploy_run, "deploy_marker": marker, "red_run": red_run}
+        pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
         pipeline.save()
         holder: dict[str, Any] = {}
 
@@ -227,10 +209,10 @@ def run_targeted(
             return targeted.classify(holder["result"])
 
         try:
-            pipeline.step("targeted-test", machine, body)
+            pipeline.step("targeted-test", host, body)
         except BaseException as exc:
             # The test never reported (lost connection, Ctrl-C): the record says so, then the error goes on.
-            manifest["error"] = f"{type(exc).__name__}: {exc}"
+            record.details["error"] = f"{type(exc).__name__}: {exc}"
             pipeline.finish(exc)
             if not isinstance(exc, KeyboardInterrupt):
                 record_error(notes_dir, step, f"the test could not run: {exc}")
@@ -245,8 +227,7 @@ def run_targeted(
         )
     ok = verdict == (targeted.FAILED if step == "red" else targeted.PASSED)
     reason = _reason(step, verdict, parsed, keyword, test_file)
-    bad = next((o for o in (*parsed.collection_errors, *parsed.outcomes) if o.status != "pass"), None)
-    manifest["targeted"] = {
+    record.details["targeted"] = {
         "step": step,
         "keyword": keyword,
         "test_file": test_file,
@@ -254,6 +235,48 @@ def run_targeted(
         "cwd": cwd,
         "runner": parsed.runner or runner,
         "expected": "fail" if step == "red" else "pass",
+        **_evidence(parsed, verdict, ok, reason),
+    }
+    pipeline.finish(failure=None if ok else ("targeted-test", reason))
+    notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(record))
+    attempt = 0
+    if ok:
+        resolve_errors(notes_dir, step, f"{step.upper()} met in run {run.run_id}")
+    else:
+        attempt = record_error(notes_dir, step, reason)
+    update_plan(notes_dir, reports)
+    return TargetedOutcome(step, run, record, parsed, verdict, ok, reason, attempt)
+
+
+def _check_args(step: str, keyword: str, test_file: str, runner: str) -> None:
+    if step not in ("red", "green"):
+        raise UsageError(f"unknown step {step!r}")
+    if not keyword.strip() or "\n" in keyword:
+        raise UsageError("-k: give the name (or pytest -k expression) of the test")
+    if not test_file.strip() or "\n" in test_file:
+        raise UsageError("--test-file: give the test file, relative to the repo")
+    if runner not in ("auto", "pytest", "unittest"):
+        raise UsageError(f"--runner {runner!r}: expected auto, pytest or unittest")
+
+
+def _where(
+    settings: Settings, explicit: set[str], repo: Path | None, python: str, deployed: bool
+) -> tuple[Settings, str, str]:
+    """(settings, interpreter, cwd) of the test: locally the repo, on a host its deployed tree."""
+    if settings.is_local:
+        from armjit.flows.baseline import embedded_defaults
+
+        settings = embedded_defaults(settings, explicit)[0] if deployed else settings
+        return settings, python or _local_python(settings, repo, explicit, deployed), str(repo or Path.cwd())
+    from armjit.cinderx.commands import venv_python
+
+    return settings, python or venv_python(settings.driver_venv), settings.remote_workdir
+
+
+def _evidence(parsed: targeted.TargetedRun, verdict: str, ok: bool, reason: str) -> dict[str, Any]:
+    """What the test run showed, as a red/green record keeps it."""
+    bad = next((o for o in (*parsed.collection_errors, *parsed.outcomes) if o.status != "pass"), None)
+    return {
         "verdict": verdict,
         "ok": ok,
         "reason": reason,
@@ -263,15 +286,6 @@ def run_targeted(
         "exit_code": parsed.exit_code,
         "excerpt": _evidence_excerpt(verdict, bad, parsed),
     }
-    pipeline.finish(failure=None if ok else ("targeted-test", reason))
-    notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(manifest))
-    attempt = 0
-    if ok:
-        resolve_errors(notes_dir, step, f"{step.upper()} met in run {run.run_id}")
-    else:
-        attempt = record_error(notes_dir, step, reason)
-    update_plan(notes_dir, reports)
-    return TargetedOutcome(step, run, manifest, parsed, verdict, ok, reason, attempt)
 
 
 def _evidence_excerpt(verdict: str, bad: targeted.Outcome | None, parsed: targeted.TargetedRun) -> str:

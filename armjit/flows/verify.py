@@ -19,7 +19,8 @@ from armjit.config import Settings, merge_settings
 from armjit.errors import UsageError
 from armjit.render.progress import Progress
 from armjit.seams.hosts import Host
-from armjit.seams.store import RunDir, RunStore, is_finished, run_status
+from armjit.seams.records import RunRecord
+from armjit.seams.store import RunDir, RunStore, is_finished
 
 __all__ = ["VerifyOutcome", "baseline_settings", "run_verify", "size_guard"]
 
@@ -30,21 +31,25 @@ class VerifyOutcome:
     to_run: RunDir
     report: compare.Report
     paired: bool
-    manifest: dict[str, Any]
+    record: RunRecord  # the run that measured the head: an ab run when paired, else a baseline
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The record as run.json holds it."""
+        return self.record.to_json()
 
 
-def baseline_settings(manifest: dict[str, Any]) -> Settings:
-    """The settings a baseline ran with, from its run.json (so the comparison is fair by construction)."""
-    recorded = manifest.get("settings")
-    if not isinstance(recorded, dict):
-        raise UsageError(f"run {manifest.get('run_id')} has no recorded settings")
-    return merge_settings(cli={k: v for k, v in recorded.items() if v is not None})
+def baseline_settings(record: RunRecord) -> Settings:
+    """The settings a baseline ran with, from its record (so the comparison is fair by construction)."""
+    if not isinstance(record.settings, dict):
+        raise UsageError(f"run {record.run_id} has no recorded settings")
+    return merge_settings(cli={k: v for k, v in record.settings.items() if v is not None})
 
 
 def _is_measured_baseline(run: RunDir) -> bool:
     """A successful baseline that benchmarked something (not a red/green --deploy run)."""
-    m = run.manifest()
-    return m.get("kind") == "baseline" and run_status(m) == "ok" and bool(m.get("modes"))
+    m = run.record()
+    return m.kind == "baseline" and run.status() == "ok" and bool(m.modes)
 
 
 def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
@@ -55,8 +60,9 @@ def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
         if found is None:
             raise UsageError(f"no successful baseline under {store.root}: run `invoke baseline` first")
         run = found
-    if run.manifest().get("kind") != "baseline":
-        raise UsageError(f"run {run.run_id} is a {run.manifest().get('kind')!r} run, not a baseline")
+    kind = run.record().kind
+    if kind != "baseline":
+        raise UsageError(f"run {run.run_id} is a {kind or None!r} run, not a baseline")
     if not is_finished(run.manifest()):
         # Its results may be half there: comparing against them would judge missing data.
         raise UsageError(f"baseline {run.label()} did not finish: pick another with --baseline")
@@ -66,8 +72,8 @@ def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
 def _mode_logs(run: RunDir, side: str | None) -> dict[str, list[Path]]:
     """JIT logs per mode: a baseline's from run.json, one side (a/b) of an ab run from its tree."""
     if side is None:
-        modes = run.manifest().get("modes", {})
-        return {m: [run.path / p for p in rec.get("jit_logs", [])] for m, rec in modes.items()}
+        modes = run.record().modes or {}
+        return {m: [run.path / p for p in rec.jit_logs or []] for m, rec in modes.items()}
     root = run.path / "jitlogs" / side
     return {d.name: sorted(d.glob("*.log")) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
 
@@ -106,10 +112,10 @@ def run_verify(
 
     store = RunStore(reports / "runs")
     base = _find_baseline(store, baseline_ref)
-    manifest = base.manifest()
-    settings = replace(baseline_settings(manifest), reports=str(reports), sync_upstream=False, worktree=worktree)
-    explicit = set(manifest.get("explicit_settings", []))
-    commit = str((manifest.get("commits") or {}).get("commit") or "")
+    recorded = base.record()
+    settings = replace(baseline_settings(recorded), reports=str(reports), sync_upstream=False, worktree=worktree)
+    explicit = set(recorded.explicit_settings or [])
+    commit = recorded.commit
     can_pair = bool(settings.repo and commit) and paired != "no"
     if paired == "yes" and not can_pair:
         raise UsageError("--paired needs a baseline with a recorded commit of a --repo")
@@ -128,7 +134,7 @@ def run_verify(
             progress=progress,
             host=host,
         )
-        return VerifyOutcome(base, outcome.run, outcome.report, True, outcome.manifest)
+        return VerifyOutcome(base, outcome.run, outcome.report, True, outcome.record)
     progress.message(f"verify: re-running baseline {base.run_id}'s parameters (unpaired comparison)")
     fresh = run_baseline(settings, explicit, reports=reports, progress=progress, host=host)
     report = compare.compare_inputs(
@@ -136,4 +142,4 @@ def run_verify(
         compare.load_input(fresh.run.path, store),
         noise_file=compare.noise_path(reports),
     )
-    return VerifyOutcome(base, fresh.run, report, False, fresh.manifest)
+    return VerifyOutcome(base, fresh.run, report, False, fresh.record)

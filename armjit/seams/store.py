@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from armjit import __version__
 from armjit.errors import UsageError
 from armjit.seams import liveness
+from armjit.seams.records import RunRecord
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -134,8 +136,16 @@ class RunDir:
     def save_manifest(self, manifest: dict[str, Any]) -> Path:
         return self.write_json(MANIFEST, {"schema_version": SCHEMA_VERSION, **manifest})
 
+    def save(self, record: RunRecord) -> Path:
+        """Write ``record`` as this run's run.json (atomically: a reader sees the old or the new)."""
+        return self.save_manifest(record.to_json())
+
     def manifest(self) -> dict[str, Any]:
         return load_manifest(self.path)
+
+    def record(self) -> RunRecord:
+        """This run's record, typed; run.json files of every earlier armjit version load."""
+        return RunRecord.from_json(self.manifest(), run_id=self.run_id)
 
     def status(self) -> str:
         return run_status(self.manifest())
@@ -171,6 +181,18 @@ class RunStore:
             return RunDir(candidate)
         raise UsageError(f"too many runs named {run_id} under {self.root}")
 
+    def new_run(self, kind: str, started: dt.datetime, *id_parts: str | None) -> tuple[RunDir, RunRecord]:
+        """A new run directory and its record (status ``running``, not saved yet): the one place a
+        run is made. ``id_parts`` follow the time in the run id (commit, host, kind)."""
+        run = self.create(new_run_id(started, *id_parts))
+        record = RunRecord(
+            run_id=run.run_id,
+            kind=kind,
+            armjit_version=__version__,
+            started=started.isoformat(timespec="microseconds"),
+        )
+        return run, record
+
     def runs(self) -> list[RunDir]:
         """Runs with a manifest, oldest first: by the second in the run id, then by the recorded
         start (the random part of an id says nothing about order within a second)."""
@@ -190,7 +212,7 @@ class RunStore:
         if str(ref) == "latest":
             # The latest run that measured something and ended: mine/red/green/verify records hold
             # no modes, and a running or abandoned run may hold half of its data.
-            run = self.latest(lambda r: bool(r.manifest().get("modes")) and is_finished(r.manifest()))
+            run = self.latest(lambda r: bool(r.record().modes) and is_finished(r.manifest()))
             if run is None:
                 what = "no finished run with benchmark results" if self.runs() else "no runs yet"
                 raise UsageError(f"{what} under {self.root}; run `invoke baseline` first")

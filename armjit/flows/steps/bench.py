@@ -1,0 +1,254 @@
+"""Benchmarks: the benchmark venv with the JIT hook, one JIT mode measured and fetched, the JIT gate."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from armjit.analysis import pyperf_data
+from armjit.cinderx import commands as cinderx
+from armjit.cinderx import gate
+from armjit.cinderx.modes import inherit_environ, jitlist_text
+from armjit.flows.pipeline import StepContext, StepFailed
+from armjit.flows.steps.target import Target, pypi_spec
+from armjit.seams.records import ModeRecord
+from armjit.seams.store import RunDir
+
+__all__ = ["BenchVenv", "GateRun", "ModeRun", "bench_mode", "bench_venv", "jit_gate", "planned_mode", "startup_smoke"]
+
+q = shlex.quote
+
+
+@dataclass(frozen=True)
+class BenchVenv:
+    """The interpreter the benchmarks run in, each benchmark's file, and why the JIT hook may
+    not work there ("" when it should)."""
+
+    python: str
+    files: dict[str, str] = field(default_factory=dict)
+    hook_problem: str = ""
+    detail: str = ""
+    failure: StepFailed | None = None
+
+
+def bench_venv(ctx: StepContext, target: Target, driver_python: str, wheel: str | None) -> BenchVenv:
+    """The benchmark venv with the build and the JIT hook installed (the driver venv itself for
+    a plain interpreter; pyperformance's own venv with that runner)."""
+    s = target.settings
+    if s.build == "none":
+        found = BenchVenv(driver_python, detail="driver venv (plain interpreter, no JIT hook)")
+    elif target.runner == "pyperformance":
+        result = ctx.run(
+            cinderx.pyperformance_venv_command(s.driver_venv, recreate=s.recreate_pyperf_venv, benches=s.bench),
+            cwd=s.remote_workdir,
+            what="pyperformance venv",
+        )
+        match = re.search(r"pyperf_venv=(\S+)", result.stdout)
+        if not match:
+            raise StepFailed("could not resolve pyperformance's venv", result)
+        found = _install_jit(ctx, target, match.group(1), wheel)
+    else:
+        venv = f"{ctx.host.expand(s.remote_workdir).rstrip('/')}/venv/armjit-bench"
+        create = cinderx.ensure_venv_command(s.remote_python, venv, recreate=s.recreate_pyperf_venv)
+        first = ctx.run(create, check=False)
+        if not first.ok:  # v5: retry once after cleaning up
+            retry = cinderx.ensure_venv_command(s.remote_python, venv, recreate=True)
+            ctx.run(retry, what="bench venv create (retry)")
+        tools = ("pyperf",) if s.bench_script else ("pyperf", "pyperformance")
+        ctx.run(cinderx.install_command(venv, wheel=None, pypi_spec=None, tools=tools), what="bench venv tools")
+        found = _install_jit(ctx, target, venv, wheel)
+    files = {bench: _bench_file(ctx, target, found.python, bench) for bench in s.bench}
+    return replace(found, files=files)
+
+
+def _install_jit(ctx: StepContext, target: Target, venv: str, wheel: str | None) -> BenchVenv:
+    s = target.settings
+    python = cinderx.venv_python(venv)
+    command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=())
+    ctx.run(command, what="JIT build install")
+    hook = ctx.run(cinderx.hook_install_command(venv, target.remote_run, s.jit_hook), what="JIT hook install")
+    probe = ctx.run(cinderx.hook_probe_command(python), check=False)
+    facts = cinderx.parse_host_facts(probe.stdout)
+    found = facts.get("sitecustomize", "")
+    problem = ""
+    if s.jit_hook == "pth" and facts.get("hook_module") != "True":
+        raise StepFailed(f"the .pth JIT hook did not load in {venv} (are .pth files processed there?)", probe)
+    if s.jit_hook == "sitecustomize" and not found.startswith(venv.rstrip("/") + "/"):
+        # Not fatal here: the JIT gate fails later and names this as the cause.
+        problem = (
+            f"the venv's sitecustomize.py hook is shadowed by {found or 'nothing'} (the interpreter's own "
+            "sitecustomize wins), so the JIT never started: use --jit-hook pth"
+        )
+        ctx.pipeline.progress.message(f"warning: {problem}")
+    if s.jit_hook == "none":
+        problem = "--jit-hook none: nothing enables the JIT in the benchmark processes"
+    detail = hook.stdout.strip().splitlines()[-1] if hook.stdout.strip() else venv
+    return BenchVenv(python, hook_problem=problem, detail=detail)
+
+
+def _bench_file(ctx: StepContext, target: Target, python: str, bench: str) -> str:
+    s = target.settings
+    if target.runner == "pyperformance":
+        return ""
+    if s.bench_script:
+        path = s.bench_script
+        if not path.startswith("/"):
+            path = f"{s.remote_workdir.rstrip('/')}/{path}"
+        return ctx.host.expand(path)
+    result = ctx.run(cinderx.pyperformance_bench_file_command(python, bench), what="benchmark lookup")
+    path = result.stdout.strip().splitlines()[-1]
+    if not ctx.run(f"test -f {q(path)}", check=False).ok:
+        raise StepFailed(f"pyperformance has no benchmark {bench!r} ({path} missing)")
+    return path
+
+
+def startup_smoke(ctx: StepContext, target: Target, bench_python: str) -> str:
+    result = ctx.run(cinderx.startup_smoke_command(bench_python, target.settings.smoke_autojit), check=False)
+    if "smoke-ok" not in result.stdout or not result.ok:
+        raise StepFailed("startup smoke (generator + re.compile under the JIT) failed", result)
+    return "smoke-ok"
+
+
+def planned_mode(target: Target, name: str) -> ModeRecord:
+    """Mode ``name`` as a run records it before it is measured: what it runs and how."""
+    mode = target.mode(name)
+    return ModeRecord(
+        description=mode.description,
+        env=mode.env,
+        pyperf_json=None,
+        jit_logs=[],
+        benchmarks=list(target.settings.bench),
+        runner=target.runner,
+        inherit_environ=inherit_environ(mode),
+    )
+
+
+@dataclass(frozen=True)
+class ModeRun:
+    """A measured mode: its record with the fetched pyperf JSON and JIT logs (run-relative)."""
+
+    mode: ModeRecord
+    failure: StepFailed | None = None
+
+    @property
+    def detail(self) -> str:
+        value = self.mode.value
+        return f"{value:.6f} s" if isinstance(value, float) else "ok"
+
+
+def bench_mode(ctx: StepContext, target: Target, name: str, driver_python: str, venv: BenchVenv) -> ModeRun:
+    """Benchmark every --bench under JIT mode ``name``, then fetch its pyperf JSON and JIT logs,
+    whatever the benchmark's exit status (a crash is data)."""
+    s = target.settings
+    mode = target.mode(name)
+    rrun = ctx.host.expand(target.remote_run)
+    ctx.run(f"mkdir -p {q(rrun)}/jitlogs/{name}")
+    if mode.jitlist:
+        ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {q(rrun)}/jitlist-{name}.txt")
+    output = f"{rrun}/{name}.json"
+    failures = []
+    shape = {"processes": s.processes, "values": s.values, "warmups": s.warmups, "loops": s.loops}
+    if target.runner == "pyperformance":
+        cmd = cinderx.bench_command(
+            runner="pyperformance",
+            python=driver_python,
+            bench=",".join(s.bench),
+            mode=mode,
+            output=output,
+            bench_file=None,
+            **shape,
+        )
+        result = ctx.run(cmd.command, cwd=s.remote_workdir, check=False)
+        if not result.ok:
+            failures.append(f"pyperformance exit {result.exit_code}")
+    else:
+        for index, bench in enumerate(s.bench):
+            cmd = cinderx.bench_command(
+                runner="pyperf",
+                python=venv.python,
+                bench=bench,
+                mode=mode,
+                output=output,
+                bench_file=venv.files[bench],
+                **shape,
+            )
+            command = cmd.command if index == 0 else cmd.command.replace(f"-o {q(output)}", f"--append {q(output)}")
+            result = ctx.run(command, cwd=s.remote_workdir, check=False)
+            if not result.ok:
+                failures.append(f"{bench}: exit {result.exit_code}")
+    record = _fetch_mode(ctx, target, name, output, planned_mode(target, name))
+    failure = StepFailed(f"benchmark {name} failed ({'; '.join(failures)})", result) if failures else None
+    return ModeRun(record, failure)
+
+
+def _fetch_mode(ctx: StepContext, target: Target, name: str, output: str, record: ModeRecord) -> ModeRecord:
+    """Bring the mode's pyperf JSON and JIT logs home into the run directory."""
+    run = target.run
+    if ctx.run(f"test -s {q(output)}", check=False).ok:
+        local = run.file("pyperf", f"{name}.json")
+        ctx.host.get(output, local)
+        record = replace(record, pyperf_json=run.relative(local), **pyperf_data.summary(local))
+    log_dir = f"{ctx.host.expand(target.remote_run)}/jitlogs/{name}"
+    listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
+    logs = []
+    for entry in sorted(listing.stdout.split()):
+        local = run.file("jitlogs", name, entry)
+        ctx.host.get(f"{log_dir}/{entry}", local)
+        logs.append(run.relative(local))
+    return replace(record, jit_logs=logs)
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """Each measured mode's record with the JIT gate's verdict added."""
+
+    modes: dict[str, ModeRecord]
+    detail: str
+    failure: StepFailed | None = None
+
+
+def jit_gate(ctx: StepContext, target: Target, modes: Mapping[str, ModeRecord], hook_problem: str) -> GateRun:
+    """Evidence, not assumptions: a JIT mode counts as active only if the JIT's own logs from the
+    benchmark processes say so."""
+    s = target.settings
+    problems, lines = [], []
+    judged: dict[str, ModeRecord] = {}
+    for name in target.modes:
+        record = modes.get(name)
+        if record is None:
+            continue
+        logs = record.jit_logs or []
+        counts = [gate.count_log(p, (target.run.path / p).read_bytes()) for p in logs]
+        verdict = gate.judge_mode(
+            name,
+            counts,
+            expects_compiles=gate.compiles_expected(target.mode(name), build=s.build),
+            expected_processes=s.processes if target.runner == "pyperf" else 10,
+            hook_problem=hook_problem,
+        )
+        judged[name] = replace(
+            record,
+            compiles={"main": verdict.main, "total": verdict.total, "other": verdict.other},
+            threshold=verdict.threshold,
+            thresholds=verdict.thresholds,
+            processes_with_compiles=verdict.processes_with_compiles,
+            per_process=[{"log": c.name, "main": c.main, "total": c.total} for c in counts],
+            gate={"ok": verdict.ok, "message": verdict.message},
+        )
+        lines.append(verdict.message)
+        if not verdict.ok:
+            problems.append(verdict.message)
+            tail = _log_tail(target.run, logs)
+            if tail:
+                ctx.pipeline.progress.message("--- jit log tail ---\n" + tail)
+    return GateRun(judged, "; ".join(lines), StepFailed("; ".join(problems)) if problems else None)
+
+
+def _log_tail(run: RunDir, logs: list[str], lines: int = 40) -> str:
+    if not logs:
+        return ""
+    biggest = max(logs, key=lambda p: (run.path / p).stat().st_size)
+    text = (run.path / biggest).read_bytes()[-20000:].decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:])
