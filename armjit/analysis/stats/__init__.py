@@ -37,11 +37,8 @@ from armjit.analysis.stats.core import (
     process_median,
     quantile,
 )
-from armjit.analysis.stats.drift import *  # noqa: F403
 from armjit.analysis.stats.drift import Drift, drift_bias_bound, drift_gate, from_arm_drift, survives_drift
-from armjit.analysis.stats.estimates import *  # noqa: F403
 from armjit.analysis.stats.estimates import expanded_tail, paired_estimate, t_quantile, unpaired_estimate
-from armjit.analysis.stats.verdicts import *  # noqa: F403
 from armjit.analysis.stats.verdicts import (
     blocks_needed,
     decide,
