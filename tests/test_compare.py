@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -149,7 +150,7 @@ def test_nocinderx_to_jitlist_differ_in_loops_and_stability() -> None:
     assert cmp.estimate.ratio < 0.7 and cmp.estimate.ci_hi < 1 / 1.02
     assert not cmp.estimate.paired and not report.paired
     assert cmp.estimate.from_median == pytest.approx(
-        stats.statistics.median(map(stats.process_median, pyperf_data.load(NOCINDERX).get("richards").processes))
+        statistics.median(map(stats.process_median, pyperf_data.load(NOCINDERX).get("richards").processes))
     )
     assert cmp.verdict == "inconclusive"
     assert cmp.reason == "inconclusive: not comparable: loops 4 vs 8; unstable: CV 11.1% (from) > 10%"
