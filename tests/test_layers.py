@@ -102,3 +102,20 @@ def test_the_checker_sees_an_upward_import() -> None:
     targets = [t for _, t in imported_modules(tree)]
     assert targets == ["armjit.flows.baseline", "armjit.errors"]
     assert LAYERS.index(layer_of(targets[0])) > LAYERS.index(layer_of("armjit.analysis.stats"))
+
+
+def test_bench_scripts_import_what_exists() -> None:
+    """bench/ scripts are not run by the suite; their armjit imports must still name real things."""
+    import importlib
+    import importlib.util
+
+    missing = []
+    for script in sorted((PACKAGE.parent / "bench").glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("armjit"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    found = hasattr(module, alias.name) or importlib.util.find_spec(f"{node.module}.{alias.name}")
+                    if not found:
+                        missing.append(f"{script.name}: from {node.module} import {alias.name}")
+    assert not missing, missing
