@@ -38,8 +38,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from sshd import SshdUnavailable, start_sshd  # noqa: E402
 
-from armjit.seams import sync  # noqa: E402
 from armjit.render import table  # noqa: E402
+from armjit.seams import sync  # noqa: E402
 from armjit.seams.hosts import SshHost, SshTarget  # noqa: E402
 
 DIRS = (
