@@ -69,6 +69,11 @@ def run_ab(
     seed: int = stats.DEFAULT_SEED,
     host: Host | None = None,
 ) -> AbOutcome:
+    """Build both sides on one host and interleave them in paired blocks; a verdict per mode.
+
+    Long for the same reason as ``run_baseline``: one ``try`` around the whole run records
+    whatever ends it, so the checks, the sides, the blocks and the verdict stay in one place.
+    """
     settings, notes_lines = bl.embedded_defaults(settings, explicit)
     modes, cannot = bl.plan_modes(settings)
     repo = Path(settings.repo).expanduser() if settings.repo else None

@@ -132,7 +132,11 @@ def run_baseline(
     host: Host | None = None,
 ) -> BaselineOutcome:
     """Run the whole pipeline. Bad input raises UsageError before anything is written.
-    ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it)."""
+    ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it).
+
+    Long because it is the run's story in order (checks, host, record, steps, verdict, notes) and
+    its one ``try``/``finally`` must see all of it: whatever ends the run is recorded once, there.
+    """
     from armjit.flows import iteration
     from armjit.seams import gitops, notes
 
