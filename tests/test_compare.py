@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from invoke_cli import run_invoke
 
 from armjit.analysis import compare, pyperf_data, stats
 from armjit.errors import UsageError
@@ -405,10 +404,7 @@ def test_plot_is_written_when_matplotlib_is_there(tmp_path: Path) -> None:
 
 
 def invoke(*args: str, reports: Path) -> subprocess.CompletedProcess[str]:
-    exe = ROOT / ".venv" / "bin" / "invoke"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "invoke"]
-    env = dict(os.environ, ARMJIT_REPORTS=str(reports))
-    return subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return run_invoke(*args, timeout=120, env={"ARMJIT_REPORTS": str(reports)})
 
 
 def test_cli_json_shape(tmp_path: Path) -> None:

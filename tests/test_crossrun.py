@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from invoke_cli import run_invoke
 
 from armjit.analysis import between_runs, compare, crossrun, pyperf_data, stats
 from armjit.errors import UsageError
@@ -326,10 +325,7 @@ def test_every_setting_is_named_when_it_differs() -> None:
 
 
 def invoke(*args: str, reports: Path) -> subprocess.CompletedProcess[str]:
-    exe = ROOT / ".venv" / "bin" / "invoke"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "invoke"]
-    env = dict(os.environ, ARMJIT_REPORTS=str(reports))
-    return subprocess.run([*cmd, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return run_invoke(*args, timeout=120, env={"ARMJIT_REPORTS": str(reports)})
 
 
 def test_cli_record_noise_then_compare(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ installed into a real venv; the tests run in real processes, locally or over a r
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from invoke_cli import run_invoke
 
 from armjit.cinderx import targeted
 from armjit.flows import iteration, task_plan
@@ -27,15 +27,7 @@ CODEGEN = "cinderx/Jit/codegen_arm64.cpp"
 
 
 def invoke(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(ROOT), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={k: v for k, v in os.environ.items() if not k.startswith("ARMJIT_")},
-        check=False,
-    )
+    return run_invoke(*args, timeout=timeout)
 
 
 def make_venv(root: Path, *, test_deps: bool = True) -> Path:

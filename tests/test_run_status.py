@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from invoke_cli import run_invoke
 from sshd import descendants
 from test_baseline_ssh import baseline_argv, only_run
 
@@ -95,15 +96,7 @@ def test_a_connection_lost_mid_benchmark_fails_the_run_and_names_the_step(
 
 
 def invoke(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(ROOT), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={k: v for k, v in os.environ.items() if not k.startswith("ARMJIT_")},
-        check=False,
-    )
+    return run_invoke(*args, timeout=timeout)
 
 
 def dead_pid() -> int:
