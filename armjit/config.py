@@ -8,6 +8,7 @@ This module is pure: callers hand it the raw mappings; validation errors are one
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -71,6 +72,8 @@ class Settings:
     strict_host_keys: bool = _s(False, "refuse hosts whose key is not known yet")
     ssh_config: str = _s("", "ssh_config file to read instead of ~/.ssh/config")
     connect_timeout: int = _s(10, "ssh connect timeout in seconds")
+    keepalive_interval: int = _s(15, "seconds between ssh keepalives that must be answered (ServerAliveInterval)")
+    keepalive_count: int = _s(3, "unanswered keepalives after which the connection is dead (ServerAliveCountMax)")
     # Remote layout
     remote_workdir: str = _s("/root/work/cinderx-main", "build tree on the host", "-RemoteWorkDir", "WORKDIR")
     remote_incoming: str = _s("/root/work/incoming", "upload dir on the host", "-RemoteIncomingDir", "INCOMING_DIR")
@@ -86,6 +89,8 @@ class Settings:
     build: str = _s("source", "source | pypi[==VERSION] | none (plain interpreter)")
     parallel: int = _s(1, "CMAKE_BUILD_PARALLEL_LEVEL for the wheel build", "-CmakeParallel", "PARALLEL")
     build_env: tuple[str, ...] = _s((), "extra build env K=V (ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX)")
+    min_free_build: float = _s(5.0, "GB the host must have free for a source build (0: no check)")
+    min_free_venv: float = _s(1.0, "GB the host must have free for the venvs when nothing is built (0: no check)")
     # Tests and smokes
     runtime_test: str = _s(
         "cinderx/PythonLib/test_cinderx/test_arm_runtime.py",
@@ -194,6 +199,14 @@ def _coerce(spec: SettingSpec, raw: Any, source: str) -> Any:
             return int(str(raw).strip())
         except ValueError:
             raise UsageError(f"{where}: expected an integer, got {raw!r}") from None
+    if kind is float:
+        try:
+            number = float(str(raw).strip())
+        except ValueError:
+            raise UsageError(f"{where}: expected a number, got {raw!r}") from None
+        if not math.isfinite(number):
+            raise UsageError(f"{where}: expected a finite number, got {raw!r}")
+        return number
     if kind is tuple:
         items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
         return tuple(str(item).strip() for item in items if str(item).strip())
@@ -301,6 +314,8 @@ def validate(s: Settings) -> None:
         (s.processes, "--processes"),
         (s.values, "--values"),
         (s.connect_timeout, "--connect-timeout"),
+        (s.keepalive_interval, "--keepalive-interval"),
+        (s.keepalive_count, "--keepalive-count"),
         (s.step_timeout, "--step-timeout"),
     ):
         if number < 1:
@@ -317,6 +332,8 @@ def validate(s: Settings) -> None:
         raise UsageError("--bench-only and --skip-pyperf together leave nothing to run")
     if s.sync_method not in ("auto", "rsync", "python"):
         raise UsageError(f"--sync-method {s.sync_method!r}: expected auto, rsync or python")
+    if s.min_free_build < 0 or s.min_free_venv < 0:
+        raise UsageError("--min-free-build and --min-free-venv cannot be negative")
     if s.code_size_limit < 0:
         raise UsageError("--code-size-limit cannot be negative")
     if s.jit_hook not in ("pth", "sitecustomize", "none"):

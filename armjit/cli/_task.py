@@ -48,9 +48,20 @@ __all__ = [
 # The settings in groups, so that each task can say which it reads. tests/test_cli.py checks that
 # every setting is in exactly one group: a new setting has to be placed, or no task would take it.
 TARGET = ("repo", "upstream_remote", "upstream_branch", "branch", "sync_upstream", "rebase", "worktree", "sync_method")
-SSH = ("host", "user", "port", "key", "known_hosts", "strict_host_keys", "ssh_config", "connect_timeout")
+SSH = (
+    "host",
+    "user",
+    "port",
+    "key",
+    "known_hosts",
+    "strict_host_keys",
+    "ssh_config",
+    "connect_timeout",
+    "keepalive_interval",
+    "keepalive_count",
+)
 REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir")
-BUILD = ("build", "parallel", "build_env")
+BUILD = ("build", "parallel", "build_env", "min_free_build", "min_free_venv")
 GATES = ("runtime_test", "runtime_skip_tests", "smoke_autojit")
 BENCH = (
     "bench",

@@ -59,6 +59,8 @@ def _make(settings: Settings) -> Host:
         strict=settings.strict_host_keys,
         ssh_config=Path(settings.ssh_config).expanduser() if settings.ssh_config else None,
         connect_timeout=settings.connect_timeout,
+        keepalive_interval=settings.keepalive_interval,
+        keepalive_count=settings.keepalive_count,
     )
     return SshHost(target)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import sys
 import threading
 import time
 import uuid
@@ -130,7 +131,13 @@ class BashHost:
             result = _join_interruptibly(promise)
             exit_code, stdout, stderr = result.exited, result.stdout, result.stderr
         except KeyboardInterrupt:
-            self._kill_group(pidfile)
+            if not self._kill_group(pidfile):
+                # Said before the interrupt's own line: what may still run there and how to stop it.
+                print(
+                    f"armjit: {self.name} did not confirm stopping the command; it may still run there "
+                    f"(its process group id is in {pidfile})",
+                    file=sys.stderr,
+                )
             raise
         except ArmjitError:
             raise
@@ -156,10 +163,14 @@ class BashHost:
             self._home = result.stdout.strip() or "/root"
         return self._home
 
-    def _kill_group(self, pidfile: str) -> None:
+    def _kill_group(self, pidfile: str) -> bool:
+        """Stop a command's process group on the host; False when that could not be confirmed."""
         quoted = shlex.quote(pidfile)
-        with contextlib.suppress(Exception):
+        try:
             self._control(f'[ -f {quoted} ] && kill -TERM -- -"$(cat {quoted})" 2>/dev/null; true')
+        except Exception:
+            return False
+        return True
 
     def _cleanup_pidfiles(self) -> None:
         with contextlib.suppress(Exception):

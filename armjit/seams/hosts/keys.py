@@ -13,9 +13,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from armjit.errors import HostKeyUnknown
+from armjit.errors import HostKeyChanged, HostKeyUnknown
+from armjit.seams.hosts import known_hosts as files
 
-__all__ = ["USER_KNOWN_HOSTS", "KeyPolicy", "fingerprint", "known_hosts_name", "openssh_options"]
+__all__ = ["USER_KNOWN_HOSTS", "KeyPolicy", "check_not_revoked", "fingerprint", "known_hosts_name", "openssh_options"]
 
 USER_KNOWN_HOSTS = "~/.ssh/known_hosts"  # paramiko's "system" keys: read, never written
 
@@ -30,17 +31,30 @@ def fingerprint(key: Any) -> str:
     return f"{key.get_name()} SHA256:{base64.b64encode(digest).decode().rstrip('=')}"
 
 
+def check_not_revoked(found: files.Lookup, key: Any, label: str, known_hosts: Path) -> None:
+    """Refuse a key that a known_hosts file marks ``@revoked`` for this host."""
+    entry = found.revoked_entry(key.get_name(), key.get_base64())
+    if entry is not None:
+        raise HostKeyChanged(
+            f"host key of {label} ({fingerprint(key)}) is marked @revoked at {entry.where}: refusing to connect",
+            str(known_hosts),
+        )
+
+
 class KeyPolicy:
-    """paramiko's missing-host-key policy: save the key on first use, or refuse it when strict.
+    """paramiko's missing-host-key policy: on first use append the key to armjit's known_hosts
+    (one line; the file is never rewritten), or refuse it when strict or revoked.
     ``first_use`` tells afterwards whether this connection saved a key."""
 
-    def __init__(self, known_hosts: Path, *, strict: bool, label: str) -> None:
+    def __init__(self, known_hosts: Path, *, strict: bool, label: str, found: files.Lookup | None = None) -> None:
         self.known_hosts = known_hosts
         self.strict = strict
         self.label = label
+        self.found = found or files.Lookup()
         self.first_use = False
 
     def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        check_not_revoked(self.found, key, self.label, self.known_hosts)
         if self.strict:
             client.close()
             raise HostKeyUnknown(
@@ -49,7 +63,7 @@ class KeyPolicy:
                 str(self.known_hosts),
             )
         client.get_host_keys().add(hostname, key.get_name(), key)
-        client.save_host_keys(str(self.known_hosts))
+        files.append_key(self.known_hosts, hostname, key.get_name(), key.get_base64())
         self.first_use = True
 
 

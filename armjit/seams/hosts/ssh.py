@@ -4,13 +4,16 @@ typed connection errors, and the OpenSSH transport rsync uses to reach the same 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shlex
 import shutil
 import socket
 import stat
+import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,20 @@ from armjit.errors import (
     UsageError,
 )
 from armjit.seams.hosts import keys
+from armjit.seams.hosts import known_hosts as known_hosts_files
 from armjit.seams.hosts.base import BashHost, HostTrust
-from armjit.seams.hosts.command import CommandResult, local_command
+from armjit.seams.hosts.command import CommandResult, LineSink, local_command
+from armjit.seams.hosts.keepalive import Keepalive
 
-__all__ = ["SshHost", "SshTarget", "configured_identities"]
+__all__ = [
+    "CONTROL_WAIT",
+    "SshHost",
+    "SshTarget",
+    "config_port",
+    "configured_identities",
+    "quiet_library_logs",
+    "warn_once",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,13 @@ class SshTarget:
     strict: bool
     ssh_config: Path | None
     connect_timeout: int
+    keepalive_interval: int = 15
+    keepalive_count: int = 3
+
+
+# How long an interrupt waits for the host to confirm a kill: Ctrl-C must end armjit promptly
+# even when the connection is dead (the kill then cannot arrive, and the user is told so).
+CONTROL_WAIT = 1.0
 
 
 class SshHost(BashHost):
@@ -53,36 +73,47 @@ class SshHost(BashHost):
     def __init__(self, target: SshTarget, *, default_user: str = "root", default_port: int = 22) -> None:
         super().__init__()
         import fabric
+        import paramiko
 
+        quiet_library_logs()
         self.target = target
         overrides: dict[str, Any] = {"run": {"in_stream": False}}
-        if target.ssh_config is not None:
-            if not target.ssh_config.is_file():
-                raise UsageError(f"--ssh-config {target.ssh_config}: no such file")
-            config = fabric.Config(runtime_ssh_path=str(target.ssh_config), overrides=overrides)
-        else:
-            config = fabric.Config(overrides=overrides)
-        looked_up = config.base_ssh_config.lookup(target.host)
-        self.user = target.user or looked_up.get("user") or default_user
-        self.port = target.port or int(looked_up.get("port", default_port))
+        where = str(target.ssh_config) if target.ssh_config else "~/.ssh/config or /etc/ssh/ssh_config"
+        if target.ssh_config is not None and not target.ssh_config.is_file():
+            raise UsageError(f"--ssh-config {target.ssh_config}: no such file")
         connect_kwargs: dict[str, Any] = {}
         if target.key:
             key_path = Path(target.key).expanduser()
             if not key_path.is_file():
                 raise UsageError(f"--key {target.key}: no such key file")
             connect_kwargs["key_filename"] = str(key_path)
-        self._conn = fabric.Connection(
-            target.host,
-            user=self.user,
-            port=self.port,
-            config=config,
-            connect_timeout=target.connect_timeout,
-            connect_kwargs=connect_kwargs,
-        )
+        try:
+            if target.ssh_config is not None:
+                config = fabric.Config(runtime_ssh_path=str(target.ssh_config), overrides=overrides)
+            else:
+                config = fabric.Config(overrides=overrides)
+            looked_up = config.base_ssh_config.lookup(target.host)
+            self.user = target.user or looked_up.get("user") or default_user
+            self.port = target.port or config_port(looked_up, default_port, where)
+            self._conn = fabric.Connection(
+                target.host,
+                user=self.user,
+                port=self.port,
+                config=config,
+                connect_timeout=target.connect_timeout,
+                connect_kwargs=connect_kwargs,
+            )
+        except UsageError:
+            raise
+        except (paramiko.SSHException, UnicodeDecodeError, ValueError, TypeError, KeyError, OSError) as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise UsageError(f"cannot use ssh_config {where} for {target.host!r}: {detail}") from None
         self.address = self._conn.host  # the resolved HostName: what the host key is filed under
         self.name = f"{self.user}@{self.address}:{self.port}"
         self._opened = False
         self._trust: HostTrust | None = None
+        self._keepalive: Keepalive | None = None
+        self._unanswered = False  # a control command got no answer: the connection is not usable
 
     @property
     def known_hosts(self) -> Path:
@@ -92,24 +123,34 @@ class SshHost(BashHost):
         """Connect, or reconnect after a drop: every session passes the same host-key policy."""
         if self._opened and self._conn.is_connected:
             return
-        import paramiko
-
         client = self._conn.client
         known = self.known_hosts
-        known.parent.mkdir(parents=True, exist_ok=True)
-        known.touch(exist_ok=True)
-        with contextlib.suppress(OSError, paramiko.SSHException):
-            client.load_system_host_keys()
-        try:
-            client.load_host_keys(str(known))
-        except (OSError, paramiko.SSHException) as exc:
-            raise UsageError(f"cannot read known_hosts {known}: {exc}") from None
-        policy = keys.KeyPolicy(known, strict=self.target.strict, label=self.name)
+        # Both files are read as OpenSSH reads them (armjit.seams.hosts.known_hosts); paramiko
+        # only ever sees the keys filed for this one host, and never writes a file itself.
+        name = keys.known_hosts_name(self.address, self.port)
+        found = known_hosts_files.lookup([known, Path(keys.USER_KNOWN_HOSTS).expanduser()], name)
+        warn_once(found.warnings)
+        trusted = client.get_host_keys()  # in memory only: armjit never calls save_host_keys
+        trusted.clear()
+        for entry in found.known:
+            trusted.add(name, entry.keytype, entry.pkey())
+        policy = keys.KeyPolicy(known, strict=self.target.strict, label=self.name, found=found)
         client.set_missing_host_key_policy(policy)  # paramiko only calls its missing_host_key
         self._connect(known)
         transport = self._conn.transport
+        try:
+            keys.check_not_revoked(found, transport.get_remote_server_key(), self.name, known)
+        except HostKeyChanged:
+            self._conn.close()
+            raise
         transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.set_keepalive(15)
+        self._keepalive = Keepalive(
+            transport,
+            interval=self.target.keepalive_interval,
+            count=self.target.keepalive_count,
+            on_dead=transport.close,
+        )
+        self._unanswered = False
         if self._trust is None:  # a reconnect keeps what the first session found
             self._trust = HostTrust(known, policy.first_use)
         self._opened = True
@@ -149,8 +190,45 @@ class SshHost(BashHost):
         self.open()
         return self._conn
 
+    def run(
+        self,
+        command: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: int | None = None,
+        on_line: LineSink | None = None,
+        log: Path | None = None,
+    ) -> CommandResult:
+        result = super().run(command, env=env, cwd=cwd, timeout=timeout, on_line=on_line, log=log)
+        keepalive = self._keepalive
+        if keepalive is not None and keepalive.dead:
+            raise ConnectionLost(
+                f"connection to {self.name} lost: no answer to keepalives for {keepalive.limit_seconds:.0f}s "
+                f"(--keepalive-interval {keepalive.interval:.0f} x --keepalive-count {keepalive.count})"
+            )
+        return result
+
+    @property
+    def _responsive(self) -> bool:
+        return not self._unanswered and not (self._keepalive is not None and self._keepalive.dead)
+
     def _control(self, command: str) -> None:
-        self._conn.run(command, warn=True, hide=True, in_stream=False, timeout=30)
+        """A short command out of band (a kill, a clean-up), never waiting long for a dead host:
+        it runs in a daemon thread, and after CONTROL_WAIT the connection counts as unanswered."""
+        if not self._responsive:
+            raise ConnectionLost(f"{self.name} does not answer")
+        done = threading.Event()
+
+        def send() -> None:
+            with contextlib.suppress(Exception):
+                self._conn.run(command, warn=True, hide=True, in_stream=False, timeout=30)
+            done.set()
+
+        threading.Thread(target=send, name="armjit-control", daemon=True).start()
+        if not done.wait(CONTROL_WAIT):
+            self._unanswered = True
+            raise ConnectionLost(f"{self.name} did not answer within {CONTROL_WAIT:.0f}s")
 
     def put(self, local: Path, remote: str) -> None:
         self.open()
@@ -174,7 +252,13 @@ class SshHost(BashHost):
 
     def close(self) -> None:
         if self._opened:
-            self._cleanup_pidfiles()
+            if self._responsive:
+                self._cleanup_pidfiles()
+            if self._keepalive is not None:
+                self._keepalive.stop()
+            transport = self._conn.transport
+            if not self._responsive and transport is not None:
+                transport.close()  # first, so that nothing below waits on the dead session
             with contextlib.suppress(Exception):
                 self._conn.close()
         self._opened = False
@@ -197,6 +281,8 @@ class SshHost(BashHost):
         if self.target.key:
             parts += ["-i", str(Path(self.target.key).expanduser()), "-o", "IdentitiesOnly=yes"]
         parts += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.target.connect_timeout}"]
+        parts += ["-o", f"ServerAliveInterval={self.target.keepalive_interval}"]
+        parts += ["-o", f"ServerAliveCountMax={self.target.keepalive_count}"]
         parts += keys.openssh_options(self.known_hosts, self.address, self.port)
         parts += ["-o", "LogLevel=ERROR"]
         if control_dir is not None:
@@ -243,6 +329,36 @@ def configured_identities(ssh_config: Path | None, host: str) -> list[str]:
         return []
     files: list[str] = list(config.lookup(host).get("identityfile", []))
     return [f for f in files if Path(f).expanduser().is_file()]
+
+
+def config_port(looked_up: Mapping[str, Any], default: int, where: str) -> int:
+    """The ``Port`` ssh_config gives a host, checked like a --port value."""
+    text = str(looked_up.get("port", default)).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise UsageError(f"ssh_config {where}: Port {text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+_shown_warnings: set[str] = set()
+
+
+def warn_once(lines: Iterable[str]) -> None:
+    """Warnings about files the user keeps (known_hosts): on stderr, each once per process."""
+    for line in lines:
+        if line not in _shown_warnings:
+            _shown_warnings.add(line)
+            print(f"armjit: warning: {line}", file=sys.stderr)
+
+
+def quiet_library_logs() -> None:
+    """paramiko logs its own failures with tracebacks (``Exception (client): Error reading SSH
+    protocol banner`` and 20 lines) before armjit's one line says the same. Its records are
+    dropped unless debug logging is on (``invoke --debug`` / ``INVOKE_DEBUG``)."""
+    logger = logging.getLogger("paramiko")
+    debugging = bool(logging.getLogger().handlers) and logging.getLogger().isEnabledFor(logging.DEBUG)
+    logger.propagate = debugging
+    if not debugging and not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 def _is_refused(exc: BaseException) -> bool:
