@@ -62,7 +62,7 @@ class SshTarget:
 
 # How long an interrupt waits for the host to confirm a kill: Ctrl-C must end armjit promptly
 # even when the connection is dead (the kill then cannot arrive, and the user is told so).
-CONTROL_WAIT = 1.0
+CONTROL_WAIT = 0.7
 
 
 class SshHost(BashHost):
@@ -228,7 +228,7 @@ class SshHost(BashHost):
         threading.Thread(target=send, name="armjit-control", daemon=True).start()
         if not done.wait(CONTROL_WAIT):
             self._unanswered = True
-            raise ConnectionLost(f"{self.name} did not answer within {CONTROL_WAIT:.0f}s")
+            raise ConnectionLost(f"{self.name} did not answer within {CONTROL_WAIT}s")
 
     def put(self, local: Path, remote: str) -> None:
         self.open()

@@ -1,0 +1,58 @@
+"""A stalled connection (the host's sshd stopped with SIGSTOP) against the real sshd on 127.0.0.1.
+
+Only that the client ends, with one line and its status, is checked here (a generous timeout:
+the default tier runs beside CPU hogs); how fast it ends is measured by bench/stall_bench.py.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from typing import Any
+
+import pytest
+from stall import kill_left_behind, start_client, stop_server, wait_ready
+
+GENEROUS = 60
+
+
+@pytest.mark.ssh
+def test_keepalives_find_a_stopped_host(sshd_host: Any) -> None:
+    client = start_client(sshd_host, interval=1, count=2)
+    stalled = None
+    try:
+        wait_ready(client)
+        stalled = stop_server(sshd_host)
+        _, err = client.communicate(timeout=GENEROUS)
+    finally:
+        if stalled:
+            stalled.resume()
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "lost: no answer to keepalives for 2s" in lines[0] and sshd_host.host in lines[0]
+
+
+@pytest.mark.ssh
+def test_ctrl_c_ends_the_client_when_the_connection_is_dead(sshd_host: Any) -> None:
+    client = start_client(sshd_host)  # default keepalives: they would take 45 s to notice
+    stalled = None
+    try:
+        wait_ready(client)
+        stalled = stop_server(sshd_host)
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=GENEROUS)
+    except subprocess.TimeoutExpired:
+        client.kill()
+        raise
+    finally:
+        if stalled:
+            stalled.resume()
+    assert client.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "armjit: interrupted"
+    # It says that the command may still run on the host and where its process group id is.
+    assert "did not confirm stopping the command" in err
+    assert kill_left_behind(err)
