@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import statistics
 import zlib
 from dataclasses import dataclass, field
@@ -90,6 +91,15 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"{path}: not UTF-8 text, expected pyperf JSON") from None
 
 
+# Bounds of a plausible value (seconds or bytes): 1e308 or inf would overflow the ratios and
+# their logarithms into inf and nan, and no timer or counter measures beyond these.
+_SMALLEST, _LARGEST = 1e-15, 1e15
+
+
+def _plausible(value: float) -> bool:
+    return math.isfinite(value) and _SMALLEST <= value <= _LARGEST
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -132,6 +142,12 @@ def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
                 continue  # calibration run: warmups only
             if not isinstance(values, list) or not all(_number(v) and v > 0 for v in values):
                 raise UsageError(f"{path}: benchmark {name} has a run whose values are not positive numbers")
+            odd = next((v for v in values if not _plausible(v)), None)
+            if odd is not None:
+                raise UsageError(
+                    f"{path}: benchmark {name} has a value of {odd!r}, not a measurement "
+                    f"(expected a finite number between {_SMALLEST:g} and {_LARGEST:g})"
+                )
             processes.append(tuple(float(v) for v in values))
             raw_warmups = run.get("warmups")
             warmups.append(len(raw_warmups) if isinstance(raw_warmups, list) else 0)

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from invoke import Argument, Context, Task, task
 from invoke.exceptions import Exit
 
+from armjit.cli.crash import debug_requested
 from armjit.config import Settings, SettingSpec, setting_specs
 from armjit.errors import ArmjitError, UsageError
 from armjit.resolve import resolve_settings
@@ -147,6 +149,8 @@ def _friendly(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except ArmjitError as exc:
+        if debug_requested():
+            traceback.print_exc()
         raise Exit(f"armjit: {exc}", code=exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("armjit: interrupted", code=130) from None
@@ -195,6 +199,8 @@ class ArmjitTask(Task):  # type: ignore[misc]
 def _resolve(c: Context, cli: Mapping[str, Any]) -> tuple[Settings, dict[str, str]]:
     config = c.config
     section = config.get("armjit") or {}
+    if not isinstance(section, Mapping):
+        raise UsageError(f"invoke config: 'armjit' must be a mapping of setting: value, got {type(section).__name__}")
     console = config.get("armjit_cli") or {}
     return resolve_settings(
         invoke_config=dict(section),

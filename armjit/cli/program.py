@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Program
 
 from armjit import __version__
-from armjit.cli import namespace
+from armjit.cli import crash, namespace
 
 __all__ = ["main", "program"]
 
@@ -14,4 +14,5 @@ program = Program(namespace=namespace(repo_from_cwd=True), version=__version__, 
 
 
 def main() -> None:
+    crash.install()
     program.run()

@@ -147,6 +147,7 @@ def run_baseline(
         gitops.check_repo(repo, settings.branch)
     notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / name for name in (notes.FINDINGS, notes.PROGRESS, notes.TASK_PLAN)])
+    RunStore(reports / "runs").ensure_writable()
     host, settings = open_run_host(settings, host)
     # Only a deploy deletes what armjit did not put there, so only a deploy needs an owned work dir.
     deploys = repo is not None and not settings.bench_only

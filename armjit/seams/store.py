@@ -166,19 +166,33 @@ class RunStore:
 
     root: Path
 
+    def ensure_writable(self) -> None:
+        """Fail fast (before a long run, with nothing written) when no run can be created here:
+        a read-only or immutable reports directory, or a file where a directory should be."""
+        folder = self.root
+        while not folder.exists() and folder.parent != folder:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot create runs under {self.root}: {folder} is not a directory")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot create runs under {self.root}: {folder} is not writable (read-only or immutable)")
+
     def create(self, run_id: str) -> RunDir:
         """Make a new run directory; never reuse one (a suffix is added on a clash)."""
         if not _RUN_ID_OK.match(run_id):
             raise UsageError(f"run id {run_id!r} may only hold letters, digits and ._@-")
-        self.root.mkdir(parents=True, exist_ok=True)
-        for attempt in range(1, 1000):
-            name = run_id if attempt == 1 else f"{run_id}-{attempt}"
-            candidate = self.root / name
-            try:
-                candidate.mkdir()
-            except FileExistsError:
-                continue
-            return RunDir(candidate)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            for attempt in range(1, 1000):
+                name = run_id if attempt == 1 else f"{run_id}-{attempt}"
+                candidate = self.root / name
+                try:
+                    candidate.mkdir()
+                except FileExistsError:
+                    continue
+                return RunDir(candidate)
+        except OSError as exc:  # read-only, immutable, full, or a file in the way
+            raise UsageError(f"cannot create a run under {self.root}: {exc.strerror or exc}") from None
         raise UsageError(f"too many runs named {run_id} under {self.root}")
 
     def new_run(self, kind: str, started: dt.datetime, *id_parts: str | None) -> tuple[RunDir, RunRecord]:

@@ -173,7 +173,11 @@ class SshHost(BashHost):
         except paramiko.AuthenticationException:
             raise AuthFailed(f"authentication to {self.name} failed: check --key / the ssh agent") from None
         except paramiko.SSHException as exc:
-            raise HostUnreachable(f"ssh to {self.name} failed: {exc}") from None
+            if "banner" in str(exc):
+                raise HostUnreachable(
+                    f"ssh to {self.name} failed: what answered there is not an SSH server (no SSH protocol banner)"
+                ) from None
+            raise HostUnreachable(f"ssh to {self.name} failed: {' '.join(str(exc).split())}") from None
         except socket.gaierror:
             raise HostUnreachable(
                 f"unknown host {self.address!r}: not resolvable and not an ssh_config alias"
