@@ -79,11 +79,14 @@ def open_run_host(settings: Settings, host: Host | None = None) -> tuple[Host, S
 
 def guard_host_dirs(host: Host, settings: Settings, *, workdirs: list[str], venvs: list[str]) -> None:
     """Refuse, before the run writes anything on either side, directories it would delete into
-    but does not own (see armjit.seams.workdir)."""
+    but does not own (see armjit.seams.workdir), and a host without the free space to build and
+    install (armjit.flows.disk)."""
+    from armjit.flows import disk
     from armjit.seams import workdir
 
     try:
         workdir.preflight(host, workdirs=workdirs, venvs=venvs, adopt=settings.adopt_workdir)
+        disk.check_free_space(host, settings, build=settings.build == "source" and not settings.bench_only)
     except BaseException:
         host.close()
         raise

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from armjit.errors import ArmjitError, GateFailed
+from armjit.flows import disk
 from armjit.render.progress import Progress
 from armjit.seams import liveness
 from armjit.seams.hosts import CommandResult, Host
@@ -91,6 +92,11 @@ class StepContext:
             handle.write(f"[exit {result.exit_code} after {result.seconds:.1f}s]\n")
         if check and not result.ok:
             label = what or self.name
+            full = disk.no_space_path(result.stdout + "\n" + result.stderr, command=command, cwd=cwd)
+            if full is None and not result.timed_out:
+                full = disk.full_disk_path(self.host, command, cwd)
+            if full is not None:
+                raise StepFailed(f"{label}: no space left on device on {self.host.name}:{full}", result)
             if result.timed_out:
                 raise StepFailed(
                     f"{label} timed out after {timeout or self.pipeline.step_timeout}s and was killed", result
