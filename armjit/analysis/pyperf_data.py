@@ -186,6 +186,8 @@ def load(path: Path, *, for_comparison: bool = True) -> PyperfFile:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}), expected pyperf output") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not JSON armjit can read (nested too deeply), expected pyperf output") from None
     return parse(data, path, for_comparison=for_comparison)
 
 

@@ -103,6 +103,8 @@ def load_manifest(run_dir: Path) -> dict[str, Any]:
         raise UsageError(f"{run_dir} is not an armjit run (no {MANIFEST})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"cannot read {path}: nested too deeply to be a run manifest") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path} is not a run manifest (expected a JSON object)")
     return data

@@ -42,9 +42,10 @@ def check_not_revoked(found: files.Lookup, key: Any, label: str, known_hosts: Pa
 
 
 class KeyPolicy:
-    """paramiko's missing-host-key policy: on first use append the key to armjit's known_hosts
-    (one line; the file is never rewritten), or refuse it when strict or revoked.
-    ``first_use`` tells afterwards whether this connection saved a key."""
+    """paramiko's missing-host-key policy: on first use remember the key, and append it to
+    armjit's known_hosts (one line; the file is never rewritten) when :meth:`save` is called
+    after the login; or refuse it when strict or revoked. ``first_use`` tells afterwards whether
+    this connection saved a key."""
 
     def __init__(self, known_hosts: Path, *, strict: bool, label: str, found: files.Lookup | None = None) -> None:
         self.known_hosts = known_hosts
@@ -52,6 +53,7 @@ class KeyPolicy:
         self.label = label
         self.found = found or files.Lookup()
         self.first_use = False
+        self._pending: tuple[str, str, str] | None = None
 
     def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
         check_not_revoked(self.found, key, self.label, self.known_hosts)
@@ -63,8 +65,15 @@ class KeyPolicy:
                 str(self.known_hosts),
             )
         client.get_host_keys().add(hostname, key.get_name(), key)
-        files.append_key(self.known_hosts, hostname, key.get_name(), key.get_base64())
-        self.first_use = True
+        self._pending = (hostname, key.get_name(), key.get_base64())
+
+    def save(self) -> None:
+        """Append the first-use key once the session is up (logged in): a host that refused the
+        login leaves known_hosts as it was."""
+        if self._pending is not None:
+            files.append_key(self.known_hosts, *self._pending)
+            self._pending = None
+            self.first_use = True
 
 
 def openssh_options(known_hosts: Path, host: str, port: int) -> list[str]:

@@ -143,6 +143,7 @@ class SshHost(BashHost):
         except HostKeyChanged:
             self._conn.close()
             raise
+        policy.save()
         transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._keepalive = Keepalive(
             transport,
