@@ -22,6 +22,7 @@ import io
 import os
 import socket
 import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -583,6 +584,39 @@ def test_bad_input(index: int, tmp_path: Path, request: pytest.FixtureRequest, m
             ok = True
         finally:
             RESULTS.setdefault(case.kind, []).append(ok)
+
+
+def test_a_malformed_project_invoke_yaml(tmp_path: Path) -> None:
+    """invoke.yaml beside tasks.py is read after tasks.py is imported: the hook it installs
+    gives the line; --debug keeps the traceback."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "tasks.py").write_text((ROOT / "tasks.py").read_text())
+    (project / "invoke.yaml").write_text("armjit:\n  port: [1\n")
+    env = {"HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    before = snapshot(tmp_path)
+    result = run_invoke("settings", cwd=project, root=project, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    where = f"{project / 'invoke.yaml'}:3:1"
+    assert result.stderr.splitlines() == [
+        f"armjit: invalid invoke configuration file {where}: expected ',' or ']', but got '<stream end>'"
+    ]
+    debug = run_invoke("--debug", "settings", cwd=project, root=project, env=env)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_the_armjit_script_exits_2_on_parse_errors(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "armjit"
+    if not script.exists():
+        pytest.skip("the armjit console script is not installed in this environment")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARMJIT_")} | {"HOME": str(tmp_path)}
+    for argv in (["settings", "--no-such-flag"], ["decide"], ["settings", "--port", "0"]):
+        result = subprocess.run(
+            [str(script), *argv], cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+        )
+        assert result.returncode == 2, (argv, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("armjit: ")
 
 
 def test_the_table() -> None:
