@@ -25,8 +25,9 @@ READY = "armjit-stall-ready"
 __all__ = ["READY", "Stalled", "kill_left_behind", "start_client", "stop_server", "wait_ready"]
 
 
-def start_client(sshd: object, *, interval: int = 15, count: int = 3) -> subprocess.Popen[str]:
-    """The client process, running ``sleep 600`` on the host behind a line that says it started."""
+def start_client(sshd: object, *, interval: int = 15, count: int = 3, token: str = "x") -> subprocess.Popen[str]:
+    """The client process, running ``sleep 600`` on the host behind a line that says it started;
+    the sleep is named ``armjit-stall-<token>`` (``pgrep -f`` finds exactly it)."""
     argv = [
         sys.executable,
         str(HERE / "stall.py"),
@@ -35,6 +36,7 @@ def start_client(sshd: object, *, interval: int = 15, count: int = 3) -> subproc
         str(sshd.known_hosts_path),  # type: ignore[attr-defined]
         str(interval),
         str(count),
+        token,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARMJIT_")}
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -96,7 +98,7 @@ def _client(argv: list[str]) -> int:
     from armjit.seams.hosts import open_host, opened
 
     parser = argparse.ArgumentParser()
-    for name in ("host", "key", "known_hosts", "interval", "count"):
+    for name in ("host", "key", "known_hosts", "interval", "count", "token"):
         parser.add_argument(name)
     args = parser.parse_args(argv)
     cli = {
@@ -112,7 +114,7 @@ def _client(argv: list[str]) -> int:
 
     try:
         with opened(open_host(merge_settings(cli=cli))) as host:
-            host.run(f"echo {READY}; sleep 600", on_line=say)
+            host.run(f"echo {READY}; exec -a armjit-stall-{args.token} sleep 600", on_line=say)
     except ArmjitError as exc:
         print(f"armjit: {exc}", file=sys.stderr)
         return exc.exit_code

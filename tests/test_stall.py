@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
+import uuid
 from typing import Any
 
 import pytest
@@ -59,3 +61,27 @@ def test_ctrl_c_ends_the_client_when_the_connection_is_dead(sshd_host: Any) -> N
     # It says that the command may still run on the host and where its process group id is.
     assert "did not confirm stopping the command" in err
     assert kill_left_behind(err)
+
+
+@pytest.mark.ssh
+def test_ctrl_c_on_a_live_connection_stops_the_command_on_the_host(sshd_host: Any) -> None:
+    token = uuid.uuid4().hex[:12]
+    client = start_client(sshd_host, token=token)
+    try:
+        wait_ready(client)
+        assert _running(token)
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=GENEROUS)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 130 and err.strip().splitlines() == ["armjit: interrupted"], err
+    deadline = time.monotonic() + GENEROUS
+    while _running(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(token), "the command still runs on the host"
+
+
+def _running(token: str) -> bool:
+    found = subprocess.run(["pgrep", "-f", f"armjit-stall-{token}"], capture_output=True, text=True, check=False)
+    return bool(found.stdout.strip())

@@ -35,6 +35,7 @@ class Keepalive:
         self._on_dead = on_dead
         self._last_answer = time.monotonic()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # ask now instead of at the next interval
         for target, name in ((self._ping, "armjit-keepalive"), (self._watch, "armjit-keepalive-watch")):
             threading.Thread(target=target, name=name, daemon=True).start()
 
@@ -48,11 +49,24 @@ class Keepalive:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def probe(self) -> float:
+        """Ask the host for an answer now; pass the returned time to :meth:`answered_since`.
+        (One thread sends every request: paramiko keeps one pending global request at a time.)"""
+        asked = time.monotonic()
+        self._wake.set()
+        return asked
+
+    def answered_since(self, asked: float) -> bool:
+        return self._last_answer >= asked
 
     def _ping(self) -> None:
         # A request that gets no answer blocks here; the watcher notices the silence meanwhile.
-        while not self._stop.wait(self.interval):
-            if not self.transport.is_active():
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set() or not self.transport.is_active():
                 return
             try:
                 self.transport.global_request(_REQUEST, wait=True)

@@ -13,6 +13,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from armjit.seams.hosts.keepalive import Keepalive
 
 __all__ = [
     "CONTROL_WAIT",
+    "KILL_WAIT",
     "SshHost",
     "SshTarget",
     "config_port",
@@ -60,9 +62,11 @@ class SshTarget:
     keepalive_count: int = 3
 
 
-# How long an interrupt waits for the host to confirm a kill: Ctrl-C must end armjit promptly
-# even when the connection is dead (the kill then cannot arrive, and the user is told so).
-CONTROL_WAIT = 0.7
+# How long an interrupt waits for a sign of life from the host (the kill's answer or a keepalive
+# answer): Ctrl-C must end armjit promptly even when the connection is dead (the kill then cannot
+# arrive, and the user is told so). A host that answers gets KILL_WAIT for the kill itself.
+CONTROL_WAIT = 1.0
+KILL_WAIT = 30.0
 
 
 class SshHost(BashHost):
@@ -219,21 +223,31 @@ class SshHost(BashHost):
         return not self._unanswered and not (self._keepalive is not None and self._keepalive.dead)
 
     def _control(self, command: str) -> None:
-        """A short command out of band (a kill, a clean-up), never waiting long for a dead host:
-        it runs in a daemon thread, and after CONTROL_WAIT the connection counts as unanswered."""
+        """A short command out of band (a kill, a clean-up), never waiting long for a dead host.
+
+        It runs in a daemon thread while a keepalive asks whether the host answers at all. A
+        live host (a loaded one can take seconds to run the kill) gets KILL_WAIT; one that shows
+        no sign of life within CONTROL_WAIT counts as unanswered, and nothing more is sent."""
+        keepalive = self._keepalive
         if not self._responsive:
             raise ConnectionLost(f"{self.name} does not answer")
         done = threading.Event()
 
         def send() -> None:
             with contextlib.suppress(Exception):
-                self._conn.run(command, warn=True, hide=True, in_stream=False, timeout=30)
+                self._conn.run(command, warn=True, hide=True, in_stream=False, timeout=int(KILL_WAIT))
             done.set()
 
         threading.Thread(target=send, name="armjit-control", daemon=True).start()
-        if not done.wait(CONTROL_WAIT):
-            self._unanswered = True
-            raise ConnectionLost(f"{self.name} did not answer within {CONTROL_WAIT}s")
+        asked = keepalive.probe() if keepalive is not None else None
+        deadline = time.monotonic() + CONTROL_WAIT
+        while not done.wait(0.05):
+            alive = keepalive is not None and asked is not None and keepalive.answered_since(asked)
+            if alive and done.wait(KILL_WAIT):
+                return
+            if alive or time.monotonic() > deadline:
+                self._unanswered = True
+                raise ConnectionLost(f"{self.name} did not answer within {CONTROL_WAIT:g}s")
 
     def put(self, local: Path, remote: str) -> None:
         self.open()
