@@ -4,17 +4,15 @@ typed connection errors, and the OpenSSH transport rsync uses to reach the same 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shlex
 import shutil
 import socket
 import stat
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,16 +31,14 @@ from armjit.seams.hosts import known_hosts as known_hosts_files
 from armjit.seams.hosts.base import BashHost, HostTrust
 from armjit.seams.hosts.command import CommandResult, LineSink, local_command
 from armjit.seams.hosts.keepalive import Keepalive
+from armjit.seams.hosts.ssh_inputs import config_port, quiet_library_logs, warn_once
 
 __all__ = [
     "CONTROL_WAIT",
     "KILL_WAIT",
     "SshHost",
     "SshTarget",
-    "config_port",
     "configured_identities",
-    "quiet_library_logs",
-    "warn_once",
 ]
 
 
@@ -348,36 +344,6 @@ def configured_identities(ssh_config: Path | None, host: str) -> list[str]:
         return []
     files: list[str] = list(config.lookup(host).get("identityfile", []))
     return [f for f in files if Path(f).expanduser().is_file()]
-
-
-def config_port(looked_up: Mapping[str, Any], default: int, where: str) -> int:
-    """The ``Port`` ssh_config gives a host, checked like a --port value."""
-    text = str(looked_up.get("port", default)).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise UsageError(f"ssh_config {where}: Port {text!r} is not a port number (1-65535)")
-    return int(text)
-
-
-_shown_warnings: set[str] = set()
-
-
-def warn_once(lines: Iterable[str]) -> None:
-    """Warnings about files the user keeps (known_hosts): on stderr, each once per process."""
-    for line in lines:
-        if line not in _shown_warnings:
-            _shown_warnings.add(line)
-            print(f"armjit: warning: {line}", file=sys.stderr)
-
-
-def quiet_library_logs() -> None:
-    """paramiko logs its own failures with tracebacks (``Exception (client): Error reading SSH
-    protocol banner`` and 20 lines) before armjit's one line says the same. Its records are
-    dropped unless debug logging is on (``invoke --debug`` / ``INVOKE_DEBUG``)."""
-    logger = logging.getLogger("paramiko")
-    debugging = bool(logging.getLogger().handlers) and logging.getLogger().isEnabledFor(logging.DEBUG)
-    logger.propagate = debugging
-    if not debugging and not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        logger.addHandler(logging.NullHandler())
 
 
 def _is_refused(exc: BaseException) -> bool:

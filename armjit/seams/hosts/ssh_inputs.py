@@ -1,0 +1,43 @@
+"""What an SSH session reads from the user's own files, and how it speaks about them: the
+``Port`` of an ssh_config entry, warnings about known_hosts lines, and paramiko's own log."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from armjit.errors import UsageError
+
+__all__ = ["config_port", "quiet_library_logs", "warn_once"]
+
+
+def config_port(looked_up: Mapping[str, Any], default: int, where: str) -> int:
+    """The ``Port`` ssh_config gives a host, checked like a --port value."""
+    text = str(looked_up.get("port", default)).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise UsageError(f"ssh_config {where}: Port {text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+_shown_warnings: set[str] = set()
+
+
+def warn_once(lines: Iterable[str]) -> None:
+    """Warnings about files the user keeps (known_hosts): on stderr, each once per process."""
+    for line in lines:
+        if line not in _shown_warnings:
+            _shown_warnings.add(line)
+            print(f"armjit: warning: {line}", file=sys.stderr)
+
+
+def quiet_library_logs() -> None:
+    """paramiko logs its own failures with tracebacks (``Exception (client): Error reading SSH
+    protocol banner`` and 20 lines) before armjit's one line says the same. Its records are
+    dropped unless debug logging is on (``invoke --debug`` / ``INVOKE_DEBUG``)."""
+    logger = logging.getLogger("paramiko")
+    debugging = bool(logging.getLogger().handlers) and logging.getLogger().isEnabledFor(logging.DEBUG)
+    logger.propagate = debugging
+    if not debugging and not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
