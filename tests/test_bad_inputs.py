@@ -223,6 +223,20 @@ CASES += [
         "no such file",
     ),
     _ssh_config_case("Port 1.5", "Host armbox\n  HostName 127.0.0.1\n  Port 1.5\n", "is not a port"),
+    Case(
+        "ssh_config",
+        "~/.ssh/config Port abc",
+        ("baseline", "--host", "armbox", "--reports", "{ws}/reports"),
+        "Port 'abc' is not a port",
+        files={"home/.ssh/config": "Host armbox\n  HostName 127.0.0.1\n  Port abc\n"},
+    ),
+    Case(
+        "ssh_config",
+        "~/.ssh/config not UTF-8",
+        ("baseline", "--host", "armbox", "--reports", "{ws}/reports"),
+        "cannot use ssh_config ~/.ssh/config",
+        files={"home/.ssh/config": b"Host armbox\n  User \xff\n"},
+    ),
     _ssh_config_case("ProxyJump and ProxyCommand", "Host armbox\n  ProxyJump a\n  ProxyCommand b\n", "ssh_config"),
 ]
 
