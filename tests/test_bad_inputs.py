@@ -272,6 +272,13 @@ CASES += [
     _ssh_case("strict, other host", f"example.org ssh-ed25519 {OTHER_KEY}\n", "strict", "--strict-host-keys"),
     _ssh_case("strict, negated", f"*,!{_NAME} {{hostkey}}\n", "strict", "--strict-host-keys"),
     _ssh_case("known_hosts is a directory", "", "cannot read known_hosts", setup="known-dir"),
+    Case(
+        "SSH and known_hosts",
+        "first use, read-only known_hosts",
+        ("baseline", "--host", "{sshd}", "--key", "{key}", "--known-hosts", "{ws}/ro/kh", "--reports", "{ws}/reports"),
+        "cannot save the host key",
+        setup="sshd-ro",
+    ),
     _ssh_case("missing key file", "", "no such key file", setup="no-key"),
     _ssh_case("nothing listening", "", "connection refused", setup="refused"),
     _ssh_case("not an SSH server", "", "not an SSH server", setup="banner"),
@@ -489,7 +496,7 @@ def _git(*args: str, cwd: Path) -> None:
 
 def _prepare(case: Case, ws: Path, request: pytest.FixtureRequest, stack: contextlib.ExitStack) -> dict[str, str]:
     values = {"ws": str(ws), "port": "", "sshd": "", "key": "", "hostkey": ""}
-    if case.setup in ("sshd", "hash", "known-dir", "no-key", "refused", "banner", "wrong-key"):
+    if case.setup in ("sshd", "hash", "known-dir", "no-key", "refused", "banner", "wrong-key", "sshd-ro"):
         sshd = request.getfixturevalue("shared_sshd")
         kind, blob = sshd.host_key_path.with_suffix(".pub").read_text().split()[:2]
         port = sshd.port
@@ -531,11 +538,11 @@ def _prepare(case: Case, ws: Path, request: pytest.FixtureRequest, stack: contex
             (repo / "sub" / "f").write_text("x")
             _git("add", ".", cwd=repo)
             _git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "x", cwd=repo)
-    if case.setup in ("ro", "immutable"):
+    if case.setup in ("ro", "immutable", "sshd-ro"):
         if os.geteuid() != 0:
             pytest.skip("read-only mounts and immutable directories need root")
         (ws / "notes").mkdir(exist_ok=True)
-        if case.setup == "ro":
+        if case.setup in ("ro", "sshd-ro"):
             (ws / "ro").mkdir()
             subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ws / "ro")], check=True)
             stack.callback(subprocess.run, ["umount", "-l", str(ws / "ro")], check=False)

@@ -183,13 +183,18 @@ def append_key(path: Path, name: str, keytype: str, blob: str) -> None:
     O_APPEND makes the write land at the end even when another process appended meanwhile; a
     file whose last line has no newline gets one first, so the new line stays a line of its own.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = f"{name} {keytype} {blob}\n".encode()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot save the host key of {name} to {path}: {exc.strerror or exc}; choose a writable --known-hosts"
+        ) from None

@@ -143,7 +143,11 @@ class SshHost(BashHost):
         except HostKeyChanged:
             self._conn.close()
             raise
-        policy.save()
+        try:
+            policy.save()
+        except UsageError:
+            self._conn.close()
+            raise
         transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._keepalive = Keepalive(
             transport,
