@@ -9,11 +9,15 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from invoke_cli import run_invoke
 
+from armjit.config import merge_settings
+from armjit.errors import ArmjitError
 from armjit.flows.disk import Need, command_paths, no_space_path, parse_free_space, shortfall
+from armjit.seams.hosts import LocalHost, open_host
 
 
 @pytest.mark.parametrize(
@@ -102,3 +106,22 @@ def test_a_disk_that_fills_during_a_step_is_named(small_disk: Path, tmp_path: Pa
     (run,) = (reports / "runs").iterdir()
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "failed" and "no space left on device" in record["failure"]["cause"]
+
+
+@pytest.mark.parametrize("kind", ["local", pytest.param("ssh", marks=pytest.mark.ssh)])
+def test_an_upload_to_a_full_disk_is_named(small_disk: Path, tmp_path: Path, kind: str, request: Any) -> None:
+    (small_disk / "filler").write_bytes(b"\0" * (20 * 1024 * 1024 - 64 * 1024))
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(os.urandom(1024 * 1024))
+    if kind == "local":
+        host: Any = LocalHost()
+    else:
+        sshd = request.getfixturevalue("shared_sshd")
+        cli = {"host": f"{sshd.user}@{sshd.host}:{sshd.port}", "key": str(sshd.key_path)}
+        host = open_host(merge_settings(cli={**cli, "known_hosts": str(sshd.known_hosts_path)}))
+    try:
+        with pytest.raises(ArmjitError, match=f"no space left on device on {host.name}:{small_disk}") as info:
+            host.put(payload, f"{small_disk}/up/payload.bin")
+    finally:
+        host.close()
+    assert "\n" not in str(info.value)

@@ -10,13 +10,12 @@ The probe is one round trip; reading its output and the step output is pure.
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.seams.hosts import Host
+from armjit.seams.hosts.space import FULL_BYTES, free_space_command, parse_free_space
 
 __all__ = [
     "FULL_BYTES",
@@ -58,24 +57,6 @@ def needs(settings: Settings, *, build: bool) -> list[Need]:
         found.append(Need(settings.remote_workdir, settings.min_free_venv, "the venvs", "--min-free-venv"))
     found.append(Need(settings.driver_venv, settings.min_free_venv, "the venvs", "--min-free-venv"))
     return [n for n in found if n.gb > 0]
-
-
-def free_space_command(paths: Sequence[str]) -> str:
-    """For each path: ``<free KiB> <nearest existing directory>`` on one line (pure)."""
-    quoted = " ".join(shlex.quote(p) for p in paths)
-    return (
-        f'for p in {quoted}; do d=$p; while [ ! -d "$d" ]; do d=$(dirname "$d"); done; '
-        'echo "$(df -Pk "$d" | awk \'NR==2{print $4}\') $d"; done'
-    )
-
-
-def parse_free_space(stdout: str) -> list[tuple[int, str] | None]:
-    """(free bytes, directory) per line of :func:`free_space_command`; None where df said nothing."""
-    found: list[tuple[int, str] | None] = []
-    for line in stdout.splitlines():
-        kib, _, folder = line.partition(" ")
-        found.append((int(kib) * 1024, folder) if kib.isdigit() else None)
-    return found
 
 
 def _size(n: float) -> str:
@@ -122,11 +103,6 @@ def no_space_path(output: str, *, command: str = "", cwd: str | None = None) -> 
         if _NO_SPACE.search(line):
             return _path_in(line) or cwd or _path_in(" " + command) or "?"
     return None
-
-
-# Below this much free space a filesystem is full for any practical write (df's "available"
-# already leaves out the blocks reserved for root).
-FULL_BYTES = 1024 * 1024
 
 
 def command_paths(command: str, cwd: str | None, limit: int = 4) -> list[str]:

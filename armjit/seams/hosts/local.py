@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from armjit.errors import ArmjitError
 from armjit.seams.hosts.base import BashHost, HostTrust
 from armjit.seams.hosts.command import CommandResult, local_command
 
@@ -39,12 +41,18 @@ class LocalHost(BashHost):
 
     def put(self, local: Path, remote: str) -> None:
         target = Path(self.expand(remote))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(local, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(local, target)
+        except OSError as exc:
+            raise _copy_error(f"upload of {local.name} to local:{remote}", exc, target.parent) from None
 
     def get(self, remote: str, local: Path) -> None:
-        local.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.expand(remote), local)
+        try:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.expand(remote), local)
+        except OSError as exc:
+            raise _copy_error(f"download of local:{remote}", exc, local.parent) from None
 
     def close(self) -> None:
         self._cleanup_pidfiles()
@@ -60,3 +68,9 @@ class LocalHost(BashHost):
     def rsync_push(self, options: Sequence[str], source: Path, dest: str, *, timeout: int) -> CommandResult:
         target = f"{Path(self.expand(dest)).absolute()}/"
         return local_command(["rsync", *options, f"{source}/", target], timeout=timeout)
+
+
+def _copy_error(what: str, exc: OSError, folder: Path) -> ArmjitError:
+    if exc.errno == errno.ENOSPC:
+        return ArmjitError(f"{what} failed: no space left on device on local:{folder}")
+    return ArmjitError(f"{what} failed: {exc.strerror or exc}")

@@ -4,6 +4,7 @@ typed connection errors, and the OpenSSH transport rsync uses to reach the same 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shlex
 import shutil
@@ -26,7 +27,7 @@ from armjit.errors import (
     HostUnreachable,
     UsageError,
 )
-from armjit.seams.hosts import keys
+from armjit.seams.hosts import keys, space
 from armjit.seams.hosts import known_hosts as known_hosts_files
 from armjit.seams.hosts.base import BashHost, HostTrust
 from armjit.seams.hosts.command import CommandResult, LineSink, local_command
@@ -254,7 +255,7 @@ class SshHost(BashHost):
         try:
             self._conn.put(str(local), self.expand(remote))
         except (OSError, EOFError) as exc:
-            raise self._transfer_error(f"upload of {local.name} to {self.name}:{remote}", exc) from None
+            raise self._transfer_error(f"upload of {local.name} to {self.name}:{remote}", exc, remote) from None
 
     def get(self, remote: str, local: Path) -> None:
         self.open()
@@ -262,12 +263,28 @@ class SshHost(BashHost):
         try:
             self._conn.get(self.expand(remote), str(local))
         except (OSError, EOFError) as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise ArmjitError(
+                    f"download of {self.name}:{remote} failed: no space left on device on local:{local.parent}"
+                ) from None
             raise self._transfer_error(f"download of {self.name}:{remote}", exc) from None
 
-    def _transfer_error(self, what: str, exc: BaseException) -> ArmjitError:
+    def _transfer_error(self, what: str, exc: BaseException, remote: str | None = None) -> ArmjitError:
         if not self._conn.is_connected:
             return ConnectionLost(f"{what} failed: connection lost ({exc or type(exc).__name__})")
+        # SFTP reports a full disk as a bare "Failure": ask the host whether that is the reason.
+        full = self._full_dir(remote) if remote else None
+        if full:
+            return ArmjitError(f"{what} failed: no space left on device on {self.name}:{full}")
         return ArmjitError(f"{what} failed: {exc}")
+
+    def _full_dir(self, remote: str) -> str | None:
+        try:
+            probe = self.run(space.free_space_command([self.expand(remote)]), timeout=60)
+        except ArmjitError:
+            return None
+        found = space.parse_free_space(probe.stdout)
+        return found[0][1] if found and found[0] is not None and found[0][0] < space.FULL_BYTES else None
 
     def close(self) -> None:
         if self._opened:
