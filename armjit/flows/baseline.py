@@ -275,10 +275,14 @@ class _Baseline:
         pipeline.result("driver-venv", host, lambda ctx: steps.driver_venv(ctx, target, self.wheel), self._driver)
         if s.bench_only:
             pipeline.skip("runtime-tests", "--bench-only")
+            self.record.details["gate"] = "none"  # measuring what is deployed: nothing to gate
             pipeline.skip("jit-smoke", "--bench-only")
         else:
             tests = lambda ctx: steps.runtime_tests(ctx, target, self.driver_python)  # noqa: E731
-            pipeline.result("runtime-tests", host, tests, self._tests)
+            if pipeline.result("runtime-tests", host, tests, self._tests) is None:
+                # Nothing gated the build: never silent (run.json, the summary and findings.md say so).
+                self.record.details["gate"] = "none"
+                self._warn((self.record.steps or [])[-1].detail)
             if s.build == "none":
                 pipeline.skip("jit-smoke", "--build none: no JIT to check")
             else:
@@ -327,8 +331,19 @@ class _Baseline:
         self.record.remote = replace(self.record.remote or RemotePaths(), driver_venv=found.path)
 
     def _tests(self, found: steps.TestRun) -> None:
+        from armjit.cinderx.targeted import shadow_warning
+
         self.record.details["tests"] = found.tests
+        self.record.details["gate"] = found.gate_file
+        self.record.details["gate_cinderx"] = found.cinderx
         self.target.run.write_json("runtime-tests.json", found.tests)
+        if shadow_warning(found.cinderx):
+            self._warn(shadow_warning(found.cinderx))
+
+    def _warn(self, line: str) -> None:
+        """A warning the run keeps (run.json ``warnings``) and shows (now, the summary, findings.md)."""
+        self.record.details["warnings"] = [*self.record.details.get("warnings", []), line]
+        self.pipeline.progress.message(f"warning: {line}" if not line.startswith("warning") else line)
 
     def _bench_venv(self, found: steps.BenchVenv) -> None:
         self.bench = found

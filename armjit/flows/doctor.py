@@ -200,6 +200,7 @@ def _bench_check(host: Host, settings: Settings, pypi_ok: bool) -> Check:
 
     runner = bench_runner(settings)
     tools = ["pyperf", "pyperformance"] if runner == "pyperformance" or not settings.bench_script else ["pyperf"]
+    tools.append("pytest")  # the driver venv runs red/green and the test gate
     python = venv_python(host.expand(settings.driver_venv))
     probe = host.run(
         f"test -x {shlex.quote(python)} || exit 3; for m in {' '.join(tools)}; do "

@@ -227,6 +227,9 @@ def run_targeted(
         )
     ok = verdict == (targeted.FAILED if step == "red" else targeted.PASSED)
     reason = _reason(step, verdict, parsed, keyword, test_file)
+    warning = targeted.shadow_warning(parsed.cinderx)
+    if warning:
+        progress.message(warning)
     record.details["targeted"] = {
         "step": step,
         "keyword": keyword,
@@ -236,6 +239,8 @@ def run_targeted(
         "runner": parsed.runner or runner,
         "expected": "fail" if step == "red" else "pass",
         **_evidence(parsed, verdict, ok, reason),
+        "cinderx": parsed.cinderx,  # which cinderx the test imported: path, version, shadowed
+        "warnings": [warning] if warning else [],
     }
     pipeline.finish(failure=None if ok else ("targeted-test", reason))
     notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(record))
