@@ -18,6 +18,7 @@ from typing import Any
 
 from armjit.cinderx import modes as jit_modes
 from armjit.cinderx.buildsource import BuildSource
+from armjit.cinderx.runners import measurement
 from armjit.config import Settings, checked_host_dirs
 from armjit.errors import GateFailed
 from armjit.flows import steps
@@ -142,6 +143,15 @@ def run_baseline(
 
     settings, notes_lines = embedded_defaults(settings, explicit)
     modes, cannot = plan_modes(settings)
+    runner = steps.bench_runner(settings)
+    shape = measurement(
+        runner,
+        processes=settings.processes,
+        values=settings.values,
+        warmups=settings.warmups,
+        loops=settings.loops,
+        explicit=explicit,
+    )
     repo = Path(settings.repo).expanduser() if settings.repo else None
     if repo is not None:
         gitops.check_repo(repo, settings.branch)
@@ -167,7 +177,8 @@ def run_baseline(
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}")
-    target = steps.Target(settings, host, run, remote_run, steps.bench_runner(settings), tuple(modes))
+    target = steps.Target(settings, host, run, remote_run, runner, tuple(modes), shape)
+    record.details["measurement"] = shape.to_json()
     flow = _Baseline(target, pipeline, record)
     outcome = BaselineOutcome(run, record, notes=[*notes_lines, *([cannot] if cannot else [])])
     try:
@@ -289,6 +300,8 @@ class _Baseline:
                 pipeline.step("jit-smoke", host, lambda ctx: steps.jit_smoke(ctx, target, self.driver_python))
         venv = lambda ctx: steps.bench_venv(ctx, target, self.driver_python, self.wheel)  # noqa: E731
         pipeline.result("bench-venv", host, venv, self._bench_venv)
+        pins = lambda ctx: steps.pin_run(ctx, target, self.driver_python, self.bench.python, self.wheel)  # noqa: E731
+        pipeline.result("pins", host, pins, self._pins)
         pipeline.step("startup-smoke", host, lambda ctx: steps.startup_smoke(ctx, target, self.bench.python))
 
     def _bench(self, name: str) -> None:
@@ -344,6 +357,9 @@ class _Baseline:
         """A warning the run keeps (run.json ``warnings``) and shows (now, the summary, findings.md)."""
         self.record.details["warnings"] = [*self.record.details.get("warnings", []), line]
         self.pipeline.progress.message(f"warning: {line}" if not line.startswith("warning") else line)
+
+    def _pins(self, found: steps.Pins) -> None:
+        self.record.details["pins"] = found.data
 
     def _bench_venv(self, found: steps.BenchVenv) -> None:
         self.bench = found
