@@ -32,7 +32,7 @@ def doctor(
     index_url: str = "",
     deps_url: str = "",
 ) -> None:
-    """Preflight: this machine, the SSH connection, the host's tools, disk and PyPI, a source build, the bench venv."""
+    """Preflight: this machine, SSH, the host's tools, disk and PyPI, a source build, the bench venv."""
     checks, host = run_doctor(settings, set(sources), index_url=index_url or "", deps_url=deps_url or DEPS_URL)
     failing = needed_failures(checks)
     if json_:
