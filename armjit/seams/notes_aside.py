@@ -76,7 +76,13 @@ def set_aside(repo: Path, paths: list[str], report: Callable[[str], None]) -> It
         atomic_write_bytes(keep / path, data)
         saved.append(Aside(path, data, blob))
     if saved:
-        git(repo, "checkout", "--quiet", "HEAD", "--", *(a.path for a in saved))
+        try:
+            git(repo, "checkout", "--quiet", "HEAD", "--", *(a.path for a in saved))
+        except BaseException:
+            for aside in saved:  # nothing moved: the notes are still in the tree, the copies go
+                atomic_write_bytes(repo / aside.path, aside.data)
+                (keep / aside.path).unlink()
+            raise
     try:
         yield saved
     finally:
