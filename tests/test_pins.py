@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from invoke_cli import run_invoke
@@ -114,3 +116,62 @@ def test_verify_reinstalls_the_pypi_version_the_baseline_measured() -> None:
     exact = RunRecord("r2", "baseline", settings={**settings, "build": "pypi==2026.1.0"}, details=measured.details)
     assert baseline_settings(exact).build == "pypi==2026.1.0"
     assert json.loads(json.dumps(measured.to_json()))["pins"]["cinderx"]["version"] == "2026.11.2.0"
+
+
+@pytest.mark.slow
+def test_pypi_build_pins_the_resolved_version_and_its_wheel(
+    target_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--build pypi`` with no version: the pins step reads the version pip installed and hashes
+    the wheel pip serves for it. The "index" is a local directory holding the fixture's cinderx
+    wheel (pip with no index but these find-links), and the driver venv is a real venv with pip."""
+    import datetime as dt
+    import io
+    import sysconfig
+
+    from armjit.config import Settings
+    from armjit.flows import steps
+    from armjit.flows.pipeline import Pipeline
+    from armjit.render.progress import Progress
+    from armjit.seams.hosts import LocalHost
+    from armjit.seams.store import RunStore
+
+    links = tmp_path / "links"
+    env = {**os.environ, "PIP_NO_INDEX": "1"}
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(links), str(target_repo.path)],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = links.glob("cinderx-*.whl")
+    venv = tmp_path / "venv-driver"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # with pip (ensurepip, offline)
+    python = str(venv / "bin" / "python")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "cinderx"], capture_output=True, text=True, check=False
+    )
+    assert installed.returncode == 0, installed.stderr  # what the driver-venv step runs for --build pypi
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    (Path(purelib) / "_test_tools.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # pyperf & co
+
+    settings = Settings(build="pypi", driver_venv=str(venv), remote_incoming=str(tmp_path / "incoming"))
+    run, record = RunStore(tmp_path / "runs").new_run("baseline", dt.datetime.now(dt.UTC), "pins")
+    pipeline = Pipeline(run, record, Progress(io.StringIO()), step_timeout=300)
+    host = LocalHost()
+    remote_run = str(tmp_path / "incoming" / run.run_id)
+    Path(remote_run).mkdir(parents=True)
+    target = steps.Target(settings, host, run, remote_run, "pyperf", ("nojit",))
+    found = pipeline.result("pins", host, lambda ctx: steps.pin_run(ctx, target, python, python, None), lambda _: None)
+    host.close()
+    assert found is not None, record.steps
+    pinned = found.data
+    assert pinned["cinderx"]["version"] == wheel.name.split("-")[1]  # resolved: --build pypi named none
+    assert pinned["wheel"]["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert pinned["wheel"]["source"] == "pypi" and pinned["build"]["cmake_build_type"] is None
+    again = RunRecord("r", "baseline", settings={"build": "pypi", "bench": ["richards"]}, details={"pins": pinned})
+    assert baseline_settings(again).build == f"pypi=={pinned['cinderx']['version']}"
