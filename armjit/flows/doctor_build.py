@@ -178,8 +178,8 @@ def _pypa_build(facts: dict[str, str], settings: Settings, tree_shadows_build: b
     shadow = in_tree.startswith("namespace") or tree_shadows_build
     if shadow:
         detail = (
-            "not installed, and the tree's build/ directory (no __init__.py) imports as a namespace package: "
-            "`import build` passes in the tree, `python -m build` fails there"
+            "not installed; the tree's build/ (no __init__.py) imports as a namespace package, "
+            "so `import build` passes there and `python -m build` fails"
         )
         return Check(_GROUP, "pypa build", "fail", detail, fix, needed=True)
     return Check(_GROUP, "pypa build", "warn", "not installed (find_spec('build') from / is None)", fix)
