@@ -3,7 +3,9 @@
 No machine here has CPython 3.14, which the ``cinderx`` wheels need; Debian sid ships it. The tree is built
 once with debootstrap and cached outside the checkout, keyed by ``RECIPE_VERSION``. Every run mounts a
 throwaway overlay on top of the cached tree, so the tool under test always meets a clean host (no venvs or
-caches left by an earlier run) and the cache itself is never written to while it is in use.
+caches left by an earlier run) and the cache itself is never written to while it is in use. One thing
+does outlive a run on purpose: ccache's directory (``<cache base>/ccache``, bind-mounted as the SSH
+sessions' ``~/.cache/ccache``), so a CinderX source build compiled once is a cache hit in later runs.
 
 Lifecycle::
 

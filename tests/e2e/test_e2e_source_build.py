@@ -129,3 +129,23 @@ def test_red_green_on_a_one_line_cpp_change(
         assert built["seconds"] > 0 and 0 < built["ninja_steps"] < 200, built
         deploy = record(tmp_path, rg["deploy_run"])
         assert {s["name"]: s["status"] for s in deploy["steps"]}["build-wheel"] == "ok"
+
+
+def test_offline_build_without_deps_names_the_download_failure(
+    cinderx_host: Any, cinderx_checkout: Path, cinderx_deps: Path, tmp_path: Path
+) -> None:
+    """The host cannot reach GitHub: without --deps-dir, FetchContent's download fails first and CMake
+    goes on for a while; the step line and the record name the download, not the log's last line."""
+    args = host_args(cinderx_host, cinderx_checkout, cinderx_deps, tmp_path)
+    at = args.index("--deps-dir")
+    del args[at : at + 2]
+    args[args.index("--remote-workdir") + 1] = "/root/work/cinderx-online"  # not the incremental tree
+    result = run_invoke("baseline", *args, "--skip-pyperf", timeout=1800)
+    assert result.returncode == 1, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("armjit: step build-wheel: the build failed (exit 1): "), last
+    assert re.search(r"(downloading '[^']+' failed|Failed to clone repository|unable to access)", last), last
+    (run,) = list((tmp_path / "reports" / "runs").iterdir())
+    m = record(tmp_path, run.name)
+    assert m["status"] == "failed" and m["failure"]["step"] == "build-wheel"
+    assert m["failure"]["cause"] in last and "Build step for" not in m["failure"]["cause"]
