@@ -35,12 +35,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from e2e import cinderx_tree  # noqa: E402
+from e2e.sandbox import SandboxHost, cache_base, sandbox_host  # noqa: E402
+from invoke_cli import run_invoke  # noqa: E402
 
 from armjit.cinderx import sourcebuild  # noqa: E402
 from armjit.render import table  # noqa: E402
-from tests.e2e import cinderx_tree  # noqa: E402
-from tests.e2e.sandbox import SandboxHost, cache_base, sandbox_host  # noqa: E402
-from tests.invoke_cli import run_invoke  # noqa: E402
 
 WORKDIR = "/root/work/cinderx"
 INCOMING = "/root/work/incoming"
@@ -62,6 +64,9 @@ def ssh(host: SandboxHost, command: str, timeout: int = 3600) -> tuple[float, st
     return seconds, done.stdout + done.stderr
 
 
+CONSOLE: list[str] = []  # armjit's console output of every build, for --console
+
+
 def armjit_build(host: SandboxHost, repo: Path, deps: Path, reports: Path) -> tuple[float, int | None]:
     args = [
         "baseline", "--host", host.target, "--key", str(host.key_path), "--known-hosts", str(host.known_hosts_path),
@@ -72,6 +77,7 @@ def armjit_build(host: SandboxHost, repo: Path, deps: Path, reports: Path) -> tu
     ]  # fmt: skip
     before = set((reports / "runs").glob("*")) if (reports / "runs").exists() else set()
     done = run_invoke(*args, timeout=7200)
+    CONSOLE.append(f"$ invoke {' '.join(args)}\n{done.stderr}{done.stdout}")
     (run,) = set((reports / "runs").glob("*")) - before
     record: dict[str, Any] = json.loads((run / "run.json").read_text())
     steps = {s["name"]: s for s in record["steps"]}
@@ -100,6 +106,7 @@ def edit_on_host(host: SandboxHost) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--console", type=Path, help="write armjit's console output of each build here")
     opts = parser.parse_args()
     deps = cinderx_tree.deps_dir(ROOT)
     if deps is None:
@@ -137,6 +144,8 @@ def main() -> None:
             print(
                 f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}s" for k, v in results.items()), file=sys.stderr
             )
+    if opts.console:
+        opts.console.write_text("\n".join(CONSOLE), encoding="utf-8")
     hand_median = statistics.median(s for s, _ in results["hand"])
     commands = {
         "armjit": "invoke baseline --build source --deps-dir ... (deploy + build-wheel steps)",

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.invoke_cli import run_invoke
+from invoke_cli import run_invoke
 
 from .cinderx_tree import BRANCH, RUNTIME_TEST_NAME, git
 
