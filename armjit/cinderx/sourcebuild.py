@@ -112,8 +112,8 @@ def build_venv_command(python: str, venv: str, requires: Sequence[str]) -> str:
     install = f"{vpy} -m pip install -q {' '.join(q(r) for r in requires)} && " if requires else ""
     return (
         f"if ! {{ [ -x {vpy} ] && {vpy} -c '' 2>/dev/null; }}; then {create}; fi && "
-        f'if [ "$(cat {stamp} 2>/dev/null)" != "$(printf {q(wanted)})" ]; then '
-        f"{install}printf {q(wanted)} > {stamp}; fi"
+        f'if [ "$(cat {stamp} 2>/dev/null)" != {q(wanted)} ]; then '
+        f"{install}printf '%s' {q(wanted)} > {stamp}; fi"
     )
 
 
