@@ -98,8 +98,10 @@ def test_baseline_builds_cinderx_from_source_offline(
 
 def _targeted(step: str, args: list[str]) -> subprocess.CompletedProcess[str]:
     return run_invoke(
-        step, "-k", "test_stack_size", "--test-file", RUNTIME_TEST_NAME, "--deploy", "--json", *args, timeout=3600
-    )
+        step, "-k", "test_stack_size", "--test-file", RUNTIME_TEST_NAME, "--deploy", "--json",
+        "--bench-runner", "pyperf",  # the bench venv the baseline made (not pyperformance's): no new venv
+        *args, timeout=3600,
+    )  # fmt: skip
 
 
 def test_red_green_on_a_one_line_cpp_change(
