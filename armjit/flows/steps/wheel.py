@@ -58,7 +58,10 @@ def build_wheel(ctx: StepContext, target: Target) -> Wheel:
         deps = ship_deps(host, Path(s.deps_dir).expanduser(), deps_path(target), home=host.expand("~"))
         toolchain = f"{deps.remote_dir}/{sourcebuild.TOOLCHAIN_NAME}"
         text = sourcebuild.toolchain_text(deps.sources)
-        ctx.run(f"printf '%s' {q(text)} > {q(toolchain)}", what="toolchain file")
+        # Replaced only when it changed: CMake re-runs its configure step when the file is newer.
+        tmp, final = q(f"{toolchain}.tmp"), q(toolchain)
+        write = f"printf '%s' {q(text)} > {tmp} && {{ cmp -s {tmp} {final} && rm -f {tmp} || mv -f {tmp} {final}; }}"
+        ctx.run(write, what="toolchain file")
         shipped = "shipped" if deps.sent else "already on the host"
         ctx.pipeline.progress.message(f"  deps: {', '.join(sorted(deps.sources))} ({shipped})")
     probe = ctx.run(f"command -v ccache >/dev/null && echo ccache=yes; cat {q(workdir)}/pyproject.toml", check=False)
