@@ -86,6 +86,9 @@ class Settings:
     build: str = _s("source", "source | pypi[==VERSION] | none (plain interpreter)")
     parallel: int = _s(1, "CMAKE_BUILD_PARALLEL_LEVEL for the wheel build", "-CmakeParallel", "PARALLEL")
     build_env: tuple[str, ...] = _s((), "extra build env K=V (ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX)")
+    deps_dir: str = _s(
+        "", "local dir of CMake FetchContent source archives, shipped to the host for offline source builds"
+    )
     # Tests and smokes
     runtime_test: str = _s(
         "",

@@ -50,7 +50,7 @@ __all__ = [
 TARGET = ("repo", "upstream_remote", "upstream_branch", "branch", "sync_upstream", "rebase", "worktree", "sync_method")
 SSH = ("host", "user", "port", "key", "known_hosts", "strict_host_keys", "ssh_config", "connect_timeout")
 REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir")
-BUILD = ("build", "parallel", "build_env")
+BUILD = ("build", "parallel", "build_env", "deps_dir")
 GATES = ("runtime_test", "runtime_skip_tests", "smoke_autojit")
 BENCH = (
     "bench",

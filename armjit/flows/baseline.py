@@ -337,6 +337,7 @@ class _Baseline:
 
     def _wheel(self, found: steps.Wheel) -> None:
         self.wheel = found.path
+        self.record.details["build"] = found.build  # deps, flags, build seconds, ninja steps
         self.record.remote = replace(self.record.remote or RemotePaths(), wheel=found.path)
 
     def _driver(self, found: steps.Venv) -> None:

@@ -1,4 +1,4 @@
-"""Build and install: the wheel, the driver venv, and the gates on it (runtime tests, JIT smoke)."""
+"""Build and install: the wheel (``wheel.py``), the driver venv, and the gates on it (runtime tests, JIT smoke)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,11 @@ from armjit.cinderx import commands as cinderx
 from armjit.cinderx import targeted, testgate
 from armjit.flows.pipeline import StepContext, StepFailed, StepSkipped
 from armjit.flows.steps.target import Target, pypi_spec
+from armjit.flows.steps.wheel import Wheel, build_wheel
 
 __all__ = ["TestRun", "Venv", "Wheel", "build_wheel", "driver_venv", "jit_smoke", "runtime_tests"]
 
 q = shlex.quote
-
-
-@dataclass(frozen=True)
-class Wheel:
-    path: str
-    failure: StepFailed | None = None
-
-    @property
-    def detail(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -36,21 +27,6 @@ class Venv:
     @property
     def detail(self) -> str:
         return self.path
-
-
-def build_wheel(ctx: StepContext, target: Target) -> Wheel:
-    """Build the deployed tree into a wheel, in an outdir of this run (never a stale wheel)."""
-    s = target.settings
-    env = {"CMAKE_BUILD_PARALLEL_LEVEL": str(s.parallel)}
-    env |= dict(item.split("=", 1) for item in s.build_env)
-    outdir = f"{s.remote_workdir.rstrip('/')}/dist/armjit-{target.run.run_id}"
-    result = ctx.run(
-        cinderx.build_wheel_command(s.remote_python, ctx.host.expand(outdir)), env=env, cwd=s.remote_workdir
-    )
-    wheel = cinderx.parse_wheel_path(result.stdout)
-    if not wheel:
-        raise StepFailed("the build finished but produced no single wheel", result)
-    return Wheel(wheel)
 
 
 def driver_venv(ctx: StepContext, target: Target, wheel: str | None) -> Venv:
