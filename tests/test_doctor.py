@@ -106,7 +106,7 @@ def test_all_needed_checks_pass_against_the_sshd_host(
         ("local", "git"), ("local", "ssh key"), ("local", "python"),
         ("host", "reachable"), ("host", "auth"), ("host", "host key"),
         ("remote", "python"), ("remote", "rsync or tar"), ("remote", "cmake"), ("remote", "disk workdir"),
-        ("remote", "disk /tmp"), ("remote", "pypi"), ("bench", "pyperformance venv"),
+        ("remote", "disk /tmp"), ("remote", "pypi"), ("build", "source build"), ("bench", "pyperformance venv"),
     ]  # fmt: skip
     for name in ("reachable", "auth", "pypi", "pyperformance venv", "rsync or tar", "disk /tmp"):
         assert checks[name]["status"] == "ok", checks[name]

@@ -185,3 +185,31 @@ def test_the_store_makes_new_records_with_one_id_format(tmp_path: Path) -> None:
     assert data["host"] == {"name": "root@arm:22", "is_local": False, "arch": "aarch64", "new_fact": "x"}
     assert data["modes"] == {"nojit": {"jit_proof": {"a": {"main": 0}}, "blocks": 4}}
     assert RunRecord.from_json(data) == record
+
+
+def test_an_old_baseline_renders_and_verifies_without_the_newer_keys(tmp_path: Path) -> None:
+    # Written before gate, warnings, measurement and pins existed: the notes and verify still read it.
+    from armjit.flows.verify import baseline_settings
+    from armjit.render.baseline_report import baseline_findings_block, summary_text
+
+    store = RunStore(tmp_path / "runs")
+    _write_old(store, OLD_BASELINE)
+    run = store.resolve(OLD_BASELINE["run_id"])
+    manifest = run.record().to_json()
+    assert not {"gate", "warnings", "measurement", "pins"} & set(manifest)
+    assert "runtime test gate" not in baseline_findings_block(run, manifest)
+    assert "warning" not in summary_text(run, manifest)
+    assert baseline_settings(run.record()).build == "source"
+
+
+def test_warnings_reach_the_summary_and_the_findings_block(tmp_path: Path) -> None:
+    from armjit.render.baseline_report import baseline_findings_block, summary_text
+
+    store = RunStore(tmp_path / "runs")
+    _write_old(store, OLD_BASELINE)
+    run = store.resolve(OLD_BASELINE["run_id"])
+    warning = "gate: none: no test_oss_quick.py or test_arm_runtime.py (not on the host: x); the build was not tested"
+    manifest = {**run.record().to_json(), "gate": "none", "warnings": [warning]}
+    assert f"warning: {warning}" in summary_text(run, manifest).splitlines()
+    block = baseline_findings_block(run, manifest)
+    assert f"- **Warning**: {warning}" in block and "runtime test gate: `none`" in block

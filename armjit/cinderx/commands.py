@@ -197,14 +197,16 @@ def bench_command(
     values: int,
     warmups: int,
     loops: int,
+    preset: str = "--fast",
 ) -> BenchCommand:
-    """The benchmark command of one mode; ``--inherit-environ`` lists every variable the mode sets."""
+    """The benchmark command of one mode; ``--inherit-environ`` lists every variable the mode sets.
+    ``preset``: pyperformance's option for processes and values (see armjit.cinderx.runners)."""
     inherit = inherit_environ(mode)
     env = " ".join(f"{k}={q(v)}" for k, v in mode.env.items())
     if runner == "pyperformance":
-        fast = " --fast" if processes <= 10 else ""
+        option = f" {preset}" if preset else ""
         cmd = (
-            f"env {env} {q(python)} -m pyperformance run -b {q(bench)}{fast} --warmups {warmups} "
+            f"env {env} {q(python)} -m pyperformance run -b {q(bench)}{option} --warmups {warmups} "
             f"--inherit-environ {q(inherit)} -o {q(output)}"
         )
     else:

@@ -18,6 +18,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from armjit.errors import ArmjitError
 
@@ -31,37 +32,59 @@ __all__ = [
     "SKIPPED",
     "Outcome",
     "TargetedRun",
+    "cinderx_line",
     "classify",
     "excerpt",
     "main",
     "parse_run",
     "runner_command",
+    "shadow_warning",
 ]
 
 DEFAULT_TEST_FILE = "cinderx/PythonLib/test_cinderx/test_arm_runtime.py"
 PASSED, FAILED, NO_MATCH, COLLECTION_ERROR, SKIPPED = "passed", "failed", "no-match", "collection-error", "skipped"
 
 # Host-side: plain stdlib plus (optionally) pytest, for whatever Python the host has.
+# unittest imports only the named module, as ``python -m unittest test_cinderx.test_x`` does from
+# the first directory above the file without ``__init__.py`` (cinderx/PythonLib): discovering the
+# package would import every sibling, and some need CPython's ``test`` package, which Debian lacks.
 RUNNER_SCRIPT = r"""
-import fnmatch, json, os, sys, unittest
+import fnmatch, inspect, json, os, sys, traceback, unittest
 path, keyword, runner = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
 def out(kind, data):
     print("armjit-" + kind + " " + json.dumps(data), flush=True)
+def which_cinderx():
+    import importlib.metadata, importlib.util
+    module = sys.modules.get("cinderx")
+    where, imported = (getattr(module, "__file__", None) or "", True) if module is not None else ("", False)
+    if module is None:
+        try:
+            spec = importlib.util.find_spec("cinderx")
+            where = (spec.origin or "") if spec else ""
+        except Exception:
+            where = ""
+    try:
+        dist = importlib.metadata.distribution("cinderx")
+        version, installed = dist.version, str(dist.locate_file("cinderx/__init__.py"))
+    except Exception:
+        version, installed = "", ""
+    real = lambda p: os.path.realpath(p) if p else ""
+    shadowed = bool(where and installed and real(where) != real(installed))
+    out("cinderx", {"path": where, "version": version, "installed": installed, "imported": imported,
+                    "shadowed": shadowed})
 if not os.path.isfile(path):
     out("collect-error", {"id": sys.argv[1], "detail": "no such test file"})
     sys.exit(4)
+try:
+    import pytest
+    has_pytest = True
+except ImportError:
+    has_pytest = False
 if runner == "auto":
-    try:
-        import pytest
-        runner = "pytest"
-    except ImportError:
-        runner = "unittest"
-if runner == "pytest":
-    try:
-        import pytest
-    except ImportError:
-        out("collect-error", {"id": sys.argv[1], "detail": "pytest is not installed for " + sys.executable})
-        sys.exit(4)
+    runner = "pytest" if has_pytest else "unittest"
+if runner == "pytest" and not has_pytest:
+    out("collect-error", {"id": sys.argv[1], "detail": "pytest is not installed for " + sys.executable})
+    sys.exit(4)
 out("runner", {"name": runner})
 if runner == "pytest":
     class Recorder:
@@ -86,11 +109,25 @@ if runner == "pytest":
             print(flush=True)  # pytest's progress line has no newline yet
             for nid, status in self.status.items():
                 out("test", {"id": nid, "status": status, "detail": self.detail.get(nid, "")})
+            which_cinderx()
     code = pytest.main(["-q", "-p", "no:cacheprovider", "-k", keyword, path], plugins=[Recorder()])
     sys.exit(int(code))
-directory, name = os.path.split(path)
-sys.path.insert(0, directory)
-suite = unittest.TestLoader().discover(directory, pattern=name, top_level_dir=directory)
+top, parts = os.path.dirname(path), [os.path.splitext(os.path.basename(path))[0]]
+while os.path.isfile(os.path.join(top, "__init__.py")):
+    top, package = os.path.split(top)
+    parts.insert(0, package)
+name = ".".join(parts)
+os.chdir(top)
+sys.path.insert(0, top)
+out("module", {"name": name, "top": top})
+try:
+    import importlib
+    module = importlib.import_module(name)
+except BaseException:
+    out("collect-error", {"id": name, "detail": traceback.format_exc()[-3000:]})
+    which_cinderx()
+    sys.exit(2)
+suite = unittest.TestLoader().loadTestsFromModule(module)
 def flatten(s):
     for item in s:
         if isinstance(item, unittest.TestSuite):
@@ -111,6 +148,20 @@ for test in broken:
     except BaseException as exc:
         detail = type(exc).__name__ + ": " + str(exc)
     out("collect-error", {"id": test.id(), "detail": detail[-3000:]})
+if not broken and not kept.countTestCases():
+    # Plain test functions and non-TestCase classes are pytest's: unittest cannot run them.
+    plain = []
+    for attr, value in vars(module).items():
+        if attr.startswith("test") and inspect.isfunction(value):
+            plain.append(name + "." + attr)
+        elif attr.startswith("Test") and isinstance(value, type) and not issubclass(value, unittest.TestCase):
+            plain += [name + "." + attr + "." + m for m in vars(value) if m.startswith("test")]
+    wanted = [t for t in plain if fnmatch.fnmatchcase(t, pattern)]
+    if wanted:
+        why = "pytest is not installed for " + sys.executable if not has_pytest else "run them with --runner pytest"
+        shown = ", ".join(t.rsplit(".", 1)[-1] for t in wanted[:3])
+        out("collect-error", {"id": name, "detail": "pytest-style test(s) " + shown + ": " + why})
+        sys.exit(4)
 out("selected", [t.id() for t in kept])
 def emit(test, status, detail=""):
     out("test", {"id": test.id(), "status": status, "detail": detail[-3000:]})
@@ -128,10 +179,13 @@ class Recorder(unittest.TextTestResult):
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test); emit(test, "fail", "unexpected success")
 if broken:
+    which_cinderx()
     sys.exit(2)
 if not kept.countTestCases():
+    which_cinderx()
     sys.exit(5)
 result = unittest.TextTestRunner(resultclass=Recorder, verbosity=2, stream=sys.stdout).run(kept)
+which_cinderx()
 sys.exit(0 if result.wasSuccessful() else 1)
 """
 
@@ -152,6 +206,7 @@ class TargetedRun:
     outcomes: tuple[Outcome, ...]
     collection_errors: tuple[Outcome, ...]
     exit_code: int
+    cinderx: dict[str, Any] | None = None  # which cinderx the tests saw: path, version, installed, shadowed
 
 
 def runner_command(python: str, test_file: str, keyword: str, runner: str = "auto") -> str:
@@ -168,6 +223,7 @@ def parse_run(stdout: str, exit_code: int) -> TargetedRun:
     selected: tuple[str, ...] = ()
     outcomes: dict[str, Outcome] = {}
     errors: list[Outcome] = []
+    cinderx: dict[str, Any] | None = None
     for line in stdout.splitlines():
         kind, _, payload = line.partition(" ")
         if not kind.startswith("armjit-"):
@@ -185,7 +241,29 @@ def parse_run(stdout: str, exit_code: int) -> TargetedRun:
             outcomes[test_id] = Outcome(test_id, str(data.get("status")), str(data.get("detail", "")))
         elif kind == "armjit-collect-error" and isinstance(data, dict):
             errors.append(Outcome(str(data.get("id")), "error", str(data.get("detail", ""))))
-    return TargetedRun(runner, selected, tuple(outcomes.values()), tuple(errors), exit_code)
+        elif kind == "armjit-cinderx" and isinstance(data, dict):
+            cinderx = data
+    return TargetedRun(runner, selected, tuple(outcomes.values()), tuple(errors), exit_code, cinderx)
+
+
+def cinderx_line(found: dict[str, Any] | None) -> str:
+    """Which cinderx a test run saw, in one line ("" when the runner did not say)."""
+    if not found:
+        return ""
+    where = found.get("path") or "not importable"
+    version = found.get("version") or "no installed distribution"
+    line = f"cinderx {version} {'imported' if found.get('imported') else 'importable'} from {where}"
+    return line + (" (shadows the installed wheel)" if found.get("shadowed") else "")
+
+
+def shadow_warning(found: dict[str, Any] | None) -> str:
+    """The warning when the source tree's cinderx shadowed the installed wheel ("" otherwise)."""
+    if not found or not found.get("shadowed"):
+        return ""
+    return (
+        f"warning: the tests imported cinderx from {found.get('path')}, not the installed wheel "
+        f"({found.get('installed')}): the source tree's Python files were tested with the wheel's _cinderx"
+    )
 
 
 def classify(run: TargetedRun) -> str:
@@ -253,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += [(o.test_id, "collection error", excerpt(o.detail)) for o in run.collection_errors]
     if rows:
         print(table(rows, ["test", "status", "detail"]))
+    for line in (cinderx_line(run.cinderx), shadow_warning(run.cinderx)):
+        if line:
+            print(line)
     print(f"{classify(run)} (-k {args.keyword}, {run.runner or 'no runner'})")
     return result.exit_code
 

@@ -63,7 +63,7 @@ SSH = (
     "keepalive_count",
 )
 REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir")
-BUILD = ("build", "parallel", "build_env", "min_free_build", "min_free_venv")
+BUILD = ("build", "parallel", "build_env", "deps_dir", "min_free_build", "min_free_venv")
 GATES = ("runtime_test", "runtime_skip_tests", "smoke_autojit")
 BENCH = (
     "bench",

@@ -39,7 +39,19 @@ def baseline(
 
 
 def _summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
-    keys = ("schema_version", "run_id", "status", "host", "commits", "steps", "modes", "skipped_modes")
+    keys = [
+        "schema_version",
+        "run_id",
+        "status",
+        "host",
+        "commits",
+        "steps",
+        "modes",
+        "skipped_modes",
+        "gate",
+        "warnings",
+        "pins",
+    ]
     return {"run_dir": str(path), **{k: manifest.get(k) for k in keys}}
 
 

@@ -9,7 +9,7 @@ from invoke import Context
 from armjit.cli._task import ALL, armjit_task
 from armjit.config import Settings
 from armjit.errors import GateFailed
-from armjit.flows.doctor import checks_json, checks_table, needed_failures, run_doctor
+from armjit.flows.doctor import DEPS_URL, checks_json, checks_table, needed_failures, run_doctor
 
 __all__ = ["TASKS"]
 
@@ -21,11 +21,19 @@ __all__ = ["TASKS"]
     help={
         "json": "print the checks as JSON",
         "index_url": "package index to probe from the host (default: the host's pip config, else PyPI)",
+        "deps_url": f"where CMake's FetchContent downloads from, probed without --deps-dir (default {DEPS_URL})",
     },
 )
-def doctor(c: Context, settings: Settings, sources: dict[str, str], json_: bool = False, index_url: str = "") -> None:
-    """Preflight: this machine, the SSH connection, the host's tools, disk and PyPI, the benchmark venv."""
-    checks, host = run_doctor(settings, set(sources), index_url=index_url or "")
+def doctor(
+    c: Context,
+    settings: Settings,
+    sources: dict[str, str],
+    json_: bool = False,
+    index_url: str = "",
+    deps_url: str = "",
+) -> None:
+    """Preflight: this machine, SSH, the host's tools, disk and PyPI, a source build, the bench venv."""
+    checks, host = run_doctor(settings, set(sources), index_url=index_url or "", deps_url=deps_url or DEPS_URL)
     failing = needed_failures(checks)
     if json_:
         print(json.dumps(checks_json(checks, host), indent=2))

@@ -8,7 +8,7 @@ import sys
 
 from invoke import Context
 
-from armjit.cinderx.targeted import DEFAULT_TEST_FILE
+from armjit.cinderx.targeted import DEFAULT_TEST_FILE, cinderx_line
 from armjit.cli._task import ALL, OUTPUT, ArmjitTask, armjit_task
 from armjit.config import Settings
 from armjit.errors import GateFailed
@@ -56,6 +56,9 @@ def _targeted(
         mark = "ok" if outcome.ok else "NOT MET"
         print(f"\n{step.upper()} {mark}: {outcome.reason}")
         print(f"runner {t['runner']} ({t['python']}) in {t['cwd']}; run record {outcome.run.path}")
+        seen = cinderx_line(outcome.result.cinderx)
+        if seen:
+            print(seen)
     if not outcome.ok:
         raise GateFailed(f"{step}: {outcome.reason} (attempt {outcome.attempt}, run {outcome.run.run_id})")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from armjit.cinderx import modes as jit_modes
 from armjit.cinderx.buildsource import BuildSource
+from armjit.cinderx.runners import measurement
 from armjit.config import Settings, checked_host_dirs
 from armjit.errors import GateFailed
 from armjit.flows import steps
@@ -145,6 +146,15 @@ def run_baseline(
 
     settings, notes_lines = embedded_defaults(settings, explicit)
     modes, cannot = plan_modes(settings)
+    runner = steps.bench_runner(settings)
+    shape = measurement(
+        runner,
+        processes=settings.processes,
+        values=settings.values,
+        warmups=settings.warmups,
+        loops=settings.loops,
+        explicit=explicit,
+    )
     repo = Path(settings.repo).expanduser() if settings.repo else None
     if repo is not None:
         gitops.check_repo(repo, settings.branch)
@@ -171,7 +181,8 @@ def run_baseline(
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}")
-    target = steps.Target(settings, host, run, remote_run, steps.bench_runner(settings), tuple(modes))
+    target = steps.Target(settings, host, run, remote_run, runner, tuple(modes), shape)
+    record.details["measurement"] = shape.to_json()
     flow = _Baseline(target, pipeline, record)
     outcome = BaselineOutcome(run, record, notes=[*notes_lines, *([cannot] if cannot else [])])
     try:
@@ -279,16 +290,22 @@ class _Baseline:
         pipeline.result("driver-venv", host, lambda ctx: steps.driver_venv(ctx, target, self.wheel), self._driver)
         if s.bench_only:
             pipeline.skip("runtime-tests", "--bench-only")
+            self.record.details["gate"] = "none"  # measuring what is deployed: nothing to gate
             pipeline.skip("jit-smoke", "--bench-only")
         else:
             tests = lambda ctx: steps.runtime_tests(ctx, target, self.driver_python)  # noqa: E731
-            pipeline.result("runtime-tests", host, tests, self._tests)
+            if pipeline.result("runtime-tests", host, tests, self._tests) is None:
+                # Nothing gated the build: never silent (run.json, the summary and findings.md say so).
+                self.record.details["gate"] = "none"
+                self._warn((self.record.steps or [])[-1].detail)
             if s.build == "none":
                 pipeline.skip("jit-smoke", "--build none: no JIT to check")
             else:
                 pipeline.step("jit-smoke", host, lambda ctx: steps.jit_smoke(ctx, target, self.driver_python))
         venv = lambda ctx: steps.bench_venv(ctx, target, self.driver_python, self.wheel)  # noqa: E731
         pipeline.result("bench-venv", host, venv, self._bench_venv)
+        pins = lambda ctx: steps.pin_run(ctx, target, self.driver_python, self.bench.python, self.wheel)  # noqa: E731
+        pipeline.result("pins", host, pins, self._pins)
         pipeline.step("startup-smoke", host, lambda ctx: steps.startup_smoke(ctx, target, self.bench.python))
 
     def _bench(self, name: str) -> None:
@@ -324,6 +341,7 @@ class _Baseline:
 
     def _wheel(self, found: steps.Wheel) -> None:
         self.wheel = found.path
+        self.record.details["build"] = found.build  # deps, flags, build seconds, ninja steps
         self.record.remote = replace(self.record.remote or RemotePaths(), wheel=found.path)
 
     def _driver(self, found: steps.Venv) -> None:
@@ -331,8 +349,22 @@ class _Baseline:
         self.record.remote = replace(self.record.remote or RemotePaths(), driver_venv=found.path)
 
     def _tests(self, found: steps.TestRun) -> None:
+        from armjit.cinderx.targeted import shadow_warning
+
         self.record.details["tests"] = found.tests
+        self.record.details["gate"] = found.gate_file
+        self.record.details["gate_cinderx"] = found.cinderx
         self.target.run.write_json("runtime-tests.json", found.tests)
+        if shadow_warning(found.cinderx):
+            self._warn(shadow_warning(found.cinderx))
+
+    def _warn(self, line: str) -> None:
+        """A warning the run keeps (run.json ``warnings``) and shows (now, the summary, findings.md)."""
+        self.record.details["warnings"] = [*self.record.details.get("warnings", []), line]
+        self.pipeline.progress.message(f"warning: {line}" if not line.startswith("warning") else line)
+
+    def _pins(self, found: steps.Pins) -> None:
+        self.record.details["pins"] = found.data
 
     def _bench_venv(self, found: steps.BenchVenv) -> None:
         self.bench = found

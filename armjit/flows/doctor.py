@@ -2,10 +2,11 @@
 
 Checks run in the order a baseline needs them: this machine (git, an SSH key, Python), the
 connection (reachable, authenticated, host key known), the host (Python and whether it can run
-CinderX, rsync or tar, cmake, free disk, PyPI; judged in :mod:`.doctor_checks`), and the
-benchmark venv. ``needed`` marks the checks whose failure would stop ``invoke baseline`` with
-the same settings; the others warn. Remote checks use the settings a baseline would use (the
-embedded defaults on ``--host local``).
+CinderX, rsync or tar, cmake, free disk, PyPI; judged in :mod:`.doctor_checks`), what a source
+build needs (compilers, cmake's version, Python.h, pypa build, ninja, ccache, the FetchContent
+dependencies; :mod:`.doctor_build`), and the benchmark venv. ``needed`` marks the checks whose
+failure would stop ``invoke baseline`` with the same settings; the others warn. Remote checks
+use the settings a baseline would use (the embedded defaults on ``--host local``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from typing import Any
 
 from armjit.config import Settings
 from armjit.errors import AuthFailed, HostKeyChanged, HostKeyUnknown, HostUnreachable, UsageError
+from armjit.flows.doctor_build import (
+    DEPS_URL,
+    build_checks,
+    build_probe_command,
+    cmake_required,
+    source_build_planned,
+)
 from armjit.flows.doctor_checks import (
     CINDERX_MIN_PYTHON,
     GIB,
@@ -36,6 +44,7 @@ from armjit.seams.hosts import CommandResult, Host, identities_for, local_comman
 
 __all__ = [
     "CINDERX_MIN_PYTHON",
+    "DEPS_URL",
     "GIB",
     "PYPI_PROBE",
     "Check",
@@ -191,6 +200,7 @@ def _bench_check(host: Host, settings: Settings, pypi_ok: bool) -> Check:
 
     runner = bench_runner(settings)
     tools = ["pyperf", "pyperformance"] if runner == "pyperformance" or not settings.bench_script else ["pyperf"]
+    tools.append("pytest")  # the driver venv runs red/green and the test gate
     python = venv_python(host.expand(settings.driver_venv))
     probe = host.run(
         f"test -x {shlex.quote(python)} || exit 3; for m in {' '.join(tools)}; do "
@@ -244,11 +254,13 @@ def run_doctor(
     explicit: set[str],
     *,
     index_url: str = "",
+    deps_url: str = DEPS_URL,
     on_check: Callable[[Check], None] | None = None,
     host: Host | None = None,
 ) -> tuple[list[Check], str]:
     """Every check, in order; returns them and the host's name. Never raises for a failed check.
-    ``host``: an open host to check instead of the one ``settings`` name (the caller closes it)."""
+    ``host``: an open host to check instead of the one ``settings`` name (the caller closes it).
+    ``deps_url``: where the host must reach for CMake's FetchContent without --deps-dir."""
     from armjit.flows.baseline import embedded_defaults
 
     settings, _ = embedded_defaults(settings, explicit)
@@ -268,6 +280,8 @@ def run_doctor(
         return checks, settings.host
     try:
         _host_checks(usable, settings, index_url, add)
+        add(_source_build_checks(usable, settings, deps_url))
+        add([_bench_check(usable, settings, _pypi_ok(checks))])
     finally:
         usable.close()
     return checks, usable.name
@@ -283,5 +297,31 @@ def _host_checks(host: Host, settings: Settings, index_url: str, add: Callable[[
         pypi_line = next((ln for ln in lines if ln.startswith("pypi=")), "pypi=unreachable (probe printed nothing)")
     remote = remote_checks(facts, settings, pypi_line)
     add(remote)
-    pypi_ok = any(c.name == "pypi" and c.status == "ok" for c in remote)
-    add([_bench_check(host, settings, pypi_ok)])
+
+
+def _pypi_ok(checks: list[Check]) -> bool:
+    return any(c.group == "remote" and c.name == "pypi" and c.status == "ok" for c in checks)
+
+
+def _source_build_checks(host: Host, settings: Settings, deps_url: str) -> list[Check]:
+    """What a source build of the target repo needs on the host (nothing when none is planned)."""
+    if not source_build_planned(settings):
+        return build_checks({}, settings, cmake_needs=None, tree_shadows_build=False)
+    from armjit.seams import gitops
+
+    workdir = host.expand(settings.remote_workdir)
+    facts = parse_probe(_run(host, build_probe_command(settings, workdir, deps_url)).stdout)
+    repo = Path(settings.repo).expanduser()
+    ref = "HEAD" if settings.worktree else settings.branch
+    cmakelists = gitops.git(repo, "show", f"{ref}:CMakeLists.txt", check=False)
+
+    def has(rel: str) -> bool:
+        return gitops.git(repo, "cat-file", "-e", f"{ref}:{rel}", check=False).ok
+
+    return build_checks(
+        facts,
+        settings,
+        cmake_needs=cmake_required(cmakelists.stdout) if cmakelists.ok else None,
+        tree_shadows_build=has("build") and not has("build/__init__.py"),
+        deps_url=deps_url,
+    )

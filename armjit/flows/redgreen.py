@@ -114,8 +114,9 @@ def _local_python(settings: Settings, repo: Path | None, explicit: set[str], dep
 
 def _deploy(
     settings: Settings, explicit: set[str], keyword: str, reports: Path, progress: Progress, host: Host | None
-) -> str:
-    """Sync and build with the benchmarks skipped; the targeted test is left to red/green."""
+) -> tuple[str, dict[str, Any]]:
+    """Sync and build with the benchmarks skipped; the targeted test is left to red/green.
+    Returns the deploy run's id and what its build took (seconds, ninja steps)."""
     from armjit.flows.baseline import run_baseline
 
     skip = (*settings.runtime_skip_tests, keyword)
@@ -132,7 +133,10 @@ def _deploy(
             raise GateFailed(f"--deploy: step {name} of run {outcome.run.run_id} did not succeed: {why}")
     for failure in outcome.failures:
         progress.message(f"--deploy: {failure} (the targeted test runs anyway)")
-    return outcome.run.run_id
+    build = steps.get("build-wheel")
+    built = {"status": build.status if build else None, "seconds": build.seconds if build else None}
+    built["ninja_steps"] = (outcome.record.details.get("build") or {}).get("ninja_steps")
+    return outcome.run.run_id, built
 
 
 def run_targeted(
@@ -167,10 +171,10 @@ def run_targeted(
     notes.ensure_writable([notes_dir / notes.PROGRESS, notes_dir / notes.TASK_PLAN])
 
     red_run = _red_for(step, keyword, reports, progress)
-    deploy_run = None
+    deploy_run, deploy_build = None, None
     if deploy:
         try:
-            deploy_run = _deploy(settings, explicit, keyword, reports, progress, host)
+            deploy_run, deploy_build = _deploy(settings, explicit, keyword, reports, progress, host)
         except GateFailed as exc:
             record_error(notes_dir, step, str(exc))
             raise
@@ -197,6 +201,7 @@ def run_targeted(
         record.host = HostFacts(host.name, host.is_local)
         record.commits = commits
         record.details |= {"deploy_run": deploy_run, "deploy_marker": marker, "red_run": red_run}
+        record.details["deploy_build"] = deploy_build
         pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
         pipeline.save()
         holder: dict[str, Any] = {}
@@ -227,6 +232,9 @@ def run_targeted(
         )
     ok = verdict == (targeted.FAILED if step == "red" else targeted.PASSED)
     reason = _reason(step, verdict, parsed, keyword, test_file)
+    warning = targeted.shadow_warning(parsed.cinderx)
+    if warning:
+        progress.message(warning)
     record.details["targeted"] = {
         "step": step,
         "keyword": keyword,
@@ -236,6 +244,8 @@ def run_targeted(
         "runner": parsed.runner or runner,
         "expected": "fail" if step == "red" else "pass",
         **_evidence(parsed, verdict, ok, reason),
+        "cinderx": parsed.cinderx,  # which cinderx the test imported: path, version, shadowed
+        "warnings": [warning] if warning else [],
     }
     pipeline.finish(failure=None if ok else ("targeted-test", reason))
     notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(record))

@@ -15,6 +15,7 @@ from typing import Any
 from armjit.analysis import compare
 from armjit.analysis.mine import LogInput, SizeDiff, diff, mine
 from armjit.cinderx.buildsource import BuildSource
+from armjit.cinderx.pins import pinned_build
 from armjit.config import Settings, merge_settings
 from armjit.errors import UsageError
 from armjit.render.progress import Progress
@@ -43,7 +44,10 @@ def baseline_settings(record: RunRecord) -> Settings:
     """The settings a baseline ran with, from its record (so the comparison is fair by construction)."""
     if not isinstance(record.settings, dict):
         raise UsageError(f"run {record.run_id} has no recorded settings")
-    return merge_settings(cli={k: v for k, v in record.settings.items() if v is not None})
+    recorded = {k: v for k, v in record.settings.items() if v is not None}
+    # `--build pypi` took the newest cinderx: verify installs the version the baseline measured.
+    pinned = pinned_build(recorded, record.details.get("pins"))
+    return merge_settings(cli={**recorded, "build": pinned} if pinned else recorded)
 
 
 def _is_measured_baseline(run: RunDir) -> bool:

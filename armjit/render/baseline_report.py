@@ -81,8 +81,14 @@ def summary_text(run: RunDir, manifest: dict[str, Any]) -> str:
         parts += ["", modes_table(manifest)]
     if manifest.get("skipped_modes"):
         parts += ["", manifest["skipped_modes"]]
+    parts += ["", *_warning_lines(manifest)] if manifest.get("warnings") else []
     parts += ["", artifacts_table(run, manifest)]
     return "\n".join(parts)
+
+
+def _warning_lines(manifest: dict[str, Any]) -> list[str]:
+    """The run's warnings (a build nothing gated, a cinderx shadowed by the source tree), one a line."""
+    return [w if w.startswith("warning") else f"warning: {w}" for w in manifest.get("warnings") or []]
 
 
 def _display_path(run: RunDir) -> str:
@@ -107,7 +113,8 @@ def baseline_findings_block(run: RunDir, manifest: dict[str, Any]) -> str:
         f"- Branch/commit: `{branch}` @ `{commit}`{dirty}",
         f"- Host: `{host.get('name', '?')}` ({host.get('arch', '?')}, Python {host.get('python', '?')}, "
         f"load {host.get('loadavg', '?')})",
-        f"- Build: `{manifest['settings'].get('build')}`; status: **{manifest.get('status')}**",
+        f"- Build: `{manifest['settings'].get('build')}`; status: **{manifest.get('status')}**"
+        + (f"; runtime test gate: `{str(manifest['gate']).rsplit('/', 1)[-1]}`" if manifest.get("gate") else ""),
         "- Change: baseline (no from -> to yet; `invoke verify` compares against this run)",
         "",
         "Results (median of per-process medians, seconds per iteration, lower is better):",
@@ -123,6 +130,7 @@ def baseline_findings_block(run: RunDir, manifest: dict[str, Any]) -> str:
         )
     if manifest.get("skipped_modes"):
         lines.append(f"Not run: {manifest['skipped_modes']}")
+    lines += [f"- **Warning**: {line.removeprefix('warning: ')}" for line in _warning_lines(manifest)]
     lines += [
         "",
         "Steps:",

@@ -1,14 +1,15 @@
 """Upstream sync of the target repo (what ``sync_upstream.ps1`` did): fetch, fast-forward the
-upstream branch, rebase the work branch; a dirty tree is refused before anything moves."""
+upstream branch, rebase the work branch; a dirty tree is refused before anything moves, except
+for armjit's own notes files, which are set aside and put back (:mod:`.notes_aside`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from armjit.errors import ArmjitError, UsageError
 from armjit.seams.gitops import (
-    NOTES_FILES,
     check_repo,
     current_branch,
     dirty_paths,
@@ -18,6 +19,7 @@ from armjit.seams.gitops import (
     parse_worktree_branches,
     resolve,
 )
+from armjit.seams.notes_aside import OWN_UNTRACKED, is_set_aside, set_aside
 
 __all__ = ["UpstreamSync", "sync_upstream"]
 
@@ -37,6 +39,7 @@ class UpstreamSync:
     work_before: str
     work_after: str
     rebased: bool
+    notes: tuple[str, ...] = ()  # what happened to armjit's notes set aside for the sync
 
     def __str__(self) -> str:
         up = f"{self.upstream_branch} {_short(self.upstream_before)} -> {_short(self.upstream_after)}"
@@ -46,7 +49,8 @@ class UpstreamSync:
             work = f"{self.work_branch} rebased {_short(self.work_before)} -> {_short(self.work_after)}"
         else:
             work = f"{self.work_branch} not rebased ({_short(self.work_after)})"
-        return f"fetched {self.remote}; {up}; {work}"
+        kept = "".join(f"; {line}" for line in self.notes)
+        return f"fetched {self.remote}; {up}; {work}{kept}"
 
 
 def _short(sha: str | None) -> str:
@@ -54,22 +58,43 @@ def _short(sha: str | None) -> str:
 
 
 def sync_upstream(
-    repo: Path, remote: str, upstream_branch: str, work_branch: str, *, rebase: bool = True
+    repo: Path,
+    remote: str,
+    upstream_branch: str,
+    work_branch: str,
+    *,
+    rebase: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> UpstreamSync:
     """fetch, fast-forward the local upstream branch, rebase the work branch on it, go back.
 
     The upstream branch is moved with ``update-ref`` (no checkout, so the working tree is not
     touched) unless it is the checked-out branch. A rebase conflict is aborted, leaving the
-    branch as it was, and reported in one line.
+    branch as it was, and reported in one line. armjit's notes never block it: untracked ones are
+    in no commit, and tracked ones it modified are set aside and put back (``report`` hears how).
     """
     check_repo(repo, work_branch)
-    # armjit's own notes, untracked at the repo root, do not block a rebase: they are not in any commit.
-    dirty = [(code, path) for code, path in dirty_paths(repo) if not (code == "??" and path in NOTES_FILES)]
+    entries = dirty_paths(repo)
+    own = [path for code, path in entries if is_set_aside(code, path)]
+    dirty = [(c, p) for c, p in entries if p not in own and not (c == "??" and p in OWN_UNTRACKED)]
     if dirty:
         names = ", ".join(path for _, path in dirty[:3]) + (", ..." if len(dirty) > 3 else "")
         raise UsageError(
             f"{repo} has uncommitted changes ({len(dirty)}: {names}): commit or stash them, or pass --no-sync-upstream"
         )
+    said: list[str] = []
+
+    def tell(line: str) -> None:
+        said.append(line)
+        if report is not None:
+            report(line)
+
+    with set_aside(repo, own, tell):
+        done = _sync(repo, remote, upstream_branch, work_branch, rebase=rebase)
+    return replace(done, notes=tuple(said))
+
+
+def _sync(repo: Path, remote: str, upstream_branch: str, work_branch: str, *, rebase: bool) -> UpstreamSync:
     fetched = git(repo, "fetch", "--quiet", remote, check=False)
     if not fetched.ok:
         raise ArmjitError(
@@ -150,4 +175,3 @@ def _checkout(repo: Path, branch: str | None, sha: str) -> None:
     target = branch if branch is not None else sha
     if current_branch(repo) != branch or branch is None:
         git(repo, "checkout", "--quiet", target)
-

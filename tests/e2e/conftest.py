@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from .sandbox import SandboxError, SandboxHost, TreeStatus, provision, sandbox_host
+from . import cinderx_tree
+from .sandbox import SandboxError, SandboxHost, TreeStatus, cache_base, provision, sandbox_host
 
 # Runs ON the host, not here: it imports cinderx, which only the host has.
 collect_ignore = ["fixture_gate"]
 
-_HOST_FIXTURES = frozenset({"cinderx_host", "sandbox_tree", "e2e_requested"})
+_HOST_FIXTURES = frozenset({"cinderx_host", "sandbox_tree", "e2e_requested", "cinderx_checkout", "cinderx_deps"})
 _HERE = Path(__file__).parent
+_ROOT = _HERE.parents[1]
 
 
 def e2e_requested(config: pytest.Config) -> bool:
@@ -78,3 +80,28 @@ def cinderx_host(request: pytest.FixtureRequest, sandbox_tree: TreeStatus) -> It
             stack.close()
         except SandboxError as exc:
             pytest.fail(f"CinderX sandbox teardown: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def cinderx_checkout(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CinderX checkout: the cinderx sdist (downloaded once, cached) committed on ``arm-jit``,
+    plus a runtime test at the top level. Shared by the session: tests that change it revert."""
+    _require_e2e(request.config)
+    try:
+        sdist = cinderx_tree.fetch_sdist(cache_base() / "sdist")
+        return cinderx_tree.make_checkout(sdist, tmp_path_factory.mktemp("checkout"))
+    except cinderx_tree.CheckoutError as exc:
+        pytest.fail(f"CinderX checkout: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def cinderx_deps(request: pytest.FixtureRequest) -> Path:
+    """The vendored FetchContent sources (fmt, parallel-hashmap, usdt) for an offline build."""
+    _require_e2e(request.config)
+    found = cinderx_tree.deps_dir(_ROOT)
+    if found is None:
+        pytest.skip(
+            "no FetchContent sources: ../shared/vendor/cinderx-fetchcontent is absent next to the checkout "
+            "(set ARMJIT_E2E_DEPS_DIR to a directory of fmt, parallel-hashmap and usdt archives)"
+        )
+    return found

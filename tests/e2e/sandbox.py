@@ -3,7 +3,9 @@
 No machine here has CPython 3.14, which the ``cinderx`` wheels need; Debian sid ships it. The tree is built
 once with debootstrap and cached outside the checkout, keyed by ``RECIPE_VERSION``. Every run mounts a
 throwaway overlay on top of the cached tree, so the tool under test always meets a clean host (no venvs or
-caches left by an earlier run) and the cache itself is never written to while it is in use.
+caches left by an earlier run) and the cache itself is never written to while it is in use. One thing
+does outlive a run on purpose: ccache's directory (``<cache base>/ccache``, bind-mounted as the SSH
+sessions' ``~/.cache/ccache``), so a CinderX source build compiled once is a cache hit in later runs.
 
 Lifecycle::
 
@@ -49,14 +51,30 @@ __all__ = [
 ]
 
 # Bump when the recipe below changes: a new version builds a new tree next to the old one.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 SUITE = "sid"
-PACKAGES = ("python3.14", "python3.14-venv", "openssh-server", "rsync", "git")
+# The toolchain builds CinderX from source on the host (cinderx-source-build.md).
+PACKAGES = (
+    "python3.14",
+    "python3.14-venv",
+    "python3.14-dev",
+    "openssh-server",
+    "rsync",
+    "git",
+    "cmake",
+    "g++",
+    "ninja-build",
+    "ccache",
+    "make",
+)
 PYTHON = "/usr/bin/python3.14"
 SSHD = "/usr/sbin/sshd"
 # Directory inside the tree for the per-run sshd config and keys, and the empty HOME of SSH sessions.
 SSH_DIR = "/etc/armjit-sandbox"
 SESSION_HOME = "/home/armjit"
+# ccache's default directory under HOME; the cache itself lives in CCACHE_CACHE under the cache base.
+CCACHE_SUBDIR = ".cache/ccache"
+CCACHE_CACHE = "ccache"
 
 # A clean environment for everything run inside the chroot: the caller's PATH, pyenv shims or pip
 # settings (find-links to host directories) mean nothing in there.
@@ -443,6 +461,7 @@ class _Run:
     sshd: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra: list[Path] = field(default_factory=list)
+    ccache: Path | None = None  # kept across runs, bind-mounted as the sessions' ccache directory
 
 
 def _free_port() -> int:
@@ -515,6 +534,12 @@ def _start(tree_root: Path, run: _Run) -> SandboxHost:
     ssh_dir = run.merged / SSH_DIR.lstrip("/")
     ssh_dir.mkdir(parents=True, mode=0o700)
     (run.merged / SESSION_HOME.lstrip("/")).mkdir(parents=True, mode=0o700)
+    if run.ccache is not None:
+        # ccache's default directory for the SSH sessions' HOME: a CinderX build compiled in an
+        # earlier run is a cache hit here, although the overlay (and its scratch/) is new.
+        inside = run.merged / SESSION_HOME.lstrip("/") / CCACHE_SUBDIR
+        inside.mkdir(parents=True)
+        subprocess.run(["mount", "--bind", str(run.ccache), str(inside)], check=True, capture_output=True)
     # /run is empty in the tree (no tmpfs mounted): sshd's privilege separation dir must be made.
     (run.merged / "run/sshd").mkdir(parents=True, mode=0o755, exist_ok=True)
     _keygen(ssh_dir / "host_ed25519", "armjit-sandbox-host")
@@ -591,7 +616,9 @@ def sandbox_host(base: Path | None = None) -> Iterator[SandboxHost]:
         directory = runs / uuid.uuid4().hex[:12]
         directory.mkdir(mode=0o700)
         (directory / "owner.pid").write_text(str(os.getpid()), encoding="utf-8")
-        run = _Run(directory=directory, merged=directory / "merged")
+        ccache = base / CCACHE_CACHE
+        ccache.mkdir(exist_ok=True)
+        run = _Run(directory=directory, merged=directory / "merged", ccache=ccache)
         try:
             yield _start(tree.root, run)
         finally:

@@ -151,8 +151,10 @@ def test_ssh_with_the_key_runs_python314(cinderx_host: SandboxHost) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("3.14."), lines
-    # SetEnv HOME: every session starts in an empty home, so no rc file runs and `~` is a fresh directory.
-    assert lines[1:] == [f"HOME={sandbox.SESSION_HOME}"]
+    # SetEnv HOME: every session starts in a fresh home, so no rc file runs; only the kept ccache
+    # directory (and what earlier tests of the session left) is there.
+    assert lines[1] == f"HOME={sandbox.SESSION_HOME}"
+    assert not {".bashrc", ".profile", ".bash_profile"} & set(lines[2:]) and ".cache" in lines[2:]
 
 
 def test_host_key_is_pinned_and_sftp_works(cinderx_host: SandboxHost, tmp_path: Path) -> None:

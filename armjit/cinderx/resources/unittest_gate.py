@@ -1,13 +1,23 @@
 """Run a unittest file, skipping tests whose id contains a token; one JSON line per test.
 
 Usage: python unittest_gate.py TEST_FILE [SKIP_TOKEN,...]
-Lines: ``armjit-test {"id": ..., "status": "pass|fail|error|skip", "detail": ...}``; exit 1 if any
-test failed or errored, 3 if nothing was collected, 4 if the file could not be loaded.
+Lines: ``armjit-test {"id": ..., "status": "pass|fail|error|skip", "detail": ...}``, and
+``armjit-cinderx {...}``: which cinderx the tests saw. Exit 1 if any test failed or errored, 3 if
+nothing was collected, 4 if the file could not be loaded.
+
+Only the file's module is imported, by its dotted name from the first directory above it without
+``__init__.py`` (``test_cinderx.test_oss_quick`` from cinderx/PythonLib), as ``python -m unittest``
+does there: discovering the package would import its siblings too, and some of CinderX's need
+CPython's ``test`` package, which Debian's python3.14 does not ship.
 """
 
+import importlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 import sys
+import traceback
 import unittest
 
 
@@ -50,19 +60,52 @@ def flatten(suite):
             yield item
 
 
+def which_cinderx():
+    """Which cinderx the tests imported (or would import), and whether it is the installed one."""
+    module = sys.modules.get("cinderx")
+    where = (getattr(module, "__file__", None) or "") if module is not None else ""
+    if module is None:
+        try:
+            spec = importlib.util.find_spec("cinderx")
+            where = (spec.origin or "") if spec else ""
+        except Exception:
+            where = ""
+    try:
+        dist = importlib.metadata.distribution("cinderx")
+        version, installed = dist.version, str(dist.locate_file("cinderx/__init__.py"))
+    except Exception:
+        version, installed = "", ""
+    shadowed = bool(where and installed and os.path.realpath(where) != os.path.realpath(installed))
+    record = {"path": where, "version": version, "installed": installed, "imported": module is not None}
+    print("armjit-cinderx " + json.dumps({**record, "shadowed": shadowed}), flush=True)
+
+
+def load(path):
+    """The tests of ``path``'s module, imported by its dotted name."""
+    top, parts = os.path.dirname(path), [os.path.splitext(os.path.basename(path))[0]]
+    while os.path.isfile(os.path.join(top, "__init__.py")):
+        top, package = os.path.split(top)
+        parts.insert(0, package)
+    os.chdir(top)
+    sys.path.insert(0, top)
+    name = ".".join(parts)
+    print(f"armjit-gate-module: {name} from {top}")
+    return unittest.TestLoader().loadTestsFromModule(importlib.import_module(name))
+
+
 def main():
     path = os.path.abspath(sys.argv[1])
     tokens = [t for t in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if t]
     if not os.path.isfile(path):
         print(f"armjit-gate-error: no test file {sys.argv[1]}")
         return 4
-    directory, name = os.path.split(path)
-    sys.path.insert(0, directory)
-    loader = unittest.TestLoader()
+    name = os.path.basename(path)
     try:
-        suite = loader.discover(directory, pattern=name, top_level_dir=directory)
-    except Exception as exc:
+        suite = load(path)
+    except BaseException as exc:
+        print(traceback.format_exc()[-3000:])
         print(f"armjit-gate-error: cannot load {name}: {type(exc).__name__}: {exc}")
+        which_cinderx()
         return 4
     kept = unittest.TestSuite()
     print(f"arm_runtime_skip_tokens={','.join(tokens)}")
@@ -77,9 +120,11 @@ def main():
     print(f"arm_runtime_skipped_count={skipped}")
     if kept.countTestCases() == 0 and skipped == 0:
         print("armjit-gate-error: no tests collected")
+        which_cinderx()
         return 3
     runner = unittest.TextTestRunner(resultclass=Recorder, verbosity=2, stream=sys.stdout)
     result = runner.run(kept)
+    which_cinderx()
     return 0 if result.wasSuccessful() else 1
 
 

@@ -25,6 +25,7 @@ from armjit.flows.steps.bench import (
     startup_smoke,
 )
 from armjit.flows.steps.build import TestRun, Venv, Wheel, build_wheel, driver_venv, jit_smoke, runtime_tests
+from armjit.flows.steps.pins import Pins, pin_run
 from armjit.flows.steps.source import Deployed, FoundHost, deploy, deployed, host_facts, upstream_sync
 from armjit.flows.steps.target import Target, bench_runner, claim_workdir, pypi_spec, resource, upload_resources
 
@@ -34,6 +35,7 @@ __all__ = [
     "FoundHost",
     "GateRun",
     "ModeRun",
+    "Pins",
     "Target",
     "TestRun",
     "Venv",
@@ -49,6 +51,7 @@ __all__ = [
     "host_facts",
     "jit_gate",
     "jit_smoke",
+    "pin_run",
     "planned_mode",
     "pypi_spec",
     "resource",

@@ -6,6 +6,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from armjit.analysis import pyperf_data
 from armjit.cinderx import commands as cinderx
@@ -149,7 +150,8 @@ def bench_mode(ctx: StepContext, target: Target, name: str, driver_python: str, 
         ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {q(rrun)}/jitlist-{name}.txt")
     output = f"{rrun}/{name}.json"
     failures = []
-    shape = {"processes": s.processes, "values": s.values, "warmups": s.warmups, "loops": s.loops}
+    shape: dict[str, Any] = {"processes": s.processes, "values": s.values, "warmups": s.warmups, "loops": s.loops}
+    preset = target.shape.option  # pyperformance's option standing for the flags
     if target.runner == "pyperformance":
         cmd = cinderx.bench_command(
             runner="pyperformance",
@@ -158,6 +160,7 @@ def bench_mode(ctx: StepContext, target: Target, name: str, driver_python: str, 
             mode=mode,
             output=output,
             bench_file=None,
+            preset=preset,
             **shape,
         )
         result = ctx.run(cmd.command, cwd=s.remote_workdir, check=False)
@@ -172,6 +175,7 @@ def bench_mode(ctx: StepContext, target: Target, name: str, driver_python: str, 
                 mode=mode,
                 output=output,
                 bench_file=venv.files[bench],
+                preset=preset,
                 **shape,
             )
             command = cmd.command if index == 0 else cmd.command.replace(f"-o {q(output)}", f"--append {q(output)}")
@@ -225,7 +229,7 @@ def jit_gate(ctx: StepContext, target: Target, modes: Mapping[str, ModeRecord], 
             name,
             counts,
             expects_compiles=gate.compiles_expected(target.mode(name), build=s.build),
-            expected_processes=s.processes if target.runner == "pyperf" else 10,
+            expected_processes=target.shape.processes,
             hook_problem=hook_problem,
         )
         judged[name] = replace(

@@ -1,28 +1,21 @@
-"""Build and install: the wheel, the driver venv, and the gates on it (runtime tests, JIT smoke)."""
+"""Build and install: the wheel (``wheel.py``), the driver venv, and the gates on it (runtime tests, JIT smoke)."""
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from armjit.cinderx import commands as cinderx
+from armjit.cinderx import targeted, testgate
 from armjit.flows.pipeline import StepContext, StepFailed, StepSkipped
 from armjit.flows.steps.target import Target, pypi_spec
+from armjit.flows.steps.wheel import Wheel, build_wheel
 
 __all__ = ["TestRun", "Venv", "Wheel", "build_wheel", "driver_venv", "jit_smoke", "runtime_tests"]
 
 q = shlex.quote
-
-
-@dataclass(frozen=True)
-class Wheel:
-    path: str
-    failure: StepFailed | None = None
-
-    @property
-    def detail(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -36,29 +29,15 @@ class Venv:
         return self.path
 
 
-def build_wheel(ctx: StepContext, target: Target) -> Wheel:
-    """Build the deployed tree into a wheel, in an outdir of this run (never a stale wheel)."""
-    s = target.settings
-    env = {"CMAKE_BUILD_PARALLEL_LEVEL": str(s.parallel)}
-    env |= dict(item.split("=", 1) for item in s.build_env)
-    outdir = f"{s.remote_workdir.rstrip('/')}/dist/armjit-{target.run.run_id}"
-    result = ctx.run(
-        cinderx.build_wheel_command(s.remote_python, ctx.host.expand(outdir)), env=env, cwd=s.remote_workdir
-    )
-    wheel = cinderx.parse_wheel_path(result.stdout)
-    if not wheel:
-        raise StepFailed("the build finished but produced no single wheel", result)
-    return Wheel(wheel)
-
-
 def driver_venv(ctx: StepContext, target: Target, wheel: str | None) -> Venv:
     """The venv that drives the benchmarks and runs the tests, with the build (``wheel``) in it."""
     s = target.settings
     venv = ctx.host.expand(s.driver_venv)
     ctx.run(cinderx.ensure_venv_command(s.remote_python, venv), what="driver venv create")
-    tools: tuple[str, ...] = ("pyperf",)
+    # pytest: red/green and CinderX's own tests are pytest-style as often as unittest.
+    tools: tuple[str, ...] = ("pyperf", "pytest")
     if target.runner == "pyperformance" or not s.bench_script:
-        tools = ("pyperf", "pyperformance")
+        tools = ("pyperf", "pyperformance", "pytest")
     command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=tools)
     ctx.run(command, what="driver venv install")
     return Venv(venv, cinderx.venv_python(venv))
@@ -66,30 +45,45 @@ def driver_venv(ctx: StepContext, target: Target, wheel: str | None) -> Venv:
 
 @dataclass(frozen=True)
 class TestRun:
-    """The runtime test gate's outcome per test (``{"id", "status", "detail"}``)."""
+    """The runtime test gate's outcome per test (``{"id", "status", "detail"}``), the file that
+    gated, and which cinderx its tests imported (path, version, whether it shadowed the wheel)."""
 
     __test__ = False  # not a pytest class
 
     tests: list[dict[str, str]]
     detail: str
     failure: StepFailed | None = None
+    gate_file: str = ""
+    cinderx: dict[str, Any] | None = None
+
+
+def _gate_file(ctx: StepContext, target: Target) -> str:
+    """The host path of the runtime test file; StepSkipped saying ``gate: none`` when there is none."""
+    s = target.settings
+    looked = []
+    for candidate in testgate.gate_candidates(s.runtime_test):
+        local = Path(candidate).expanduser()
+        if not s.repo and local.is_absolute() and local.is_file() and not ctx.host.is_local:
+            # No source tree on the host (--build pypi|none): ship the given test file to the run dir.
+            shipped = f"{target.remote_run}/{local.name}"
+            ctx.host.put(local, shipped)
+            return shipped
+        test_file = candidate
+        if not test_file.startswith("/"):
+            if not s.repo:
+                why = "no target repo deployed to hold it (give an absolute --runtime-test)"
+                raise StepSkipped(testgate.no_gate_warning(s.runtime_test, why))
+            test_file = f"{s.remote_workdir.rstrip('/')}/{test_file}"
+        if ctx.run(f"test -f {q(ctx.host.expand(test_file))}", check=False).ok:
+            return test_file
+        looked.append(test_file)
+    raise StepSkipped(testgate.no_gate_warning(s.runtime_test, f"not on the host: {', '.join(looked)}"))
 
 
 def runtime_tests(ctx: StepContext, target: Target, driver_python: str) -> TestRun:
     """CinderX's runtime tests under the driver venv, minus ``--runtime-skip-tests``."""
     s = target.settings
-    test_file = s.runtime_test
-    local = Path(test_file).expanduser()
-    if not s.repo and local.is_absolute() and local.is_file() and not ctx.host.is_local:
-        # No source tree on the host (--build pypi|none): ship the given test file to the run dir.
-        test_file = f"{target.remote_run}/{local.name}"
-        ctx.host.put(local, test_file)
-    if not test_file.startswith("/"):
-        if not s.repo:
-            raise StepSkipped(f"no target repo deployed, so no {test_file} to run (give an absolute --runtime-test)")
-        test_file = f"{s.remote_workdir.rstrip('/')}/{test_file}"
-    if not ctx.run(f"test -f {q(ctx.host.expand(test_file))}", check=False).ok:
-        raise StepSkipped(f"no runtime test file {test_file} on the host")
+    test_file = _gate_file(ctx, target)
     tokens = ",".join(s.runtime_skip_tests)
     result = ctx.run(
         f"{q(driver_python)} {q(target.remote_run)}/unittest_gate.py {q(ctx.host.expand(test_file))} {q(tokens)}",
@@ -97,16 +91,20 @@ def runtime_tests(ctx: StepContext, target: Target, driver_python: str) -> TestR
         check=False,
     )
     outcomes = cinderx.parse_test_gate(result.stdout)
+    seen = targeted.parse_run(result.stdout, result.exit_code).cinderx
     tests = [{"id": o.test_id, "status": o.status, "detail": o.detail[-500:]} for o in outcomes]
     counts = {k: sum(1 for o in outcomes if o.status == k) for k in ("pass", "fail", "error", "skip")}
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     failure = None
-    if result.exit_code == 3 or not outcomes:
+    if result.exit_code == 4:
+        cause = next((ln for ln in result.stdout.splitlines() if ln.startswith("armjit-gate-error:")), "")
+        failure = StepFailed(cause.removeprefix("armjit-gate-error:").strip() or f"cannot load {test_file}", result)
+    elif result.exit_code == 3 or not outcomes:
         failure = StepFailed(f"no tests collected from {test_file}", result)
     elif not result.ok:
         failed = [o.test_id for o in outcomes if o.status in ("fail", "error")]
         failure = StepFailed(f"runtime tests failed: {', '.join(failed) or 'see log'} ({summary})", result)
-    return TestRun(tests, summary, failure)
+    return TestRun(tests, summary, failure, test_file, seen)
 
 
 def jit_smoke(ctx: StepContext, target: Target, driver_python: str) -> str:

@@ -30,7 +30,9 @@ class Deployed:
 def upstream_sync(ctx: StepContext, repo: Path, s: Settings) -> str:
     from armjit.seams import upstream
 
-    result = upstream.sync_upstream(repo, s.upstream_remote, s.upstream_branch, s.branch, rebase=s.rebase)
+    result = upstream.sync_upstream(
+        repo, s.upstream_remote, s.upstream_branch, s.branch, rebase=s.rebase, report=ctx.pipeline.progress.message
+    )
     return str(result)
 
 

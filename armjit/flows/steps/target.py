@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from armjit.cinderx.modes import JitMode, jit_mode
+from armjit.cinderx.runners import Measurement
 from armjit.config import Settings
 from armjit.flows.pipeline import StepContext
 from armjit.seams.hosts import Host
@@ -26,6 +27,13 @@ class Target:
     remote_run: str
     runner: str  # pyperf | pyperformance (see bench_runner)
     modes: tuple[str, ...]
+    measurement: Measurement | None = None  # what the measurement flags mean with the runner
+
+    @property
+    def shape(self) -> Measurement:
+        """The measurement: the given one, else the settings as the pyperf runner takes them."""
+        s = self.settings
+        return self.measurement or Measurement(self.runner, "", s.processes, s.values, s.warmups, s.loops)
 
     def mode(self, name: str) -> JitMode:
         """JIT mode ``name`` with its logs and jitlist in this target's remote run dir."""
