@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def armjit_build(host: SandboxHost, repo: Path, deps: Path, reports: Path) -> tu
         "baseline", "--host", host.target, "--key", str(host.key_path), "--known-hosts", str(host.known_hosts_path),
         "--repo", str(repo), "--branch", cinderx_tree.BRANCH, "--no-sync-upstream", "--build", "source",
         "--deps-dir", str(deps), "--parallel", "2", "--remote-python", "/usr/bin/python3.14",
-        "--remote-workdir", WORKDIR, "--remote-incoming", INCOMING, "--skip-pyperf",
+        "--remote-workdir", WORKDIR, "--remote-incoming", INCOMING, "--skip-pyperf", "--bench-runner", "pyperf",
         "--reports", str(reports), "--notes-dir", str(reports / "notes"),
     ]  # fmt: skip
     before = set((reports / "runs").glob("*")) if (reports / "runs").exists() else set()
@@ -113,6 +114,12 @@ def main() -> None:
         raise SystemExit("no FetchContent sources: ../shared/vendor/cinderx-fetchcontent is absent")
     sdist = cinderx_tree.fetch_sdist(cache_base() / "sdist")
     results: dict[str, list[tuple[float, int | None]]] = {"armjit": [], "hand": [], "seed": []}
+
+    def measure(name: str, build: Callable[[], tuple[float, int | None]]) -> None:
+        results[name].append(build())
+        seconds, steps = results[name][-1]
+        print(f"  {name}: {seconds:.1f}s, {steps} ninja steps", file=sys.stderr, flush=True)
+
     with tempfile.TemporaryDirectory() as tmp, sandbox_host() as host:
         repo = cinderx_tree.make_checkout(sdist, Path(tmp))
         reports = Path(tmp) / "reports"
@@ -135,15 +142,13 @@ def main() -> None:
             current = next(line + "\n" for line in text.splitlines() if "return env_.stack_frame_size" in line)
             source.write_text(text.replace(current, changed_line(), 1))
             cinderx_tree.git(repo, "commit", "-q", "-am", f"bench: one-line change {round_}")
-            results["armjit"].append(armjit_build(host, repo, deps, reports))
+            measure("armjit", lambda: armjit_build(host, repo, deps, reports))
             edit_on_host(host)
-            results["hand"].append(host_build(host, hand, env))
+            measure("hand", lambda: host_build(host, hand, env))
             edit_on_host(host)
-            results["seed"].append(host_build(host, seed, env))
-            host_build(host, hand, env)  # settle: the seed's isolated build left its own Python in CMake's cache
-            print(
-                f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f}s" for k, v in results.items()), file=sys.stderr
-            )
+            measure("seed", lambda: host_build(host, seed, env))
+            if round_ + 1 < opts.repeat:
+                host_build(host, hand, env)  # settle: the seed's isolated build left its own Python in CMake's cache
     if opts.console:
         opts.console.write_text("\n".join(CONSOLE), encoding="utf-8")
     hand_median = statistics.median(s for s, _ in results["hand"])
