@@ -17,6 +17,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from armjit.analysis import crossrun, stats
 from armjit.analysis.crossrun import CodeIdentity, Measurement
@@ -55,11 +56,11 @@ class HistoryPoint:
     kind: str = "baseline"
     fleet: str = ""  # the fleet record the run belongs to, if any
 
-    @property
+    @cached_property
     def process_medians(self) -> tuple[float, ...]:
         return tuple(stats.process_median(p) for p in self.processes if p)
 
-    @property
+    @cached_property
     def median(self) -> float:
         return statistics.median(self.process_medians)
 
@@ -134,9 +135,21 @@ def series_of(points: Iterable[HistoryPoint]) -> dict[tuple[str, str, str], list
     return dict(sorted(groups.items()))
 
 
+def _variance(xs: Sequence[float]) -> float:
+    """Sample variance in floats (``statistics.variance`` is exact, in fractions, and ~50x slower:
+    history computes thousands)."""
+    mean = math.fsum(xs) / len(xs)
+    return math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
+
+
+def _cv(xs: Sequence[float]) -> float:
+    mean = math.fsum(xs) / len(xs)
+    return math.sqrt(_variance(xs)) / mean if len(xs) > 1 and mean else 0.0
+
+
 def _t_half(logs: Sequence[float]) -> float:
     n = len(logs)
-    return stats.t_quantile(1 - (1 - stats.CONFIDENCE) / 2, n - 1) * statistics.stdev(logs) / math.sqrt(n)
+    return stats.t_quantile(1 - (1 - stats.CONFIDENCE) / 2, n - 1) * math.sqrt(_variance(logs) / n)
 
 
 def median_interval(medians: Sequence[float]) -> tuple[float, float] | None:
@@ -144,7 +157,7 @@ def median_interval(medians: Sequence[float]) -> tuple[float, float] | None:
     if len(medians) < 2:
         return None
     logs = [math.log(m) for m in medians]
-    centre, half = statistics.fmean(logs), _t_half(logs)
+    centre, half = math.fsum(logs) / len(logs), _t_half(logs)
     return math.exp(centre - half), math.exp(centre + half)
 
 
@@ -153,7 +166,7 @@ def welch_estimate(a: Sequence[float], b: Sequence[float]) -> stats.Estimate | N
     if len(a) < 2 or len(b) < 2:
         return None
     la, lb = [math.log(x) for x in a], [math.log(x) for x in b]
-    va, vb = statistics.variance(la) / len(la), statistics.variance(lb) / len(lb)
+    va, vb = _variance(la) / len(la), _variance(lb) / len(lb)
     se = math.sqrt(va + vb)
     ratio = statistics.median(b) / statistics.median(a)
     if se == 0:
@@ -173,8 +186,8 @@ def welch_estimate(a: Sequence[float], b: Sequence[float]) -> stats.Estimate | N
         n_from=len(a),
         n_to=len(b),
         p_to_faster=0.5,
-        cv_from=stats.cv(a),
-        cv_to=stats.cv(b),
+        cv_from=_cv(a),
+        cv_to=_cv(b),
         confidence=stats.CONFIDENCE,
         resamples=0,
         seed=0,
@@ -219,13 +232,21 @@ def build_rows(
         prev: HistoryPoint | None = None
         for cur in group:
             meds = cur.process_medians
-            row = HistoryRow(cur, median_interval(meds))
-            if prev is not None:
+            if prev is None:
+                row = HistoryRow(cur, median_interval(meds))
+            else:
                 est = welch_estimate(prev.process_medians, meds)
-                row = replace(row, previous=prev, ratio=cur.median / prev.median, paired=_paired_for(prev, cur, paired))
-                if est is not None:
-                    decision = _judge(prev, cur, est, delta(host, bench, mode))
-                    row = replace(row, estimate=est, verdict=decision.verdict, reason=decision.reason)
+                decision = _judge(prev, cur, est, delta(host, bench, mode)) if est is not None else None
+                row = HistoryRow(
+                    cur,
+                    median_interval(meds),
+                    previous=prev,
+                    ratio=cur.median / prev.median,
+                    estimate=est,
+                    verdict=decision.verdict if decision else "",
+                    reason=decision.reason if decision else "",
+                    paired=_paired_for(prev, cur, paired),
+                )
             rows.append(row)
             prev = cur
         found.append(Series(host, bench, mode, tuple(rows)))

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from armjit.analysis import crossrun
+from armjit.analysis.crossrun import CodeIdentity, Measurement
 from armjit.analysis.history import HistoryPoint, PairedVerdict
 from armjit.analysis.noise_store import lookup_between_run_noise, lookup_noise_floor, noise_path
 from armjit.analysis.pyperf_data import load as load_pyperf
 from armjit.analysis.stats import effective_delta
 from armjit.errors import UsageError
-from armjit.seams.store import RunStore, run_status
+from armjit.seams.store import MANIFEST, atomic_write_text, load_manifest, run_status
 
-__all__ = ["FLEETS", "History", "load_history"]
+__all__ = ["FLEETS", "INDEX", "History", "load_history"]
 
 FLEETS = "fleets"  # REPORTS/fleets/<fleet-id>/fleet.json: the fleet records
+INDEX = "history-index.json"
+INDEX_SCHEMA = 1
 
 
 @dataclass
@@ -87,66 +90,118 @@ def _paired(run_id: str, manifest: Mapping[str, Any]) -> PairedVerdict | None:
     return PairedVerdict(run_id, _host_name(manifest), str(refs[0]), str(refs[1]), verdicts)
 
 
-def _points(run_path: Path, run_id: str, manifest: Mapping[str, Any], fleet: str) -> list[HistoryPoint]:
-    modes = manifest.get("modes")
-    if not isinstance(modes, Mapping):
-        return []
+def _entry(run_path: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What history needs from one finished run, as JSON for the index."""
     host = _host_name(manifest)
     facts = manifest.get("host")
     python = facts.get("python") if isinstance(facts, Mapping) and isinstance(facts.get("python"), str) else None
     commits = manifest.get("commits")
     commit = commits.get("commit") if isinstance(commits, Mapping) else None
     code = crossrun.code_identity(manifest)
-    found = []
-    for mode, info in modes.items():
+    entry: dict[str, Any] = {
+        "status": run_status(manifest),
+        "kind": str(manifest.get("kind") or ""),
+        "started": str(manifest.get("started") or ""),
+        "host": host,
+        "commit": commit if isinstance(commit, str) else "",
+        "code": [code.kind, list(code.key), code.label] if code else None,
+        "results": [],
+    }
+    if entry["status"] != "ok":
+        return entry
+    if entry["kind"] in ("ab", "aa"):
+        paired = _paired(run_path.name, manifest)
+        if paired is not None:
+            entry["paired"] = [paired.base, paired.cand, [[b, m, v] for (b, m), v in paired.verdicts.items()]]
+        return entry
+    modes = manifest.get("modes")
+    for mode, info in (modes or {}).items() if isinstance(modes, Mapping) else ():
         rel = info.get("pyperf_json") if isinstance(info, Mapping) else None
         if not isinstance(rel, str) or not rel:
             continue
         data = load_pyperf(run_path / rel, for_comparison=False)
         runner = info.get("runner") if isinstance(info.get("runner"), str) else None
         for bench in data.benchmarks:
-            if not bench.processes:
-                continue
-            found.append(
-                HistoryPoint(
-                    run_id=run_id,
-                    started=str(manifest.get("started") or ""),
-                    host=host,
-                    benchmark=bench.name,
-                    mode=str(mode),
-                    commit=commit if isinstance(commit, str) else "",
-                    processes=bench.processes,
-                    measurement=crossrun.measurement(bench, runner=runner, host=host, python=python),
-                    code=code,
-                    kind=str(manifest.get("kind") or ""),
-                    fleet=fleet,
+            if bench.processes:
+                m = crossrun.measurement(bench, runner=runner, host=host, python=python)
+                entry["results"].append(
+                    {"benchmark": bench.name, "mode": str(mode), "processes": bench.processes, "measurement": asdict(m)}
                 )
+    return entry
+
+
+def _add(history: History, run_id: str, entry: Mapping[str, Any], fleet: str) -> None:
+    if entry.get("status") != "ok":
+        return
+    if entry.get("paired"):
+        base, cand, verdicts = entry["paired"]
+        history.paired.append(PairedVerdict(run_id, entry["host"], base, cand, {(b, m): v for b, m, v in verdicts}))
+        return
+    raw = entry.get("code")
+    code = CodeIdentity(raw[0], tuple(raw[1]), raw[2]) if raw else None
+    for r in entry.get("results") or ():
+        history.points.append(
+            HistoryPoint(
+                run_id=run_id,
+                started=entry["started"],
+                host=entry["host"],
+                benchmark=r["benchmark"],
+                mode=r["mode"],
+                commit=entry["commit"],
+                processes=tuple(tuple(p) for p in r["processes"]),
+                measurement=Measurement(**r["measurement"]),
+                code=code,
+                kind=entry["kind"],
+                fleet=fleet,
             )
-    return found
+        )
+
+
+def _read_index(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict) or data.get("schema") != INDEX_SCHEMA or not isinstance(data.get("runs"), dict):
+        return {}
+    return dict(data["runs"])
 
 
 def load_history(reports: Path) -> History:
     """Every finished run under ``reports/runs`` as history points (running, abandoned and
-    interrupted runs are left out: their numbers may be half of a run)."""
+    interrupted runs are left out: their numbers may be half of a run).
+
+    What each run holds is kept in ``reports/history-index.json``, keyed by the run and its
+    run.json's size and modification time: a finished run does not change, so a later call
+    reads one file instead of every run.json and pyperf file again. A run whose record changed
+    is read again; the index is only a copy and can be deleted at any time.
+    """
     history = History(noise_file=noise_path(reports))
     fleets = _fleet_of(reports)
-    for run in RunStore(reports / "runs").runs():
+    index_path = reports / INDEX
+    old = _read_index(index_path)
+    new: dict[str, Any] = {}
+    root = reports / "runs"
+    for run_path in sorted(root.iterdir()) if root.is_dir() else ():
+        try:
+            st = (run_path / MANIFEST).stat()
+        except OSError:
+            continue
         history.runs += 1
-        try:
-            manifest = run.manifest()
-        except UsageError as exc:
-            history.skipped.append(f"{run.run_id}: {exc}")
-            continue
-        if run_status(manifest) != "ok":
-            continue
-        kind = manifest.get("kind")
-        if kind in ("ab", "aa"):
-            paired = _paired(run.run_id, manifest)
-            if paired is not None:
-                history.paired.append(paired)
-            continue
-        try:
-            history.points.extend(_points(run.path, run.run_id, manifest, fleets.get(run.run_id, "")))
-        except (UsageError, OSError) as exc:
-            history.skipped.append(f"{run.run_id}: {exc}")
+        stamp = [st.st_mtime_ns, st.st_size]
+        cached = old.get(run_path.name)
+        if isinstance(cached, dict) and cached.get("stamp") == stamp:
+            entry = cached
+        else:
+            try:
+                entry = {"stamp": stamp, **_entry(run_path, load_manifest(run_path))}
+            except (UsageError, OSError) as exc:
+                history.skipped.append(f"{run_path.name}: {exc}")
+                continue
+        # A running run is asked again next time: its owner may be gone (abandoned) or done.
+        if entry.get("status") not in ("running", "abandoned"):
+            new[run_path.name] = entry
+        _add(history, run_path.name, entry, fleets.get(run_path.name, ""))
+    if new != old:
+        atomic_write_text(index_path, json.dumps({"schema": INDEX_SCHEMA, "runs": new}, separators=(",", ":")))
     return history

@@ -103,7 +103,11 @@ def history(
     )
     print(summary, file=sys.stderr)
     if notes_:
-        notes.upsert_block(notes_dir / notes.FINDINGS, BLOCK, findings_block(rows, charts, [summary]))
+        # findings.md keeps what a reader needs: each series' latest run and every marked
+        # regression; the whole table is a command away.
+        latest = {id(s.rows[-1]) for s in series}
+        kept = [r for r in rows if id(r) in latest or r.regression]
+        notes.upsert_block(notes_dir / notes.FINDINGS, BLOCK, findings_block(kept, charts, [summary]))
     print(f"history of {found.runs} run records in {time.monotonic() - started:.2f}s", file=sys.stderr)
 
 

@@ -89,7 +89,8 @@ def regression_lines(rows: Sequence[HistoryRow]) -> list[str]:
 
 def findings_block(rows: Sequence[HistoryRow], charts: Sequence[tuple[str, str]], notes: Sequence[str]) -> str:
     """The ``history`` block of findings.md: the table, the chart links (title, relative path)."""
-    lines = ["## History", "", history_table(rows, "github"), ""]
+    lines = ["## History", "", "The latest run of each series, and every marked regression:", ""]
+    lines += [history_table(rows, "github"), ""]
     if charts:
         lines += ["Trend charts (median per run, 95% interval as a band, commits as labels):", ""]
         lines += [f"- [{title}]({path})" for title, path in charts]

@@ -13,7 +13,9 @@ from pathlib import Path
 from armjit.analysis.history import Series
 from armjit.render.plot import available
 
-__all__ = ["chart_name", "save_trend"]
+__all__ = ["MAX_LABELS", "chart_name", "save_trend"]
+
+MAX_LABELS = 30
 
 
 def chart_name(host: str, mode: str) -> str:
@@ -34,7 +36,7 @@ def save_trend(series: Sequence[Series], path: Path, *, title: str) -> Path | No
     # One x position per run of this host and mode, in time order, shared by every benchmark.
     runs = sorted({(r.point.started, r.point.run_id, r.point.label) for s in series for r in s.rows})
     position = {run_id: i for i, (_, run_id, _) in enumerate(runs)}
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs) + 3), 4.5))
+    fig, ax = plt.subplots(figsize=(min(16.0, max(6.0, 0.6 * len(runs) + 3)), 4.5))
     for s in series:
         xs = [position[r.point.run_id] for r in s.rows]
         ys = [r.point.median for r in s.rows]
@@ -51,7 +53,10 @@ def save_trend(series: Sequence[Series], path: Path, *, title: str) -> Path | No
         bad = [(x, r.point.median) for x, r in zip(xs, s.rows, strict=True) if r.regression]
         if bad:
             ax.scatter([x for x, _ in bad], [y for _, y in bad], s=90, facecolors="none", edgecolors="red", zorder=3)
-    ax.set_xticks(range(len(runs)), [label for _, _, label in runs], rotation=45, ha="right", fontsize="small")
+    # At most MAX_LABELS commit labels: a long history would print them on top of each other.
+    step = max(1, -(-len(runs) // MAX_LABELS))
+    ticks = list(range(0, len(runs), step))
+    ax.set_xticks(ticks, [runs[i][2] for i in ticks], rotation=45, ha="right", fontsize="small")
     ax.set_ylabel("median of process medians, seconds (lower is better)")
     ax.set_title(title + ("  (red ring: regression)" if any(r.regression for s in series for r in s.rows) else ""))
     ax.legend(loc="best", fontsize="small")
