@@ -65,7 +65,7 @@ def history(
     plots: bool = True,
     notes_: bool = True,
 ) -> None:
-    """A benchmark's history: time, commit, host, median with interval, ratio to the previous run, verdicts."""
+    """Every run record as history: median with interval, ratio to the previous run, verdicts."""
     started = time.monotonic()
     reports = settings.reports_path
     found = load_history(reports)

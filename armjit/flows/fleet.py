@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from armjit.config import Settings
 from armjit.errors import ArmjitError
@@ -32,11 +32,14 @@ from armjit.seams.fleets import FleetRecord
 from armjit.seams.hosts import Host, open_host
 from armjit.seams.store import RunDir, RunStore
 
-__all__ = ["MAX_PARALLEL", "FleetOutcome", "HostResult", "host_lease", "host_settings", "run_fleet"]
+__all__ = ["MAX_PARALLEL", "FleetOutcome", "HostResult", "host_lease", "host_settings", "map_hosts", "run_fleet"]
 
 # Threads mostly wait on SSH; the bound keeps a lab-sized --hosts from opening hundreds of
 # connections and local files at once (the rest queue).
 MAX_PARALLEL = 32
+
+
+T = TypeVar("T")
 
 
 class _Outcome(Protocol):
@@ -162,3 +165,27 @@ def run_fleet(
         results = tuple(pool.map(one, hosts))
     record.finish()
     return FleetOutcome(record, results)
+
+
+def map_hosts(
+    settings: Settings, call: Callable[[Settings, Progress], T], *, stream: TextIO | None = None
+) -> list[tuple[str, T | None, str]]:
+    """``call`` on every host in parallel, for tasks that keep no run record (doctor):
+    (host, its result or None, why it failed) in the order of ``settings.hosts``."""
+    hosts = list(settings.hosts)
+    board = FleetBoard(hosts, stream)
+
+    def one(name: str) -> tuple[str, T | None, str]:
+        try:
+            result = call(host_settings(settings, name), board.progress(name))
+        except ArmjitError as exc:
+            board.done(name, f"failed: {exc}")
+            return name, None, str(exc)
+        except Exception as exc:  # one host's bug must not hide the other hosts' answers
+            board.done(name, f"failed: {type(exc).__name__}: {exc}")
+            return name, None, f"{type(exc).__name__}: {exc}"
+        board.done(name, "done")
+        return name, result, ""
+
+    with board, ThreadPoolExecutor(min(len(hosts), MAX_PARALLEL), thread_name_prefix="armjit-host") as pool:
+        return list(pool.map(one, hosts))
