@@ -165,3 +165,20 @@ def test_a_host_that_goes_down_mid_run_fails_alone(
     ]
     assert ["arm2", "failed", down["run_id"]] in [r[:3] for r in rows]
     assert "(reference)" in findings  # the cross-host table of the host that finished
+
+
+def test_ab_on_two_hosts_gives_one_verdict_per_host(
+    two_hosts: tuple[dict[str, SshdHost], Path, Path], tmp_path: Path
+) -> None:
+    servers, ssh_config, script = two_hosts
+    argv = _fleet_argv(tmp_path, ssh_config, script, "--hosts", "arm1,arm2")
+    argv[0] = "ab"
+    done = run_invoke(*argv, "--aa", "--blocks", "5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    fleet = _fleet(tmp_path)
+    assert fleet["kind"] == "aa" and fleet["status"] == "ok"
+    for alias, entry in fleet["hosts"].items():
+        run = _run(tmp_path, entry["run_id"])
+        assert run["kind"] == "aa" and run["host"]["name"].endswith(f":{servers[alias].port}")
+        (comparison,) = run["report"]["comparisons"]
+        assert f"{alias}: sleep/nojit {comparison['verdict']}" in done.stdout

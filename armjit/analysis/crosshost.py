@@ -43,7 +43,7 @@ class HostFactsRow:
     cinderx: str
 
 
-def _processes(side: Input, mode: str, bench: str) -> tuple[tuple[float, ...], ...] | None:
+def _processes(side: Input, mode: str | None, bench: str) -> tuple[tuple[float, ...], ...] | None:
     data = side.modes.get(mode)
     if data is None or data.data is None or bench not in data.data.names:
         return None
@@ -55,11 +55,11 @@ def cross_host_rows(
     inputs: Mapping[str, Input], reference: str, *, resamples: int = stats.RESAMPLES, seed: int = stats.DEFAULT_SEED
 ) -> list[CrossHostRow]:
     """Rows benchmark x mode (in the order the hosts measured them), one cell per host."""
-    keys: dict[tuple[str, str], None] = {}
+    keys: dict[tuple[str, str | None], None] = {}
     for side in inputs.values():
         for mode, data in side.modes.items():
             for name in data.data.names if data.data is not None else ():
-                keys[(name, str(mode))] = None
+                keys[(name, mode)] = None
     rows = []
     for index, (bench, mode) in enumerate(keys):
         ref = _processes(inputs[reference], mode, bench) if reference in inputs else None
@@ -74,7 +74,7 @@ def cross_host_rows(
             if ref is not None and host != reference:
                 est = stats.unpaired_estimate(ref, processes, resamples=resamples, seed=seed + index)
             cells[host] = Cell(median, est)
-        rows.append(CrossHostRow(bench, mode, cells))
+        rows.append(CrossHostRow(bench, mode or "-", cells))
     return rows
 
 

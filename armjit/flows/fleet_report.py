@@ -107,7 +107,8 @@ def fleet_report(outcome: FleetOutcome, settings: Settings, reports: Path) -> Fl
     if verdicts:
         for host, items in verdicts.items():
             lines.append(f"{host}: " + ", ".join(f"{b}/{m} {v}" for b, m, v in items))
-        lines.append(helped_and_hurt(verdicts))
+        if record.kind == "ab":  # an A/A fleet measures noise: there is no change to credit or blame
+            lines.append(helped_and_hurt(verdicts))
     if outcome.failed:
         lines.append(outcome.summary_line())
     if reference != record.reference and inputs:

@@ -82,7 +82,7 @@ def regression_lines(rows: Sequence[HistoryRow]) -> list[str]:
         lines.append(
             f"{p.host} {p.benchmark}/{p.mode}: {r.previous.run_id} -> {p.run_id} "
             f"({r.previous.commit[:10] or '-'} -> {p.commit[:10] or '-'}) ratio {e.ratio:.3f} "
-            f"[{e.ci_lo:.3f}, {e.ci_hi:.3f}]: {r.reason}"
+            f"[{e.ci_lo:.3f}, {e.ci_hi:.3f}]" + (f" (fleet {p.fleet})" if p.fleet else "") + f": {r.reason}"
         )
     return lines
 
