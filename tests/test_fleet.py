@@ -114,10 +114,24 @@ def test_two_hosts_in_parallel_give_the_cross_host_and_facts_tables(
     assert facts["arm2"][3] == "1" and facts["arm1"][3] != "1"  # cores
     assert facts["arm1"][1] == facts["arm2"][1] and facts["arm1"][5]  # arch, python
 
-    # history reads the fleet's runs with the others
+    # verify re-runs each host's baseline on that host, in parallel: one verdict per host
+    verified = run_invoke("verify", "--fleet", "latest", "--reports", str(tmp_path / "reports"), "--json")
+    assert verified.returncode == 0, verified.stderr[-3000:]
+    answers = {row["host"]: row for row in json.loads(verified.stdout)["hosts"]}
+    assert set(answers) == {"arm1", "arm2"}
+    for alias, row in answers.items():
+        assert row["baseline"] == fleet["hosts"][alias]["run_id"] and row["per benchmark and mode"].startswith(
+            "sleep/nojit "
+        )
+        record = _run(tmp_path, row["verify record"])
+        assert record["kind"] == "verify" and record["from_run"] == row["baseline"]
+        assert _run(tmp_path, record["to_run"])["host"]["name"].endswith(f":{servers[alias].port}")
+    assert f"verify-fleet-{fleet['fleet_id']}" in (tmp_path / "reports" / "findings.md").read_text()
+
+    # history reads the fleet's runs with the others (the verify re-runs are baselines too)
     shown = run_invoke("history", "--reports", str(tmp_path / "reports"), "--no-plots", "--no-notes")
     assert shown.returncode == 0, shown.stderr
-    assert len([line for line in shown.stdout.splitlines() if " sleep " in line]) == 2
+    assert len([line for line in shown.stdout.splitlines() if " sleep " in line]) == 4
 
 
 def test_a_host_that_goes_down_mid_run_fails_alone(
