@@ -195,4 +195,4 @@ def test_ab_on_two_hosts_gives_one_verdict_per_host(
         run = _run(tmp_path, entry["run_id"])
         assert run["kind"] == "aa" and run["host"]["name"].endswith(f":{servers[alias].port}")
         (comparison,) = run["report"]["comparisons"]
-        assert f"{alias}: sleep/nojit {comparison['verdict']}" in done.stdout
+        assert f"{alias}: {comparison['benchmark']}/nojit {comparison['verdict']}" in done.stdout
