@@ -293,7 +293,9 @@ def validate(s: Settings) -> None:
     for name in s.hosts:
         if name != "local" and not name.startswith("@"):
             parse_host(name, s.user, s.port)
-    if s.reference and s.hosts and s.reference not in s.hosts:
+    # Checked again once the groups are expanded (armjit.resolve): a group may hold the reference.
+    grouped = any(name.startswith("@") for name in s.hosts)
+    if s.reference and s.hosts and not grouped and s.reference not in s.hosts:
         raise UsageError(f"--reference {s.reference!r} is not one of --hosts ({', '.join(s.hosts)})")
     if not s.bench and not s.skip_pyperf:
         raise UsageError("--bench: give at least one benchmark name")

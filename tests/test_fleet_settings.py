@@ -28,6 +28,8 @@ def test_groups_from_invoke_config_and_pyproject(tmp_path: Path) -> None:
     assert listed.hosts == ("x86a", "b1")
     plain, _ = resolve_settings(cli={"hosts": ["a", "b"], "reference": "b"}, cwd=tmp_path, environ={})
     assert plain.hosts == ("a", "b") and plain.reference == "b"
+    member, _ = resolve_settings(cli={"hosts": ["@x86"], "reference": "x86a"}, cwd=tmp_path, environ={})
+    assert member.hosts == ("x86a",) and member.reference == "x86a"
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,7 @@ def test_groups_from_invoke_config_and_pyproject(tmp_path: Path) -> None:
     [
         ({"hosts": ["@lab"]}, {}, "no such host group"),
         ({"hosts": ["a", "b"], "reference": "c"}, {}, "--reference 'c' is not one of --hosts"),
+        ({"hosts": ["@arm"], "reference": "c"}, {"hosts": {"groups": {"arm": ["a"]}}}, "is not one of --hosts (a)"),
         ({"hosts": ["a:99999"]}, {}, "outside 1-65535"),
         ({"hosts": ["@arm"]}, {"hosts": {"groups": {"arm": "arm1"}}}, "expected a list of host names"),
         ({}, {"hosts": {"group": {"arm": ["a"]}}}, "expected groups:"),
