@@ -9,6 +9,8 @@ differ as two machines' would.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -20,6 +22,7 @@ import pytest
 from invoke_cli import run_invoke
 from sshd import SshdHost
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 
 SLEEP_SCRIPT = """
@@ -196,3 +199,37 @@ def test_ab_on_two_hosts_gives_one_verdict_per_host(
         assert run["kind"] == "aa" and run["host"]["name"].endswith(f":{servers[alias].port}")
         (comparison,) = run["report"]["comparisons"]
         assert f"{alias}: {comparison['benchmark']}/nojit {comparison['verdict']}" in done.stdout
+
+
+def test_ctrl_c_stops_every_host_and_keeps_their_records(
+    two_hosts: tuple[dict[str, SshdHost], Path, Path], tmp_path: Path
+) -> None:
+    _, ssh_config, script = two_hosts
+    script.write_text(SLEEP_SCRIPT.format(ms=300))  # a benchmark step of about a minute
+    argv = [sys.executable, "-m", "invoke", "-r", str(ROOT), *_fleet_argv(tmp_path, ssh_config, script)]
+    argv += ["--hosts", "arm1,arm2"]
+    # As from a terminal: SIGINT at its default disposition.
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", reset, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    runs = tmp_path / "reports" / "runs"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(runs.glob("*/logs/bench-nojit*"))) < 2:
+        time.sleep(0.1)
+    if len(list(runs.glob("*/logs/bench-nojit*"))) < 2:
+        proc.kill()
+        pytest.fail("the benchmark steps never started")
+    time.sleep(2)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert err.strip().splitlines()[-1] == "armjit: interrupted"
+    assert time.monotonic() - started < 60  # not the rest of the benchmark
+    fleet = _fleet(tmp_path)
+    assert fleet["status"] == "interrupted"
+    for entry in fleet["hosts"].values():
+        assert entry["status"] == "interrupted" and entry["run_id"]
+        run = _run(tmp_path, entry["run_id"])
+        assert run["status"] in ("failed", "interrupted") and run["failure"]["step"] == "bench-nojit"

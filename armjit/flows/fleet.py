@@ -129,6 +129,9 @@ def run_fleet(
     # Hosts connect one at a time (well under a second each): trust on first use rewrites the
     # known_hosts file, and two hosts saving their new keys at once would lose one of them.
     connecting = threading.Lock()
+    # Ctrl-C reaches only this thread; the hosts' threads stop when their connections close.
+    stopping = threading.Event()
+    open_hosts: dict[str, Host] = {}
     board.say("fleet", f"{record.fleet_id}: {kind} on {len(hosts)} hosts")
 
     def one(name: str) -> HostResult:
@@ -141,7 +144,10 @@ def run_fleet(
         run_id: str | None = None
         try:
             with connecting:
+                if stopping.is_set():
+                    raise ArmjitError("interrupted before it started")
                 host = open_host(s)
+                open_hosts[name] = host
             with host_lease(host, s):
                 outcome = job(s, host, progress)
             run_id = outcome.run.run_id
@@ -153,7 +159,11 @@ def run_fleet(
             status, cause = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             if host is not None:
+                with connecting:
+                    open_hosts.pop(name, None)
                 host.close()
+        if stopping.is_set() and status != "ok":
+            status = "interrupted"
         if run_id is None and host is not None:
             run_id = _new_run_of(store, existing, host.name)
         seconds = time.monotonic() - started
@@ -162,7 +172,24 @@ def run_fleet(
         return HostResult(name, status, run_id, cause, seconds, outcome)
 
     with board, ThreadPoolExecutor(min(len(hosts), MAX_PARALLEL), thread_name_prefix="armjit-host") as pool:
-        results = tuple(pool.map(one, hosts))
+        futures = [pool.submit(one, name) for name in hosts]
+        try:
+            results = tuple(f.result() for f in futures)
+        except KeyboardInterrupt:
+            # Hosts not started yet never start; the running ones lose their connection, so their
+            # current command fails and each flow records where it stopped (a local command got
+            # the Ctrl-C itself). Then the fleet record says it was interrupted.
+            stopping.set()
+            board.say("fleet", "interrupted: closing every host's connection")
+            for f in futures:
+                f.cancel()
+            with connecting:
+                for host in open_hosts.values():
+                    with contextlib.suppress(Exception):
+                        host.close()
+            pool.shutdown(wait=True)
+            record.finish(interrupted=True)
+            raise
     record.finish()
     return FleetOutcome(record, results)
 

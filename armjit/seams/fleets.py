@@ -33,7 +33,7 @@ class FleetRecord:
     hosts: dict[str, dict[str, Any]]
     started: str
     reference: str = ""
-    status: str = "running"  # running | ok | partial (some hosts failed) | failed (all did)
+    status: str = "running"  # running | ok | partial (some hosts failed) | failed (all did) | interrupted
     finished: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -66,10 +66,12 @@ class FleetRecord:
             self.hosts[host] = {**self.hosts[host], "status": "running"}
             self._save()
 
-    def finish(self) -> str:
+    def finish(self, *, interrupted: bool = False) -> str:
         with self._lock:
             ok = [h for h, e in self.hosts.items() if e.get("status") == "ok"]
             self.status = "ok" if len(ok) == len(self.hosts) else "failed" if not ok else "partial"
+            if interrupted:
+                self.status = "interrupted"
             self.finished = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
             self._save()
             return self.status
