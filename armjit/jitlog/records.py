@@ -135,3 +135,4 @@ def failure_reason(kind: str, detail: str, opcode: int | None, opcode_name: str 
         "unmatched": "started, never finished (crash or silent failure)",
     }
     return texts.get(kind, f"{kind}: {detail}" if detail else kind)
+

@@ -150,3 +150,4 @@ def _checkout(repo: Path, branch: str | None, sha: str) -> None:
     target = branch if branch is not None else sha
     if current_branch(repo) != branch or branch is None:
         git(repo, "checkout", "--quiet", target)
+

@@ -123,6 +123,8 @@ def diff(a: Aggregate, b: Aggregate) -> SizeDiff:
     )
 
 
+
+
 def diff_json(d: SizeDiff) -> dict[str, Any]:
     return {
         "from": d.label_from,
@@ -145,3 +147,5 @@ def diff_json(d: SizeDiff) -> dict[str, Any]:
             for r in d.rows
         ],
     }
+
+
