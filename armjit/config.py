@@ -26,6 +26,7 @@ __all__ = [
     "SettingSpec",
     "Settings",
     "checked_host_dirs",
+    "expand_hosts",
     "load_pyproject_settings",
     "merge_settings",
     "merge_settings_with_sources",
@@ -74,6 +75,9 @@ class Settings:
     connect_timeout: int = _s(10, "ssh connect timeout in seconds")
     keepalive_interval: int = _s(15, "seconds between ssh keepalives that must be answered (ServerAliveInterval)")
     keepalive_count: int = _s(3, "unanswered keepalives after which the connection is dead (ServerAliveCountMax)")
+    hosts: tuple[str, ...] = _s(
+        (), "several hosts at once, in parallel: hosts as --host takes them, or @GROUP from the hosts groups"
+    )
     # Remote layout
     remote_workdir: str = _s("/root/work/cinderx-main", "build tree on the host", "-RemoteWorkDir", "WORKDIR")
     remote_incoming: str = _s("/root/work/incoming", "upload dir on the host", "-RemoteIncomingDir", "INCOMING_DIR")
@@ -132,6 +136,7 @@ class Settings:
     step_timeout: int = _s(7200, "seconds after which a step is killed (locally and on the host)")
     code_size_limit: int = _s(0, "compiled-size guard: bytes of JIT code allowed per mode (0 = no limit)")
     # Output
+    reference: str = _s("", "the host a fleet's cross-host table gives ratios to (default: the first of --hosts)")
     notes_dir: str = _s("", "where the notes (findings.md, progress.md, ...) go (unset: the repo, else REPORTS)")
     reports: str = _s("reports", "armjit reports directory (runs go to REPORTS/runs)")
 
@@ -301,6 +306,13 @@ def validate(s: Settings) -> None:
     _check_port(s.port, "--port")
     if not s.is_local:
         parse_host(s.host, s.user, s.port)
+    for name in s.hosts:
+        if name != "local" and not name.startswith("@"):
+            parse_host(name, s.user, s.port)
+    # Checked again once the groups are expanded (armjit.resolve): a group may hold the reference.
+    grouped = any(name.startswith("@") for name in s.hosts)
+    if s.reference and s.hosts and not grouped and s.reference not in s.hosts:
+        raise UsageError(f"--reference {s.reference!r} is not one of --hosts ({', '.join(s.hosts)})")
     if not s.bench and not s.skip_pyperf:
         raise UsageError("--bench: give at least one benchmark name")
     for name in s.bench:
@@ -348,6 +360,26 @@ def validate(s: Settings) -> None:
         if not sep or not BUILD_ENV_NAMES.match(key):
             raise UsageError(f"--build-env {item!r}: expected K=V with K like ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX")
     checked_host_dirs(s)
+
+
+def expand_hosts(hosts: tuple[str, ...], groups: Mapping[str, Any]) -> tuple[str, ...]:
+    """``--hosts`` with every ``@GROUP`` replaced by the group's hosts (in order, each host once)."""
+    found: list[str] = []
+    for name in hosts:
+        if name.startswith("@"):
+            members = groups.get(name[1:])
+            if members is None:
+                known = ", ".join(f"@{g}" for g in sorted(groups)) or "none are defined"
+                raise UsageError(
+                    f"--hosts {name}: no such host group (groups: {known}; define them under hosts: groups: "
+                    "in invoke.yaml or [tool.armjit.hosts.groups] in pyproject.toml)"
+                )
+            if not isinstance(members, list | tuple) or not all(isinstance(m, str) and m for m in members):
+                raise UsageError(f"host group {name}: expected a list of host names, got {members!r}")
+            found.extend(members)
+        else:
+            found.append(name)
+    return tuple(dict.fromkeys(found))
 
 
 # The host directories armjit writes into, deletes from or recreates: (setting, flag, minimum depth).

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from armjit.config import Settings, load_pyproject_settings, merge_settings_with_sources
+from armjit.config import Settings, expand_hosts, load_pyproject_settings, merge_settings_with_sources, validate
+from armjit.errors import UsageError
 from armjit.seams.safepaths import check_local_dir
 
 __all__ = ["resolve_settings"]
@@ -26,6 +28,24 @@ def _checkout_of(cwd: Path) -> str | None:
     probe = gitops.git(cwd, "rev-parse", "--show-toplevel", check=False)
     top = probe.stdout.strip()
     return top if probe.ok and top else None
+
+
+def _host_groups(
+    layer: Mapping[str, Any], where: str, groups: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A config layer's ``hosts`` may be a section (``groups:`` and an optional default ``hosts:``
+    list) rather than a list: the layer without it, and the groups with this layer's on top."""
+    section = layer.get("hosts")
+    if not isinstance(section, Mapping):
+        return dict(layer), dict(groups)
+    found = section.get("groups", {})
+    unknown = sorted(set(section) - {"groups", "hosts"})
+    if unknown or not isinstance(found, Mapping):
+        raise UsageError(f"{where}: expected groups: {{NAME: [host, ...]}} and an optional hosts: list")
+    rest = {k: v for k, v in layer.items() if k != "hosts"}
+    if "hosts" in section:
+        rest["hosts"] = section["hosts"]
+    return rest, {**groups, **{str(k): list(v) if isinstance(v, list | tuple) else v for k, v in found.items()}}
 
 
 def resolve_settings(
@@ -47,13 +67,18 @@ def resolve_settings(
         checkout = _checkout_of(here)
         if checkout:
             defaults["repo"] = checkout
+    pyproject, groups = _host_groups(load_pyproject_settings(here), "pyproject [tool.armjit.hosts]", {})
+    config, groups = _host_groups(invoke_config or {}, "invoke config armjit.hosts", groups)
     settings, sources = merge_settings_with_sources(
         defaults=defaults,
-        pyproject=load_pyproject_settings(here),
-        invoke_config=invoke_config,
+        pyproject=pyproject,
+        invoke_config=config,
         environ=os.environ if environ is None else environ,
         cli=cli,
     )
+    if settings.hosts:
+        settings = replace(settings, hosts=expand_hosts(settings.hosts, groups))
+        validate(settings)
     # The local half of the path guard (the host half runs in config.validate): before any task
     # body runs, so a refused path leaves nothing behind.
     check_local_dir(settings.reports, what="--reports", cwd=here)

@@ -61,6 +61,8 @@ SSH = (
     "connect_timeout",
     "keepalive_interval",
     "keepalive_count",
+    "hosts",
+    "reference",
 )
 REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir")
 BUILD = ("build", "parallel", "build_env", "deps_dir", "min_free_build", "min_free_venv")

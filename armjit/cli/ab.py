@@ -9,8 +9,10 @@ from invoke import Context
 
 from armjit.analysis import stats
 from armjit.cli._task import BENCH, BUILD, OUTPUT, REMOTE, SSH, TARGET, armjit_task
+from armjit.cli.baseline import fleet_summary
 from armjit.config import Settings
 from armjit.flows.ab import run_ab
+from armjit.flows.fleet_report import ab_fleet
 from armjit.render.ab_report import ab_text, save_ab_plot, write_ab_notes
 from armjit.render.progress import Progress
 from armjit.seams import notes
@@ -43,6 +45,11 @@ def ab(
     """Build --base and --cand side by side on the host; interleave them in blocks; paired verdict."""
     notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / "findings.md"])
+    if settings.hosts:
+        args = {"base": base or None, "cand": cand or None, "blocks": int(blocks), "aa": aa}
+        report = ab_fleet(settings, set(sources), reports=settings.reports_path, stream=sys.stderr, **args)
+        fleet_summary(report, json_)
+        return
     outcome = run_ab(
         settings,
         set(sources),

@@ -13,11 +13,12 @@ from armjit.cli._task import ALL, armjit_task
 from armjit.config import Settings, setting_specs
 from armjit.errors import GateFailed
 from armjit.flows.baseline import run_baseline
+from armjit.flows.fleet_report import FleetReport, baseline_fleet
 from armjit.render import table
 from armjit.render.baseline_report import summary_text
 from armjit.render.progress import Progress
 
-__all__ = ["TASKS"]
+__all__ = ["TASKS", "fleet_summary"]
 
 
 @armjit_task(
@@ -28,6 +29,9 @@ def baseline(
     c: Context, settings: Settings, sources: dict[str, str], json_: bool = False, verbose: bool = False
 ) -> None:
     """Sync, build, test, smoke and benchmark every JIT mode on the host; fetch everything back."""
+    if settings.hosts:
+        fleet_summary(baseline_fleet(settings, set(sources), reports=settings.reports_path, stream=sys.stderr), json_)
+        return
     progress = Progress(sys.stderr, verbose=verbose)
     outcome = run_baseline(settings, set(sources), reports=settings.reports_path, progress=progress)
     if json_:
@@ -36,6 +40,16 @@ def baseline(
         print(summary_text(outcome.run, outcome.manifest))
     if outcome.failures:
         raise GateFailed("; ".join(outcome.failures))
+
+
+def fleet_summary(report: FleetReport, json_: bool) -> None:
+    """Print a fleet's tables (or its record as JSON); exit 1 when not every host succeeded."""
+    if json_:
+        print(json.dumps({"fleet_dir": str(report.outcome.record.path), **report.outcome.record.to_json()}, indent=2))
+    else:
+        print(report.text)
+    if report.outcome.failed:
+        raise GateFailed(report.outcome.summary_line())
 
 
 def _summary(manifest: dict[str, Any], path: Path) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from invoke import Context
 
@@ -10,6 +11,9 @@ from armjit.cli._task import ALL, armjit_task
 from armjit.config import Settings
 from armjit.errors import GateFailed
 from armjit.flows.doctor import DEPS_URL, checks_json, checks_table, needed_failures, run_doctor
+from armjit.flows.doctor_checks import Check
+from armjit.flows.fleet import map_hosts
+from armjit.render.progress import Progress
 
 __all__ = ["TASKS"]
 
@@ -33,6 +37,9 @@ def doctor(
     deps_url: str = "",
 ) -> None:
     """Preflight: this machine, SSH, the host's tools, disk and PyPI, a source build, the bench venv."""
+    if settings.hosts:
+        _doctor_fleet(settings, set(sources), json_, index_url, deps_url or DEPS_URL)
+        return
     checks, host = run_doctor(settings, set(sources), index_url=index_url or "", deps_url=deps_url or DEPS_URL)
     failing = needed_failures(checks)
     if json_:
@@ -43,6 +50,40 @@ def doctor(
         print("\nready for `invoke baseline`" if not failing else "")
     if failing:
         raise GateFailed("baseline would fail: " + "; ".join(f"{c.name}: {c.detail}" for c in failing))
+
+
+def _doctor_fleet(settings: Settings, explicit: set[str], json_: bool, index_url: str, deps_url: str) -> None:
+    """Every host of --hosts checked in parallel; one table per host, exit 1 if any is not ready."""
+
+    def check(s: Settings, progress: Progress) -> tuple[list[Check], str]:
+        def said(c: Check) -> None:
+            if c.status != "ok":
+                progress.message(f"{c.name}: {c.status}: {c.detail}")
+
+        return run_doctor(s, explicit, index_url=index_url or "", deps_url=deps_url, on_check=said)
+
+    answers = map_hosts(settings, check, stream=sys.stderr)
+    blocked: list[str] = []
+    out: dict[str, object] = {}
+    for name, found, cause in answers:
+        if found is None:
+            blocked.append(f"{name}: {cause}")
+            out[name] = {"error": cause}
+            continue
+        checks, host = found
+        failing = needed_failures(checks)
+        blocked += [f"{name}: {c.name}: {c.detail}" for c in failing]
+        if json_:
+            out[name] = checks_json(checks, host)
+        else:
+            print(f"armjit doctor: {name} ({host})\n\n{checks_table(checks)}\n")
+    if json_:
+        print(json.dumps(out, indent=2))
+    if blocked:
+        raise GateFailed(
+            f"baseline would fail on {len({b.split(':')[0] for b in blocked})} host(s): " + "; ".join(blocked)
+        )
+    print(f"ready for `invoke baseline --hosts {','.join(settings.hosts)}`")
 
 
 TASKS = [doctor]

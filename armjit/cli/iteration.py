@@ -11,7 +11,7 @@ from invoke import Context
 from armjit.cinderx.targeted import DEFAULT_TEST_FILE, cinderx_line
 from armjit.cli._task import ALL, OUTPUT, ArmjitTask, armjit_task
 from armjit.config import Settings
-from armjit.errors import GateFailed
+from armjit.errors import GateFailed, UsageError
 from armjit.flows import handoff as handoff_plan
 from armjit.flows import iteration, redgreen
 from armjit.render import table
@@ -34,6 +34,8 @@ def _targeted(
     json_output: bool,
     verbose: bool,
 ) -> None:
+    if settings.hosts:
+        raise UsageError(f"{step} runs one test on one host: give --host, not --hosts")
     outcome = redgreen.run_targeted(
         settings,
         set(sources),

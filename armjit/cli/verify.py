@@ -22,10 +22,10 @@ from armjit.render.compare_report import comparison_findings_block, render_text
 from armjit.render.mine_tables import render_diff
 from armjit.render.progress import Progress
 from armjit.seams import notes
-from armjit.seams.records import Failure
+from armjit.seams.records import Failure, RunRecord
 from armjit.seams.store import RunDir, RunStore, run_status
 
-__all__ = ["TASKS"]
+__all__ = ["TASKS", "verify_one"]
 
 
 def jit_proof(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
@@ -95,6 +95,7 @@ def _block(outcome: VerifyOutcome, record: RunDir, guards: dict[str, SizeDiff], 
         "worktree": "measure the working tree including uncommitted changes",
         "json": "print the comparisons as JSON",
         "verbose": "stream every output line",
+        "fleet": "verify every host of a baseline fleet (its id, or 'latest'): one verdict per host",
     },
 )
 def verify(
@@ -107,20 +108,45 @@ def verify(
     worktree: bool = False,
     json_: bool = False,
     verbose: bool = False,
+    fleet: str = "",
 ) -> None:
     """Re-run the baseline's recorded parameters on the current head; from -> to with an honest verdict."""
     if paired not in ("auto", "yes", "no"):
         from armjit.errors import UsageError
 
         raise UsageError(f"--paired {paired!r}: expected auto, yes or no")
+    if fleet:
+        from armjit.cli.verify_fleet import verify_fleet
+
+        verify_fleet(settings, fleet, paired=paired, blocks=int(blocks), worktree=worktree, json_=json_)
+        return
+    outcome, record, data, guards, limit = verify_one(
+        settings, baseline or None, paired=paired, blocks=int(blocks), worktree=worktree,
+        progress=Progress(sys.stderr, verbose=verbose),
+    )  # fmt: skip
+    if json_:
+        print(json.dumps({"run_id": record.run_id, **data.details["report"]}, indent=2))
+    else:
+        print(render_text(outcome.report))
+        print()
+        print(table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"]))
+        print()
+        print(guard_text(guards, limit))
+        print(f"\nverify record: {record.path}")
+
+
+def verify_one(
+    settings: Settings, baseline: str | None, *, paired: str, blocks: int, worktree: bool, progress: Progress
+) -> tuple[VerifyOutcome, RunDir, RunRecord, dict[str, SizeDiff], int]:
+    """One verify: the re-run, its record and its findings block (the task prints the rest)."""
     root = settings.reports_path
     outcome = run_verify(
         reports=root,
-        baseline_ref=baseline or None,
+        baseline_ref=baseline,
         paired=paired,
-        blocks=int(blocks),
+        blocks=blocks,
         worktree=worktree,
-        progress=Progress(sys.stderr, verbose=verbose),
+        progress=progress,
     )
     guards = size_guard(outcome)  # parses every JIT log of both sides: once
     limit = int(outcome.from_run.record().setting("code_size_limit") or 0)
@@ -143,15 +169,7 @@ def verify(
     record.save(data)
     notes_dir = _notes_path(settings, outcome)
     notes.upsert_block(notes_dir / "findings.md", f"verify-{record.run_id}", _block(outcome, record, guards, limit))
-    if json_:
-        print(json.dumps({"run_id": record.run_id, **data.details["report"]}, indent=2))
-    else:
-        print(render_text(outcome.report))
-        print()
-        print(table(jit_proof(outcome), ["mode", "side", "__main__ compiles", "total", "threshold"]))
-        print()
-        print(guard_text(guards, limit))
-        print(f"\nverify record: {record.path}")
+    return outcome, record, data, guards, limit
 
 
 def _notes_path(settings: Settings, outcome: VerifyOutcome) -> Path:

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ STATE = ".armjit-state.json"
 STATE_SCHEMA = 1
 
 _BOM = b"\xef\xbb\xbf"
+# Read, change, write: hosts of a fleet finish on several threads and write the same notes files.
+_UPDATE = threading.RLock()
 # No spaces (the marker is split on them) and no "--" (it would end the HTML comment early).
 _ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]*$")
 _MARKER = re.compile(rb"^<!-- armjit:(begin|end) (\S+) -->$")
@@ -103,6 +106,11 @@ def upsert_block(path: Path, block_id: str, body: str) -> None:
     """
     _checked_id(block_id)
     _checked_body(body)
+    with _UPDATE:
+        _upsert(path, block_id, body)
+
+
+def _upsert(path: Path, block_id: str, body: str) -> None:
     data = _read(path) or b""
     blocks = _scan(path, data)
     block = blocks.get(block_id)
@@ -121,12 +129,13 @@ def append_row(path: Path, block_id: str, header_lines: Sequence[str], row: str)
     ``header_lines`` (for example a heading, the table header and its ``|---|`` line)."""
     if "\n" in row or "\r" in row:
         raise UsageError(f"a row for notes block {block_id} must be one line: {row[:60]!r}")
-    current = read_block(path, block_id)
-    if current is None:
-        current = "".join(f"{line}\n" for line in header_lines)
-    elif current and not current.endswith("\n"):
-        current += "\n"
-    upsert_block(path, block_id, current + row + "\n")
+    with _UPDATE:
+        current = read_block(path, block_id)
+        if current is None:
+            current = "".join(f"{line}\n" for line in header_lines)
+        elif current and not current.endswith("\n"):
+            current += "\n"
+        upsert_block(path, block_id, current + row + "\n")
 
 
 def read_state(notes_dir: Path) -> dict[str, Any] | None:
