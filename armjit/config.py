@@ -123,6 +123,13 @@ class Settings:
     loops: int = _s(0, "pyperf loops per value (0 = calibrate)")
     step_timeout: int = _s(7200, "seconds after which a step is killed (locally and on the host)")
     code_size_limit: int = _s(0, "compiled-size guard: bytes of JIT code allowed per mode (0 = no limit)")
+    clock: str = _s(
+        "wall", "timer of the benchmark workers: wall (pyperf's) | cpu (process CPU time, via the JIT hook)"
+    )
+    metric: str = _s("time", "what ab/verify compare: time | instructions (perf stat, else valgrind cachegrind)")
+    min_cpu_share: int = _s(
+        50, "% of a CPU below which a worker counts as starved: its block is re-run once, then dropped (0 = off)"
+    )
     # Output
     notes_dir: str = _s("", "where the notes (findings.md, progress.md, ...) go (unset: the repo, else REPORTS)")
     reports: str = _s("reports", "armjit reports directory (runs go to REPORTS/runs)")
@@ -317,6 +324,12 @@ def validate(s: Settings) -> None:
         raise UsageError("--bench-only and --skip-pyperf together leave nothing to run")
     if s.sync_method not in ("auto", "rsync", "python"):
         raise UsageError(f"--sync-method {s.sync_method!r}: expected auto, rsync or python")
+    if s.clock not in ("wall", "cpu"):
+        raise UsageError(f"--clock {s.clock!r}: expected wall or cpu")
+    if s.metric not in ("time", "instructions"):
+        raise UsageError(f"--metric {s.metric!r}: expected time or instructions")
+    if not 0 <= s.min_cpu_share <= 100:
+        raise UsageError(f"--min-cpu-share {s.min_cpu_share}: expected a percentage from 0 to 100")
     if s.code_size_limit < 0:
         raise UsageError("--code-size-limit cannot be negative")
     if s.jit_hook not in ("pth", "sitecustomize", "none"):

@@ -70,6 +70,9 @@ BENCH = (
     "loops",
     "step_timeout",
     "code_size_limit",
+    "clock",
+    "metric",
+    "min_cpu_share",
 )
 OUTPUT = ("notes_dir", "reports")
 GROUPS = (TARGET, SSH, REMOTE, BUILD, GATES, BENCH, OUTPUT)

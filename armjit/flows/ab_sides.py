@@ -91,12 +91,25 @@ def prepare(ctx: StepContext, target: steps.Target) -> str:
 
 
 def process(
-    ctx: StepContext, side: Side, bench: str, mode_name: str, output: str, *, loops: int, values: int, warmups: int
+    ctx: StepContext,
+    side: Side,
+    bench: str,
+    mode_name: str,
+    output: str,
+    *,
+    loops: int,
+    values: int,
+    warmups: int,
+    extra_env: dict[str, str] | None = None,
 ) -> Any:
+    """One pyperf process; ``extra_env`` (measurement variables for the JIT hook) is set and
+    passed through ``--inherit-environ`` like the mode's own variables."""
     from armjit.cinderx.commands import bench_command
 
     target = side.target
     mode = target.mode(mode_name)
+    if extra_env:
+        mode = replace(mode, env={**mode.env, **extra_env})
     cmd = bench_command(
         runner="pyperf",
         python=side.bench.python,
