@@ -22,6 +22,15 @@ DEFAULT_BUDGET = 600.0
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def _pair(text: str) -> tuple[str, str] | None:
+    if not text:
+        return None
+    parts = tuple(p.strip() for p in text.split(","))
+    if len(parts) != 2:
+        raise UsageError(f"--mode-pair {text!r}: expected FROM,TO, e.g. nojit,jitlist")
+    return parts[0], parts[1]
+
+
 def parse_duration(text: str, flag: str) -> float:
     """``600``, ``90s``, ``10m``, ``1.5h`` -> seconds, or a one-line UsageError."""
     raw = text.strip().lower()
@@ -45,6 +54,7 @@ def parse_duration(text: str, flag: str) -> float:
         "aa": "run A against itself and store the noise floor for this host and benchmark",
         "until_decided": "add blocks until the interval settles (beyond ±δ or inside it) or the budget is spent",
         "budget": "time limit of --until-decided for the blocks: 600, 90s, 10m, 1h (a bare number is seconds)",
+        "mode_pair": "FROM,TO: one build, A in JIT mode FROM and B in mode TO (e.g. nojit,jitlist)",
         "json": "print the comparisons as JSON",
         "verbose": "stream every output line",
     },
@@ -59,6 +69,7 @@ def ab(
     aa: bool = False,
     until_decided: bool = False,
     budget: str = "",
+    mode_pair: str = "",
     json_: bool = False,
     verbose: bool = False,
 ) -> None:
@@ -75,6 +86,7 @@ def ab(
         reports=settings.reports_path,
         progress=Progress(sys.stderr, verbose=verbose),
         until_decided=until_decided,
+        mode_pair=_pair(mode_pair),
         budget=parse_duration(budget, "--budget") if budget else (DEFAULT_BUDGET if until_decided else 0.0),
     )
     plot = save_ab_plot(outcome.run, outcome.report)

@@ -86,6 +86,7 @@ def run_ab(
     host: Host | None = None,
     until_decided: bool = False,
     budget: float = 0.0,
+    mode_pair: tuple[str, str] | None = None,
 ) -> AbOutcome:
     """Build both sides on one host and interleave them in paired blocks; a verdict per mode.
 
@@ -93,6 +94,9 @@ def run_ab(
     whatever ends it, so the checks, the sides, the blocks and the verdict stay in one place.
     """
     settings, notes_lines = bl.embedded_defaults(settings, explicit)
+    if mode_pair is not None:
+        settings = replace(settings, modes=ab_blocks.check_mode_pair(mode_pair, aa=aa, refs=(base, cand)))
+    single = aa or mode_pair is not None  # one build: A against itself, or in two modes
     modes, cannot = bl.plan_modes(settings)
     repo = Path(settings.repo).expanduser() if settings.repo else None
     if blocks < stats.MIN_BLOCKS and not until_decided:
@@ -100,10 +104,10 @@ def run_ab(
     if budget < 0 or (budget and not until_decided):
         raise UsageError("--budget is the time limit of --until-decided (a positive duration, e.g. 10m)")
     measure.check_clock(settings.clock, settings.bench, settings.metric)
-    base_src, cand_src = ab_sides.resolve_sources(settings, repo, base, cand, aa=aa)
+    base_src, cand_src = ab_sides.resolve_sources(settings, repo, base, cand, aa=single)
     host, settings = bl.open_run_host(settings, host)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
-    labels_used = ("a",) if aa else ("a", "b")
+    labels_used = ("a",) if single else ("a", "b")
     bl.guard_host_dirs(
         host,
         settings,
@@ -128,13 +132,14 @@ def run_ab(
         min_cpu_share=settings.min_cpu_share / 100,
         until_decided=until_decided,
         budget=budget,
+        mode_pair=mode_pair,
     )
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
     try:
         sides = []
-        labels = (("a", base_src),) if aa else (("a", base_src), ("b", cand_src))
+        labels = (("a", base_src),) if single else (("a", base_src), ("b", cand_src))
         for label, source in labels:
             config = ab_sides.side_settings(settings, root, label, source)
             target = steps.Target(config, host, run, f"{remote_run}/{label}", "pyperf", tuple(modes))
@@ -142,7 +147,7 @@ def run_ab(
             _prepare_side(pipeline, sides[-1], repo)
         side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
         sides = [sides[0], side_b]
-        loops = _fix_loops(pipeline, sides[0], store)
+        loops = ab_blocks.pair_loops(_fix_loops(pipeline, sides[0], store), mode_pair)
         design = _complete_design(pipeline, sides[0], design, loops, reports)
         measured = ab_blocks.run_blocks(pipeline, sides, loops, design, seed)
         report, noise = _judge(pipeline, sides, measured, design, reports, aa=aa)
@@ -286,7 +291,10 @@ def _judge(
     def body(ctx: StepContext) -> str:
         for (bench, mode), blocks in samples.items():
             key = f"{bench}/{mode}"
-            proof, gates = ab_sides.jit_proof(ctx, sides, bench, mode, aa=aa)
+            if design.mode_pair:
+                proof, gates = ab_sides.pair_proof(ctx, sides, bench, design.mode_pair)
+            else:
+                proof, gates = ab_sides.jit_proof(ctx, sides, bench, mode, aa=aa)
             pipeline.record.set_mode(mode, ModeRecord(jit_proof=proof, blocks=len(blocks)))
             if len(blocks) < 2:
                 missing.append(key)
@@ -321,9 +329,13 @@ def _judge(
     pipeline.step("verdict", sides[0].target.host, body)
     a_src, b_src = sides[0].source, sides[1].source
     labels = (a_src.label() if a_src else "A", b_src.label() if b_src else "A" if aa else "B")
+    tags = ("A", "A again" if aa else "B")
+    if design.mode_pair:
+        labels = (labels[0], labels[0])
+        tags = (f"A in mode {design.mode_pair[0]}", f"A in mode {design.mode_pair[1]}")
     report = compare.Report(
-        from_label=f"{labels[0]} (A)",
-        to_label=f"{labels[1]} ({'A again' if aa else 'B'})",
+        from_label=f"{labels[0]} ({tags[0]})",
+        to_label=f"{labels[1]} ({tags[1]})",
         comparisons=tuple(comparisons),
         notes=_notes(design),
         missing=tuple(missing),

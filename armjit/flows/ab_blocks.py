@@ -26,7 +26,7 @@ from armjit.config import Settings
 from armjit.flows import ab_sides
 from armjit.flows.pipeline import Pipeline, StepContext
 
-__all__ = ["Design", "Outcome", "run_blocks", "starved_gates"]
+__all__ = ["Design", "Outcome", "check_mode_pair", "pair_loops", "run_blocks", "starved_gates"]
 
 Key = tuple[str, str]
 # A cap for --until-decided when the budget alone would allow more: a safeguard, not a design value.
@@ -45,6 +45,13 @@ class Design:
     until_decided: bool = False
     budget: float = 0.0  # seconds of blocks; 0: none
     deltas: dict[Key, float] = field(default_factory=dict)
+    mode_pair: tuple[str, str] | None = None  # --mode-pair: A runs the first mode, B the second
+
+    def side_mode(self, label: str, mode: str) -> str:
+        """The JIT mode a side's process runs for a key's mode."""
+        if self.mode_pair is None:
+            return mode
+        return self.mode_pair[0] if label == "a" else self.mode_pair[1]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +62,7 @@ class Design:
             "until_decided": self.until_decided,
             "budget_seconds": self.budget or None,
             "sequential_method": sequential.METHOD if self.until_decided else None,
+            "mode_pair": list(self.mode_pair) if self.mode_pair else None,
         }
 
 
@@ -181,10 +189,11 @@ def _look(
 def _one_process(
     ctx: StepContext, side: ab_sides.Side, key: Key, index: int, attempt: int, loops: int, design: Design, seed: int
 ) -> Measured:
-    bench, mode = key
-    name_key = f"{bench}/{mode}"
+    bench, key_mode = key
+    name_key = f"{bench}/{key_mode}"
     side.attempts[name_key] = side.attempts.get(name_key, 0) + 1
     s: Settings = side.target.settings
+    mode = design.side_mode(side.label, key_mode)
     suffix = f"-r{attempt}" if attempt else ""
     name = f"{index:03d}-{bench}-{mode}-{side.label}{suffix}.json"
     if design.metric == "instructions" and design.counter:
@@ -228,3 +237,27 @@ def starved_gates(counts: dict[str, int], kept: int) -> list[str]:
     if dropped and dropped >= kept:
         return [f"host too busy: {dropped} of {dropped + kept} blocks dropped with a starved process"]
     return []
+
+
+def check_mode_pair(pair: tuple[str, str], *, aa: bool, refs: tuple[object, object]) -> tuple[str, str]:
+    """``--mode-pair FROM,TO`` compares two JIT modes of one build: not with --aa or two refs."""
+    from armjit.cinderx.modes import known_modes
+    from armjit.errors import UsageError
+
+    if aa or any(refs):
+        raise UsageError("--mode-pair compares two modes of one build: give it without --aa, --base or --cand")
+    if len(pair) != 2 or pair[0] == pair[1]:
+        raise UsageError(f"--mode-pair {','.join(pair)}: give two different modes, e.g. nojit,jitlist")
+    unknown = [m for m in pair if m not in known_modes()]
+    if unknown:
+        raise UsageError(f"--mode-pair: unknown mode(s) {', '.join(unknown)}; known: {', '.join(known_modes())}")
+    return pair
+
+
+def pair_loops(loops: dict[Key, int], pair: tuple[str, str] | None) -> dict[Key, int]:
+    """With --mode-pair, one key per benchmark (``FROM->TO``), both sides at the from mode's
+    loops: the same work per value on both sides."""
+    if pair is None:
+        return loops
+    benches = dict.fromkeys(bench for bench, _ in loops)
+    return {(bench, f"{pair[0]}->{pair[1]}"): loops[(bench, pair[0])] for bench in benches}

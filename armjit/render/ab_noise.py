@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit.analysis import compare
+from armjit.analysis.stats.sequential import MIN_SEQUENTIAL_BLOCKS
 from armjit.render.tables import TableFormat, table
 
 __all__ = ["noise_table", "save_narrowing_plot", "sequence_table"]
@@ -105,6 +106,13 @@ def save_narrowing_plot(manifest: dict[str, Any], path: Path, delta: dict[str, f
         d = delta.get(key, 0.01)
         ax.axhspan(1 / (1 + d), 1 + d, color="0.85", zorder=0, label=f"±δ ({d:.1%})")
         ax.axhline(1.0, color="0.5", linewidth=0.8)
+        # Log scale, framed on the looks that could decide: the first two or three blocks' intervals
+        # are orders of magnitude wide and would flatten the rest.
+        ax.set_yscale("log")
+        framed = [lk for lk in items if lk["blocks"] >= MIN_SEQUENTIAL_BLOCKS] or items
+        low = min([lk["ci"][0] for lk in framed] + [1 / (1 + d)])
+        high = max([lk["ci"][1] for lk in framed] + [1 + d])
+        ax.set_ylim(low / 1.02, high * 1.02)
         ax.set_title(key)
         ax.set_xlabel("blocks")
         ax.set_ylabel("ratio to/from (lower is better)")
