@@ -127,8 +127,8 @@ class Settings:
         "wall", "timer of the benchmark workers: wall (pyperf's) | cpu (process CPU time, via the JIT hook)"
     )
     metric: str = _s("time", "what ab/verify compare: time | instructions (perf stat, else valgrind cachegrind)")
-    min_cpu_share: int = _s(
-        50, "% of a CPU below which a worker counts as starved: its block is re-run once, then dropped (0 = off)"
+    cpu_share_gap: int = _s(
+        25, "% by which A's and B's CPU shares in a block may differ before it is re-run once, then dropped (0 = off)"
     )
     # Output
     notes_dir: str = _s("", "where the notes (findings.md, progress.md, ...) go (unset: the repo, else REPORTS)")
@@ -328,8 +328,8 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--clock {s.clock!r}: expected wall or cpu")
     if s.metric not in ("time", "instructions"):
         raise UsageError(f"--metric {s.metric!r}: expected time or instructions")
-    if not 0 <= s.min_cpu_share <= 100:
-        raise UsageError(f"--min-cpu-share {s.min_cpu_share}: expected a percentage from 0 to 100")
+    if s.cpu_share_gap < 0:
+        raise UsageError(f"--cpu-share-gap {s.cpu_share_gap}: cannot be negative")
     if s.code_size_limit < 0:
         raise UsageError("--code-size-limit cannot be negative")
     if s.jit_hook not in ("pth", "sitecustomize", "none"):

@@ -354,23 +354,29 @@ def analyse_sequential(
         return
     sbs = pool["superblocks"]
     block_seconds = 2 * proc_wall
-    variants: list[tuple[str, list[int]]] = [("all blocks", list(range(len(sbs))))]
-    if args.min_cpu_share and all("cpu_share" in sb[arm] for sb in sbs for arm in pool["arms"]):
-        fed = [i for i, sb in enumerate(sbs) if min(sb[arm]["cpu_share"] for arm in pool["arms"]) >= args.min_cpu_share]
-        variants.append((f"starved (< {args.min_cpu_share:.0%} CPU) dropped: {len(sbs) - len(fed)}", fed))
+    has_shares = all("cpu_share" in sb[arm] for sb in sbs for arm in pool["arms"])
+    gap = args.cpu_share_gap
+
+    def fed(sb: dict[str, Any], cond: str) -> bool:
+        # As `ab --cpu-share-gap`: the block's two CPU shares within the gap of each other.
+        a, x = sb["A"]["cpu_share"], sb[cond]["cpu_share"]
+        return bool(max(a, x) / min(a, x) <= 1 + gap)
+
+    variants = ["all blocks"] + ([f"shares > {gap:.0%} apart dropped"] if gap and has_shares else [])
     rows = []
-    for name, keep in variants:
+    for name in variants:
         for budget in args.budgets:
             budget_blocks = max(2, int(budget * 60 / block_seconds))
             for cond in conditions:
                 aa = cond == "A'"
+                keep = [i for i, sb in enumerate(sbs) if name == "all blocks" or fed(sb, cond)]
                 pairs = [(meds[i]["A"], meds[i][cond]) for i in keep]
                 row = replay(
                     pairs, aa=aa, delta=args.delta, budget_blocks=budget_blocks, trials=args.trials, seed=args.seed
                 )
                 rows.append(
                     [
-                        name,
+                        f"{name} ({len(keep)} of {len(sbs)})",
                         f"{budget:g} min ({budget_blocks} blocks)",
                         "A/A" if aa else f"{cond} (pool {truth[cond]:.4f})",
                         ("false: " if aa else "detected: ") + rate(row.hits, row.trials),
@@ -419,7 +425,10 @@ def main() -> None:
         "--budgets", type=float, nargs="*", default=[], help="replay --until-decided with these budgets (minutes)"
     )
     parser.add_argument(
-        "--min-cpu-share", type=float, default=0.5, help="replay also without blocks that had a starved process"
+        "--cpu-share-gap",
+        type=float,
+        default=0.25,
+        help="replay also without blocks whose two CPU shares differ by more than this (as ab drops them)",
     )
     parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
     parser.add_argument("--delta", type=float, default=stats.MIN_DELTA, help="practical threshold δ for the verdicts")

@@ -54,7 +54,7 @@ def test_mode_pair_runs_both_sides_at_the_from_modes_loops() -> None:
         (("--aa", "--metric", "cycles"), "--metric 'cycles'"),
         (("--aa", "--mode-pair", "nojit,jitlist"), "--mode-pair compares two modes of one build"),
         (("--mode-pair", "nojit,nojit"), "give two different modes"),
-        (("--aa", "--min-cpu-share", "150"), "--min-cpu-share 150"),
+        (("--aa", "--cpu-share-gap", "-5"), "--cpu-share-gap -5"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

@@ -72,7 +72,7 @@ BENCH = (
     "code_size_limit",
     "clock",
     "metric",
-    "min_cpu_share",
+    "cpu_share_gap",
 )
 OUTPUT = ("notes_dir", "reports")
 GROUPS = (TARGET, SSH, REMOTE, BUILD, GATES, BENCH, OUTPUT)

@@ -129,7 +129,7 @@ def run_ab(
         blocks=blocks,
         metric=settings.metric,
         clock=settings.clock,
-        min_cpu_share=settings.min_cpu_share / 100,
+        cpu_share_gap=settings.cpu_share_gap / 100,
         until_decided=until_decided,
         budget=budget,
         mode_pair=mode_pair,

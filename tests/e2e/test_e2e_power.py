@@ -48,7 +48,7 @@ def summary(data: dict[str, Any], seconds: float) -> str:
     c = data["comparisons"][0]
     return (
         f"{c['mode']}: {c['verdict']}, ratio {c['ratio']:.4f} [{c['ci'][0]:.4f}, {c['ci'][1]:.4f}], "
-        f"{c['n_from']} blocks, {seconds / 60:.1f} min in all"
+        f"{c['n_from']} blocks, {seconds / 60:.1f} min in all; {c['reason']}"
     )
 
 
