@@ -13,7 +13,7 @@ from invoke_cli import run_invoke
 
 from armjit.cli.ab import parse_duration
 from armjit.errors import UsageError
-from armjit.flows.ab_blocks import pair_loops, starved_gates
+from armjit.flows.ab_blocks import pair_loops, starved_block, starved_gates
 
 LOOP_BENCH = Path(__file__).resolve().parent / "data" / "measure" / "loop_bench.py"
 
@@ -31,6 +31,13 @@ def test_durations() -> None:
     for bad in ("", "ten", "-5m", "0", "nan", "inf"):
         with pytest.raises(UsageError, match="--budget"):
             parse_duration(bad, "--budget")
+
+
+def test_a_block_is_starved_when_its_two_cpu_shares_are_far_apart() -> None:
+    # Both processes equally short of CPU (this busy machine): the ratio is still fair.
+    assert not starved_block(0.25, 0.28, 0.25)
+    assert starved_block(0.25, 0.40, 0.25) and starved_block(0.9, 0.5, 0.25)
+    assert not starved_block(None, 0.3, 0.25) and not starved_block(0.1, 0.9, 0.0)
 
 
 def test_starved_blocks_gate_only_when_most_were_dropped() -> None:

@@ -26,7 +26,7 @@ from armjit.config import Settings
 from armjit.flows import ab_sides
 from armjit.flows.pipeline import Pipeline, StepContext
 
-__all__ = ["Design", "Outcome", "check_mode_pair", "pair_loops", "run_blocks", "starved_gates"]
+__all__ = ["Design", "Outcome", "check_mode_pair", "pair_loops", "run_blocks", "starved_block", "starved_gates"]
 
 Key = tuple[str, str]
 # A cap for --until-decided when the budget alone would allow more: a safeguard, not a design value.
@@ -102,7 +102,7 @@ def run_blocks(
             ma, mb = got["A"].value, got["B"].value
             if ma is None or mb is None:
                 return
-            if design.metric == "time" and _starved(got["A"].share, got["B"].share, design.cpu_share_gap):
+            if design.metric == "time" and starved_block(got["A"].share, got["B"].share, design.cpu_share_gap):
                 starved[key]["processes"] += 1
                 if attempt == 0:
                     starved[key]["reruns"] += 1
@@ -229,7 +229,7 @@ def _one_process(
     return Measured(float(statistics.median(values)), measure.worker_share(result.stderr))
 
 
-def _starved(a: float | None, b: float | None, gap: float) -> bool:
+def starved_block(a: float | None, b: float | None, gap: float) -> bool:
     """One process of the block got a CPU share more than ``gap`` below the other's.
 
     Measured on this 2-core shared machine (README "Statistics"): workers get 13-68% of a CPU, so
