@@ -232,9 +232,9 @@ def _one_process(
 def starved_block(a: float | None, b: float | None, gap: float) -> bool:
     """One process of the block got a CPU share more than ``gap`` below the other's.
 
-    Measured on this 2-core shared machine (README "Statistics"): workers get 13-68% of a CPU, so
+    Measured on this 2-core shared machine (README "Statistics"): workers get 8-68% of a CPU, so
     an absolute floor drops every block; dropping the blocks whose two shares differ by more than
-    25% cut the spread of the block log-ratios by 10-20% and kept about 80% of the blocks.
+    25% cut the spread of the block log-ratios by 10-37% and kept 67-81% of the blocks.
     """
     if not gap or a is None or b is None:
         return False
