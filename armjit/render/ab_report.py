@@ -21,7 +21,8 @@ def blocks_table(manifest: dict[str, Any], limit: int = 40) -> str:
         for index, blk in enumerate(blocks[:limit]):
             ratio = blk["b"] / blk["a"]
             rows.append((key, index + 1, blk["order"], f"{blk['a']:.6g}", f"{blk['b']:.6g}", f"{ratio:.4f}", ratio < 1))
-    return table(rows, ["bench/mode", "block", "order", "A s", "B s", "B/A (lower is better)", "B won"])
+    unit = "instructions" if (manifest.get("design") or {}).get("metric") == "instructions" else "s"
+    return table(rows, ["bench/mode", "block", "order", f"A {unit}", f"B {unit}", "B/A (lower is better)", "B won"])
 
 
 def crash_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
