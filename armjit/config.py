@@ -135,6 +135,13 @@ class Settings:
     loops: int = _s(0, "pyperf loops per value (0 = calibrate)")
     step_timeout: int = _s(7200, "seconds after which a step is killed (locally and on the host)")
     code_size_limit: int = _s(0, "compiled-size guard: bytes of JIT code allowed per mode (0 = no limit)")
+    clock: str = _s(
+        "wall", "timer of the benchmark workers: wall (pyperf's) | cpu (process CPU time, via the JIT hook)"
+    )
+    metric: str = _s("time", "what ab/verify compare: time | instructions (perf stat, else valgrind cachegrind)")
+    cpu_share_gap: int = _s(
+        25, "% by which A's and B's CPU shares in a block may differ before it is re-run once, then dropped (0 = off)"
+    )
     # Output
     reference: str = _s("", "the host a fleet's cross-host table gives ratios to (default: the first of --hosts)")
     notes_dir: str = _s("", "where the notes (findings.md, progress.md, ...) go (unset: the repo, else REPORTS)")
@@ -349,6 +356,12 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--sync-method {s.sync_method!r}: expected auto, rsync or python")
     if s.min_free_build < 0 or s.min_free_venv < 0:
         raise UsageError("--min-free-build and --min-free-venv cannot be negative")
+    if s.clock not in ("wall", "cpu"):
+        raise UsageError(f"--clock {s.clock!r}: expected wall or cpu")
+    if s.metric not in ("time", "instructions"):
+        raise UsageError(f"--metric {s.metric!r}: expected time or instructions")
+    if s.cpu_share_gap < 0:
+        raise UsageError(f"--cpu-share-gap {s.cpu_share_gap}: cannot be negative")
     if s.code_size_limit < 0:
         raise UsageError("--code-size-limit cannot be negative")
     if s.jit_hook not in ("pth", "sitecustomize", "none"):

@@ -40,6 +40,8 @@ import contextlib
 import json
 import os
 import random
+import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -54,7 +56,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from _sequential_trials import matched_pyperf_power, replay  # noqa: E402
+
 from armjit.analysis import stats  # noqa: E402
+from armjit.analysis.measure import parse_cachegrind  # noqa: E402
+from armjit.cinderx.counters import CACHEGRIND  # noqa: E402
 from armjit.render import table  # noqa: E402
 
 WORKLOAD = HERE / "_workload_richards.py"
@@ -129,17 +135,32 @@ def calibrate(python: str) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
-def run_process(python: str, units: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """One fresh worker process; returns its measured values and wall time."""
+def run_process(python: str, units: int, args: argparse.Namespace, out: Path, seed: int = 0) -> dict[str, Any]:
+    """One fresh worker process; returns its measured values (or its instruction count), its
+    wall time and its CPU share (CPU time of the process over its wall time)."""
     env = dict(os.environ, **{BUSY_ENV: str(units), CLOCK_ENV: args.clock})
     cmd = [python, str(WORKLOAD), "--worker", "--loops", str(args.loops), "-n", str(args.values)]
     cmd += ["-w", str(args.warmups), "-o", str(out)]
+    if args.metric == "instructions":
+        # As `ab --metric instructions`: one worker under cachegrind, the same hash seed for
+        # every arm of a super-block.
+        cmd = [*CACHEGRIND.split(), *cmd]
+        env["PYTHONHASHSEED"] = str(seed)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    done = subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     data = json.loads(out.read_text(encoding="utf-8"))
     run = data["benchmarks"][0]["runs"][-1]
-    return {"values": run["values"], "wall": wall, "units": units, "json": data}
+    values = run["values"]
+    if args.metric == "instructions":
+        count = parse_cachegrind(done.stderr)
+        if count is None:
+            raise RuntimeError("cachegrind printed no instruction count")
+        values = [float(count)]
+    return {"values": values, "wall": wall, "cpu_share": cpu / wall, "units": units, "json": data}
 
 
 def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, Any]:
@@ -157,7 +178,7 @@ def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, An
             rng.shuffle(order)
             sb: dict[str, Any] = {"order": order}
             for arm in order:
-                sb[arm] = run_process(python, arms[arm], args, Path(tmp) / f"{i}_{arm}.json")
+                sb[arm] = run_process(python, arms[arm], args, Path(tmp) / f"{i}_{arm}.json", seed=args.seed + i)
             superblocks.append(sb)
             if (i + 1) % 10 == 0:
                 el = time.perf_counter() - t_start
@@ -166,7 +187,7 @@ def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, An
         "arms": arms,
         "superblocks": superblocks,
         "wall": time.perf_counter() - t_start,
-        "settings": {k: getattr(args, k) for k in ("loops", "values", "warmups", "seed", "clock", "hogs")},
+        "settings": {k: getattr(args, k) for k in ("loops", "values", "warmups", "seed", "clock", "hogs", "metric")},
         "load": {"start": load_start, "end": os.getloadavg()},
     }
 
@@ -178,8 +199,9 @@ def arm_json(processes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return base
 
 
-def pyperf_significant(python: str, a: dict[str, Any], b: dict[str, Any]) -> tuple[bool, bool]:
-    """(significant, slower) from `pyperf compare_to a b` on the given arms."""
+def pyperf_significant(python: str, a: dict[str, Any], b: dict[str, Any]) -> tuple[bool, float]:
+    """(significant, ratio to/from) from `pyperf compare_to a b` on the given arms (the ratio is
+    1.0 when compare_to hides a result as not significant)."""
     with tempfile.TemporaryDirectory() as tmp:
         pa, pb = Path(tmp) / "a.json", Path(tmp) / "b.json"
         pa.write_text(json.dumps(a), encoding="utf-8")
@@ -190,7 +212,11 @@ def pyperf_significant(python: str, a: dict[str, Any], b: dict[str, Any]) -> tup
     # one benchmark per file: either "... -> ...: 1.05x slower" or "... hidden because not significant"
     # (older pyperf: "Not significant!")
     significant = "not significant" not in out.lower()
-    return significant, significant and "slower" in out
+    match = re.search(r"([\d.]+)x (slower|faster)", out)
+    if not significant or not match:
+        return significant, 1.0
+    factor = float(match.group(1))
+    return significant, factor if match.group(2) == "slower" else 1.0 / factor
 
 
 def rate(hits: int, n: int) -> str:
@@ -221,6 +247,7 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
     print("whole-pool ratio to/from: " + ", ".join(f"{c} {truth[c]:.4f}" for c in conditions))
     rng = random.Random(args.seed + 1)
     rows = []
+    pyperf_runs: dict[tuple[int, str], list[tuple[bool, float]]] = {}
     python = sys.executable
     for p in args.blocks:
         if p > k:
@@ -252,7 +279,7 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
                 j = stats.judge_paired(blocks, delta=args.delta, seed=args.seed + n_trial, check_drift=not aa)
                 v = j.decision.verdict
                 res["dis"] += v in ("real improvement", "regression") if aa else v == want
-            pp_trials = draws[: args.pyperf_trials]
+            pp_trials = draws[: args.pyperf_trials] if args.metric == "time" else []
 
             def one(idx: list[int], cond: str = cond) -> tuple[bool, bool]:
                 a = arm_json([sbs[i]["A"] for i in idx])
@@ -261,9 +288,10 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
 
             with ThreadPoolExecutor(max_workers=2) as ex:
                 pp = list(ex.map(one, pp_trials))
-            res["pp"] = sum(sig for sig, slower in pp) if aa else sum(sig and slower for sig, slower in pp)
-            share = 0 if aa else int(cond[1:])
-            label = "A/A (0%)" if aa else f"+{share}% slower" + (f" ({1 + share / 100:g}x)" if share >= 100 else "")
+            res["pp"] = sum(sig for sig, _ in pp) if aa else sum(sig and r > 1 for sig, r in pp)
+            pyperf_runs[(p, cond)] = pp
+            share = 0 if aa else float(cond[1:])
+            label = "A/A (0%)" if aa else f"+{share:g}% slower" + (f" ({1 + share / 100:g}x)" if share >= 100 else "")
             what = "false verdicts" if aa else "detected (regression)"
             rows.append(
                 [
@@ -299,6 +327,76 @@ def analyse(pool: dict[str, Any], args: argparse.Namespace) -> None:
     ]
     print()
     print(table(rows, headers, fmt="github"))
+    matched = []
+    for (p, cond), pp in pyperf_runs.items():
+        if cond == "A'" or (p, "A'") not in pyperf_runs:
+            continue
+        threshold, false, power = matched_pyperf_power(pyperf_runs[(p, "A'")], pp, target=0.05)
+        matched.append([cond, p, len(pp), f"{threshold:.1%}", f"{false:.0%}", f"{power:.0%}"])
+    if matched:
+        print("\npyperf compare_to at an A/A false-positive rate <= 5% (its --min-speed raised until it is):\n")
+        heads = ["injected", "processes per arm", "trials", "--min-speed needed", "A/A false", "detected"]
+        print(table(matched, heads, fmt="github"))
+    analyse_sequential(pool, args, meds, conditions, truth, proc_wall)
+
+
+def analyse_sequential(
+    pool: dict[str, Any],
+    args: argparse.Namespace,
+    meds: list[dict[str, float]],
+    conditions: list[str],
+    truth: dict[str, float],
+    proc_wall: float,
+) -> None:
+    """--until-decided replayed on the pool, for each budget; with the CPU share recorded, also
+    with the blocks of starved processes left out (as ab drops them)."""
+    if not args.budgets:
+        return
+    sbs = pool["superblocks"]
+    block_seconds = 2 * proc_wall
+    has_shares = all("cpu_share" in sb[arm] for sb in sbs for arm in pool["arms"])
+    gap = args.cpu_share_gap
+
+    def fed(sb: dict[str, Any], cond: str) -> bool:
+        # As `ab --cpu-share-gap`: the block's two CPU shares within the gap of each other.
+        a, x = sb["A"]["cpu_share"], sb[cond]["cpu_share"]
+        return bool(max(a, x) / min(a, x) <= 1 + gap)
+
+    variants = ["all blocks"] + ([f"shares > {gap:.0%} apart dropped"] if gap and has_shares else [])
+    rows = []
+    for name in variants:
+        for budget in args.budgets:
+            budget_blocks = max(2, int(budget * 60 / block_seconds))
+            for cond in conditions:
+                aa = cond == "A'"
+                keep = [i for i, sb in enumerate(sbs) if name == "all blocks" or fed(sb, cond)]
+                pairs = [(meds[i]["A"], meds[i][cond]) for i in keep]
+                row = replay(
+                    pairs, aa=aa, delta=args.delta, budget_blocks=budget_blocks, trials=args.trials, seed=args.seed
+                )
+                rows.append(
+                    [
+                        f"{name} ({len(keep)} of {len(sbs)})",
+                        f"{budget:g} min ({budget_blocks} blocks)",
+                        "A/A" if aa else f"{cond} (pool {truth[cond]:.4f})",
+                        ("false: " if aa else "detected: ") + rate(row.hits, row.trials),
+                        rate(row.equivalent, row.trials),
+                        rate(row.undecided, row.trials),
+                        rate(row.exhausted, row.trials),
+                        f"{statistics.median(row.blocks):.0f}",
+                        f"{row.minutes(block_seconds):.1f} min",
+                    ]
+                )
+    heads = ["pool", "budget", "injected", "armjit --until-decided", "equivalent", "budget spent", "pool too small"]
+    heads += ["median blocks", "median time"]
+    print(
+        f"\n--until-decided replayed ({args.trials} trials each, δ = {args.delta:.2%}, {block_seconds:.1f} s/block):\n"
+    )
+    print(table(rows, heads, fmt="github"))
+    shares = [sb[arm]["cpu_share"] for sb in sbs for arm in pool["arms"] if "cpu_share" in sb[arm]]
+    if shares:
+        q = sorted(shares)
+        print(f"CPU share of the processes: median {statistics.median(q):.0%}, 5th percentile {q[len(q) // 20]:.0%}")
 
 
 def main() -> None:
@@ -320,6 +418,18 @@ def main() -> None:
     parser.add_argument(
         "--hog-seconds", type=float, default=3600, help="upper bound on each hog's life, should the script not stop it"
     )
+    parser.add_argument(
+        "--metric", choices=("time", "instructions"), default="time", help="instructions: each worker under cachegrind"
+    )
+    parser.add_argument(
+        "--budgets", type=float, nargs="*", default=[], help="replay --until-decided with these budgets (minutes)"
+    )
+    parser.add_argument(
+        "--cpu-share-gap",
+        type=float,
+        default=0.25,
+        help="replay also without blocks whose two CPU shares differ by more than this (as ab drops them)",
+    )
     parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
     parser.add_argument("--delta", type=float, default=stats.MIN_DELTA, help="practical threshold δ for the verdicts")
     parser.add_argument("--pool-file", type=Path, help="load this pool if it exists, else measure and save it")
@@ -329,13 +439,20 @@ def main() -> None:
     _exit_on_sigterm()
     if args.pool_file and args.pool_file.exists():
         pool = json.loads(args.pool_file.read_text(encoding="utf-8"))
-        for key, default in (("loops", None), ("values", None), ("warmups", None), ("clock", "cpu"), ("hogs", 0)):
+        for key, default in (
+            ("loops", None),
+            ("values", None),
+            ("warmups", None),
+            ("clock", "cpu"),
+            ("hogs", 0),
+            ("metric", "time"),
+        ):
             setattr(args, key, pool["settings"].get(key, default))
     else:
         # The hogs run for the calibration too, so the injected shares are sized under the same load.
         with cpu_hogs(args.hogs, args.hog_seconds):
             t_iter, t_unit = calibrate(sys.executable)
-            arms = {"A": 0, "A'": 0} | {f"B{round(s * 100)}": round(s * t_iter / t_unit) for s in args.shares}
+            arms = {"A": 0, "A'": 0} | {f"B{s * 100:g}": round(s * t_iter / t_unit) for s in args.shares}
             print(
                 f"calibration: richards {t_iter * 1e3:.2f} ms/iteration, busy unit {t_unit * 1e9:.1f} ns; arms {arms}"
             )

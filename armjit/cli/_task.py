@@ -85,6 +85,9 @@ BENCH = (
     "loops",
     "step_timeout",
     "code_size_limit",
+    "clock",
+    "metric",
+    "cpu_share_gap",
 )
 OUTPUT = ("notes_dir", "reports")
 GROUPS = (TARGET, SSH, REMOTE, BUILD, GATES, BENCH, OUTPUT)

@@ -11,13 +11,40 @@ from armjit.analysis import stats
 from armjit.cli._task import BENCH, BUILD, OUTPUT, REMOTE, SSH, TARGET, armjit_task
 from armjit.cli.baseline import fleet_summary
 from armjit.config import Settings
+from armjit.errors import UsageError
 from armjit.flows.ab import run_ab
 from armjit.flows.fleet_report import ab_fleet
-from armjit.render.ab_report import ab_text, save_ab_plot, write_ab_notes
+from armjit.render.ab_report import ab_text, save_ab_plot, save_sequence_plot, write_ab_notes
 from armjit.render.progress import Progress
 from armjit.seams import notes
 
-__all__ = ["TASKS"]
+__all__ = ["DEFAULT_BUDGET", "TASKS", "parse_duration"]
+
+DEFAULT_BUDGET = 600.0
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _pair(text: str) -> tuple[str, str] | None:
+    if not text:
+        return None
+    parts = tuple(p.strip() for p in text.split(","))
+    if len(parts) != 2:
+        raise UsageError(f"--mode-pair {text!r}: expected FROM,TO, e.g. nojit,jitlist")
+    return parts[0], parts[1]
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """``600``, ``90s``, ``10m``, ``1.5h`` -> seconds, or a one-line UsageError."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS else ""
+    number = raw[: len(raw) - len(unit)]
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: expected a duration such as 600, 90s, 10m or 1h") from None
+    if not 0 < seconds < float("inf"):
+        raise UsageError(f"{flag} {text!r}: must be a positive duration")
+    return seconds
 
 
 @armjit_task(
@@ -27,6 +54,9 @@ __all__ = ["TASKS"]
         "cand": "the to ref (B); default: the work branch",
         "blocks": "blocks per mode (one A and one B process each)",
         "aa": "run A against itself and store the noise floor for this host and benchmark",
+        "until_decided": "add blocks until the interval settles (beyond ±δ or inside it) or the budget is spent",
+        "budget": "time limit of --until-decided for the blocks: 600, 90s, 10m, 1h (a bare number is seconds)",
+        "mode_pair": "FROM,TO: one build, A in JIT mode FROM and B in mode TO (e.g. nojit,jitlist)",
         "json": "print the comparisons as JSON",
         "verbose": "stream every output line",
     },
@@ -39,6 +69,9 @@ def ab(
     cand: str = "",
     blocks: int = stats.DEFAULT_BLOCKS,
     aa: bool = False,
+    until_decided: bool = False,
+    budget: str = "",
+    mode_pair: str = "",
     json_: bool = False,
     verbose: bool = False,
 ) -> None:
@@ -59,15 +92,20 @@ def ab(
         aa=aa,
         reports=settings.reports_path,
         progress=Progress(sys.stderr, verbose=verbose),
+        until_decided=until_decided,
+        mode_pair=_pair(mode_pair),
+        budget=parse_duration(budget, "--budget") if budget else (DEFAULT_BUDGET if until_decided else 0.0),
     )
     plot = save_ab_plot(outcome.run, outcome.report)
-    write_ab_notes(outcome.run, outcome.manifest, outcome.report, notes_dir, plot)
+    sequence_plot = save_sequence_plot(outcome.run, outcome.manifest, outcome.report)
+    write_ab_notes(outcome.run, outcome.manifest, outcome.report, notes_dir, plot, sequence_plot)
     if json_:
         print(json.dumps({"run_id": outcome.run.run_id, **outcome.manifest["report"], "noise_floor": outcome.noise}))
     else:
         print(ab_text(outcome.manifest, outcome.report, outcome.noise))
-        if plot:
-            print(f"plot: {outcome.run.path / plot}")
+        for written in (plot, sequence_plot):
+            if written:
+                print(f"plot: {outcome.run.path / written}")
 
 
 TASKS = [ab]

@@ -14,6 +14,7 @@ from invoke import Context
 from armjit.analysis import compare, stats
 from armjit.analysis.mine import SizeDiff, diff_json
 from armjit.cli._task import OUTPUT, armjit_task
+from armjit.cli.ab import DEFAULT_BUDGET, parse_duration
 from armjit.config import Settings
 from armjit.flows.verify import VerifyOutcome, baseline_settings, run_verify, size_guard
 from armjit.render import TableFormat, table
@@ -93,6 +94,9 @@ def _block(outcome: VerifyOutcome, record: RunDir, guards: dict[str, SizeDiff], 
         "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
         "blocks": "blocks for the paired method",
         "worktree": "measure the working tree including uncommitted changes",
+        "metric": "time or instructions (default: the baseline's); instructions need the paired method",
+        "until_decided": "paired: add blocks until the interval settles or the budget is spent",
+        "budget": "time limit of --until-decided: 600, 90s, 10m, 1h (default 10m)",
         "json": "print the comparisons as JSON",
         "verbose": "stream every output line",
         "fleet": "verify every host of a baseline fleet (its id, or 'latest'): one verdict per host",
@@ -106,6 +110,9 @@ def verify(
     paired: str = "auto",
     blocks: int = stats.DEFAULT_BLOCKS,
     worktree: bool = False,
+    metric: str = "",
+    until_decided: bool = False,
+    budget: str = "",
     json_: bool = False,
     verbose: bool = False,
     fleet: str = "",
@@ -123,6 +130,7 @@ def verify(
     outcome, record, data, guards, limit = verify_one(
         settings, baseline or None, paired=paired, blocks=int(blocks), worktree=worktree,
         progress=Progress(sys.stderr, verbose=verbose),
+        metric=metric, until_decided=until_decided, budget=budget,
     )  # fmt: skip
     if json_:
         print(json.dumps({"run_id": record.run_id, **data.details["report"]}, indent=2))
@@ -136,7 +144,16 @@ def verify(
 
 
 def verify_one(
-    settings: Settings, baseline: str | None, *, paired: str, blocks: int, worktree: bool, progress: Progress
+    settings: Settings,
+    baseline: str | None,
+    *,
+    paired: str,
+    blocks: int,
+    worktree: bool,
+    progress: Progress,
+    metric: str = "",
+    until_decided: bool = False,
+    budget: str = "",
 ) -> tuple[VerifyOutcome, RunDir, RunRecord, dict[str, SizeDiff], int]:
     """One verify: the re-run, its record and its findings block (the task prints the rest)."""
     root = settings.reports_path
@@ -147,6 +164,9 @@ def verify_one(
         blocks=blocks,
         worktree=worktree,
         progress=progress,
+        metric=metric or None,
+        until_decided=until_decided,
+        budget=parse_duration(budget, "--budget") if budget else (DEFAULT_BUDGET if until_decided else 0.0),
     )
     guards = size_guard(outcome)  # parses every JIT log of both sides: once
     limit = int(outcome.from_run.record().setting("code_size_limit") or 0)

@@ -9,18 +9,17 @@ host's noise floor δ (benchmark-statistics.md §2).
 from __future__ import annotations
 
 import datetime as dt
-import random
 import shlex
-import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from armjit.analysis import compare, pyperf_data, stats
+from armjit.analysis import compare, measure, pyperf_data, stats
+from armjit.cinderx import counters
 from armjit.cinderx.buildsource import BuildSource
 from armjit.config import Settings
 from armjit.errors import UsageError
-from armjit.flows import ab_sides, steps
+from armjit.flows import ab_blocks, ab_sides, steps
 from armjit.flows import baseline as bl
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
@@ -28,9 +27,26 @@ from armjit.seams.hosts import Host
 from armjit.seams.records import HostFacts, ModeRecord, RemotePaths, RunRecord
 from armjit.seams.store import RunDir, RunStore, is_finished
 
-__all__ = ["AbOutcome", "run_ab"]
+__all__ = ["MIN_DELTA_INSTRUCTIONS", "AbOutcome", "noise_key", "run_ab"]
 
 q = shlex.quote
+# δ for instruction counts: they repeat to about 0.02% (README "Statistics"), so a fixed 1% would
+# hide the changes they are for; 0.2% is the figure rustc-perf used for instruction counts.
+MIN_DELTA_INSTRUCTIONS = 0.002
+
+
+def _notes(design: ab_blocks.Design) -> tuple[str, ...]:
+    notes = ["paired: interleaved blocks of one A and one B process in random order, same loops"]
+    if design.metric == "instructions":
+        notes.append(
+            f"metric: instructions retired per worker process ({design.counter}), not time: "
+            "fewer instructions need not mean faster"
+        )
+    elif design.clock == "cpu":
+        notes.append("clock: process CPU time of each worker (--clock cpu), not wall time")
+    if design.until_decided:
+        notes.append(f"sequential: blocks added until decided; interval = {stats.sequential.METHOD}")
+    return tuple(notes)
 
 
 @dataclass
@@ -68,6 +84,9 @@ def run_ab(
     progress: Progress,
     seed: int = stats.DEFAULT_SEED,
     host: Host | None = None,
+    until_decided: bool = False,
+    budget: float = 0.0,
+    mode_pair: tuple[str, str] | None = None,
 ) -> AbOutcome:
     """Build both sides on one host and interleave them in paired blocks; a verdict per mode.
 
@@ -75,14 +94,20 @@ def run_ab(
     whatever ends it, so the checks, the sides, the blocks and the verdict stay in one place.
     """
     settings, notes_lines = bl.embedded_defaults(settings, explicit)
+    if mode_pair is not None:
+        settings = replace(settings, modes=ab_blocks.check_mode_pair(mode_pair, aa=aa, refs=(base, cand)))
+    single = aa or mode_pair is not None  # one build: A against itself, or in two modes
     modes, cannot = bl.plan_modes(settings)
     repo = Path(settings.repo).expanduser() if settings.repo else None
-    if blocks < stats.MIN_BLOCKS:
+    if blocks < stats.MIN_BLOCKS and not until_decided:
         raise UsageError(f"--blocks {blocks}: at least {stats.MIN_BLOCKS} blocks are needed for an interval")
-    base_src, cand_src = ab_sides.resolve_sources(settings, repo, base, cand, aa=aa)
+    if budget < 0 or (budget and not until_decided):
+        raise UsageError("--budget is the time limit of --until-decided (a positive duration, e.g. 10m)")
+    measure.check_clock(settings.clock, settings.bench, settings.metric)
+    base_src, cand_src = ab_sides.resolve_sources(settings, repo, base, cand, aa=single)
     host, settings = bl.open_run_host(settings, host)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
-    labels_used = ("a",) if aa else ("a", "b")
+    labels_used = ("a",) if single else ("a", "b")
     bl.guard_host_dirs(
         host,
         settings,
@@ -100,12 +125,21 @@ def run_ab(
     record.modes = {}
     record.remote = RemotePaths(run_dir=remote_run)
     record.details |= _design(base_src, cand_src, blocks, seed)
+    design = ab_blocks.Design(
+        blocks=blocks,
+        metric=settings.metric,
+        clock=settings.clock,
+        cpu_share_gap=settings.cpu_share_gap / 100,
+        until_decided=until_decided,
+        budget=budget,
+        mode_pair=mode_pair,
+    )
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
     try:
         sides = []
-        labels = (("a", base_src),) if aa else (("a", base_src), ("b", cand_src))
+        labels = (("a", base_src),) if single else (("a", base_src), ("b", cand_src))
         for label, source in labels:
             config = ab_sides.side_settings(settings, root, label, source)
             target = steps.Target(config, host, run, f"{remote_run}/{label}", "pyperf", tuple(modes))
@@ -113,9 +147,10 @@ def run_ab(
             _prepare_side(pipeline, sides[-1], repo)
         side_b = sides[1] if len(sides) > 1 else replace(sides[0], label="b", attempts={}, successes={})
         sides = [sides[0], side_b]
-        loops = _fix_loops(pipeline, sides[0], store)
-        samples = _run_blocks(pipeline, sides, loops, blocks, seed)
-        report, noise = _judge(pipeline, sides, samples, reports, aa=aa)
+        loops = ab_blocks.pair_loops(_fix_loops(pipeline, sides[0], store), mode_pair)
+        design = _complete_design(pipeline, sides[0], design, loops, reports)
+        measured = ab_blocks.run_blocks(pipeline, sides, loops, design, seed)
+        report, noise = _judge(pipeline, sides, measured, design, reports, aa=aa)
     except BaseException as exc:
         # A failed step, a lost connection or Ctrl-C: the record says which and where, never "running".
         if pipeline.finish(exc) == "interrupted":
@@ -198,71 +233,55 @@ def _calibrate(ctx: StepContext, a: ab_sides.Side, bench: str, mode: str) -> int
     return value
 
 
-def _run_blocks(
-    pipeline: Pipeline, sides: list[ab_sides.Side], loops: dict[tuple[str, str], int], n_blocks: int, seed: int
-) -> dict[tuple[str, str], list[stats.Block]]:
-    samples: dict[tuple[str, str], list[stats.Block]] = {key: [] for key in loops}
-    a = sides[0]
+def noise_key(bench: str, metric: str) -> str:
+    """The benchmark's name in the noise store: instruction counts have their own δ."""
+    return bench if metric == "time" else f"{bench}[{metric}]"
 
-    def body(ctx: StepContext) -> str:
-        s = a.target.settings
-        rng = random.Random(seed)
-        for index in range(n_blocks):
-            keys = list(loops)
-            rng.shuffle(keys)
-            for bench, mode in keys:
-                order = "AB" if rng.random() < 0.5 else "BA"
-                medians: dict[str, float | None] = {}
-                for letter in order:
-                    side = sides[0] if letter == "A" else sides[1]
-                    medians[letter] = _oneprocess(ctx, side, bench, mode, index, loops[(bench, mode)], s)
-                ma, mb = medians["A"], medians["B"]
-                if ma is not None and mb is not None:
-                    samples[(bench, mode)].append(stats.Block(ma, mb, order))
-            pipeline.progress.line(f"block {index + 1}/{n_blocks} done")
-            pipeline.record.details["blocks_done"] = index + 1
-            pipeline.save()
-        return f"{n_blocks} blocks"
 
-    pipeline.step("blocks", a.target.host, body)
-    pipeline.record.details["samples"] = {
-        f"{b}/{m}": [{"a": blk.a, "b": blk.b, "order": blk.order} for blk in blocks]
-        for (b, m), blocks in samples.items()
+def _complete_design(
+    pipeline: Pipeline, a: ab_sides.Side, design: ab_blocks.Design, loops: dict[tuple[str, str], int], reports: Path
+) -> ab_blocks.Design:
+    """δ per (benchmark, mode) from the noise store, and the instruction counter of the host."""
+    host_name = pipeline.record.host.name if pipeline.record.host else ""
+    noise_file = compare.noise_path(reports)
+    minimum = stats.MIN_DELTA if design.metric == "time" else MIN_DELTA_INSTRUCTIONS
+    deltas = {
+        (bench, mode): stats.effective_delta(
+            compare.lookup_noise_floor(
+                noise_file, host=host_name, benchmark=noise_key(bench, design.metric), mode=mode
+            ),
+            minimum,
+        )
+        for bench, mode in loops
     }
-    pipeline.record.details["crashes"] = {
-        side.label: {"attempts": side.attempts, "successes": side.successes} for side in sides
-    }
+    counter = None
+    if design.metric == "instructions":
+
+        def probe(ctx: StepContext) -> str:
+            nonlocal counter
+            counter, why = counters.pick_source(ctx.run(counters.counter_probe_command(), check=False).stdout)
+            pipeline.record.details["design"]["counter_source"] = why
+            if counter is None:
+                raise StepFailed(f"--metric instructions: {why} (install perf on bare metal, or valgrind)")
+            return why
+
+        pipeline.step("instruction-counter", a.target.host, probe)
+    done = replace(design, deltas=deltas, counter=counter)
+    pipeline.record.details["design"] |= done.as_json()
     pipeline.save()
-    return samples
-
-
-def _oneprocess(
-    ctx: StepContext, side: ab_sides.Side, bench: str, mode: str, index: int, loops: int, s: Settings
-) -> float | None:
-    key = f"{bench}/{mode}"
-    side.attempts[key] = side.attempts.get(key, 0) + 1
-    name = f"{index:03d}-{bench}-{mode}-{side.label}.json"
-    output = f"{side.target.remote_run}/blocks/{name}"
-    result = ab_sides.process(ctx, side, bench, mode, output, loops=loops, values=s.values, warmups=s.warmups)
-    if not result.ok:
-        return None
-    local = side.target.run.file("blocks", name)
-    ctx.host.get(output, local)
-    values = pyperf_data.all_values(local)
-    if not values:
-        return None
-    side.successes[key] = side.successes.get(key, 0) + 1
-    return float(statistics.median(values))
+    return done
 
 
 def _judge(
     pipeline: Pipeline,
     sides: list[ab_sides.Side],
-    samples: dict[tuple[str, str], list[stats.Block]],
+    measured: ab_blocks.Outcome,
+    design: ab_blocks.Design,
     reports: Path,
     *,
     aa: bool,
 ) -> tuple[compare.Report, dict[str, float]]:
+    samples = measured.samples
     comparisons: list[compare.Comparison] = []
     noise: dict[str, float] = {}
     missing: list[str] = []
@@ -272,24 +291,34 @@ def _judge(
     def body(ctx: StepContext) -> str:
         for (bench, mode), blocks in samples.items():
             key = f"{bench}/{mode}"
-            proof, gates = ab_sides.jit_proof(ctx, sides, bench, mode, aa=aa)
+            if design.mode_pair:
+                proof, gates = ab_sides.pair_proof(ctx, sides, bench, design.mode_pair)
+            else:
+                proof, gates = ab_sides.jit_proof(ctx, sides, bench, mode, aa=aa)
             pipeline.record.set_mode(mode, ModeRecord(jit_proof=proof, blocks=len(blocks)))
             if len(blocks) < 2:
                 missing.append(key)
                 continue
-            delta = stats.effective_delta(
-                compare.lookup_noise_floor(noise_file, host=host_name, benchmark=bench, mode=mode)
-            )
+            delta = design.deltas[(bench, mode)]
+            gates += ab_blocks.starved_gates(measured.starved[(bench, mode)], len(blocks))
             # Blocks are in run order, so the halves are the first and second half of the run.
-            judgement = stats.judge_paired(blocks, delta=delta, gates=gates, check_drift=not aa)
-            comparisons.append(compare.Comparison(bench, mode, judgement))
+            # Instruction counts do not drift with the machine's load.
+            drift = not aa and design.metric == "time"
+            if design.until_decided:
+                stopped = measured.stopped.get((bench, mode), "")
+                judgement = stats.judge_sequential(blocks, delta=delta, gates=gates, check_drift=drift, stopped=stopped)
+            else:
+                judgement = stats.judge_paired(blocks, delta=delta, gates=gates, check_drift=drift)
+            unit = "second" if design.metric == "time" else "instructions"
+            comparisons.append(compare.Comparison(bench, mode, judgement, unit=unit))
             if aa:
-                floor = stats.noise_floor_from_blocks(blocks)
+                minimum = stats.MIN_DELTA if design.metric == "time" else MIN_DELTA_INSTRUCTIONS
+                floor = stats.noise_floor_from_blocks(blocks, minimum=minimum)
                 noise[key] = floor
                 compare.record_noise_floor(
                     noise_file,
                     host=host_name,
-                    benchmark=bench,
+                    benchmark=noise_key(bench, design.metric),
                     mode=mode,
                     delta=floor,
                     blocks=len(blocks),
@@ -300,11 +329,15 @@ def _judge(
     pipeline.step("verdict", sides[0].target.host, body)
     a_src, b_src = sides[0].source, sides[1].source
     labels = (a_src.label() if a_src else "A", b_src.label() if b_src else "A" if aa else "B")
+    tags = ("A", "A again" if aa else "B")
+    if design.mode_pair:
+        labels = (labels[0], labels[0])
+        tags = (f"A in mode {design.mode_pair[0]}", f"A in mode {design.mode_pair[1]}")
     report = compare.Report(
-        from_label=f"{labels[0]} (A)",
-        to_label=f"{labels[1]} ({'A again' if aa else 'B'})",
+        from_label=f"{labels[0]} ({tags[0]})",
+        to_label=f"{labels[1]} ({tags[1]})",
         comparisons=tuple(comparisons),
-        notes=("paired: interleaved blocks of one A and one B process in random order, same loops",),
+        notes=_notes(design),
         missing=tuple(missing),
     )
     if aa:

@@ -17,7 +17,18 @@ from armjit.flows import steps
 from armjit.flows.pipeline import StepContext
 from armjit.seams import gitops
 
-__all__ = ["Side", "fetch_logs", "jit_proof", "prepare", "process", "resolve_sources", "side_settings", "source_of"]
+__all__ = [
+    "Side",
+    "crash_gates",
+    "fetch_logs",
+    "jit_proof",
+    "pair_proof",
+    "prepare",
+    "process",
+    "resolve_sources",
+    "side_settings",
+    "source_of",
+]
 
 q = shlex.quote
 
@@ -91,12 +102,25 @@ def prepare(ctx: StepContext, target: steps.Target) -> str:
 
 
 def process(
-    ctx: StepContext, side: Side, bench: str, mode_name: str, output: str, *, loops: int, values: int, warmups: int
+    ctx: StepContext,
+    side: Side,
+    bench: str,
+    mode_name: str,
+    output: str,
+    *,
+    loops: int,
+    values: int,
+    warmups: int,
+    extra_env: dict[str, str] | None = None,
 ) -> Any:
+    """One pyperf process; ``extra_env`` (measurement variables for the JIT hook) is set and
+    passed through ``--inherit-environ`` like the mode's own variables."""
     from armjit.cinderx.commands import bench_command
 
     target = side.target
     mode = target.mode(mode_name)
+    if extra_env:
+        mode = replace(mode, env={**mode.env, **extra_env})
     cmd = bench_command(
         runner="pyperf",
         python=side.bench.python,
@@ -141,10 +165,32 @@ def jit_proof(
             gates.append(f"JIT activity on {side.label}: {verdict.message}")
     if not aa and proof.get("a", {}).get("threshold") != proof.get("b", {}).get("threshold"):
         gates.append("the JIT logged different thresholds on the two sides")
-    for side in (a, b):
+    return proof, gates + crash_gates(sides, key)
+
+
+def pair_proof(
+    ctx: StepContext, sides: list[Side], bench: str, pair: tuple[str, str]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """``--mode-pair``: one build, A in the first mode and B in the second; each side's JIT
+    activity is judged in its own mode (nojit must not compile, jitlist must)."""
+    gates = []
+    proof = {}
+    for side, mode in zip(sides, pair, strict=True):
+        counts = fetch_logs(ctx, side, mode)
+        expects = gate.compiles_expected(side.target.mode(mode), build=side.target.settings.build)
+        verdict = gate.judge_mode(mode, counts, expects_compiles=expects, expected_processes=1)
+        proof[side.label] = {"mode": mode, "main": verdict.main, "total": verdict.total, "threshold": verdict.threshold}
+        if not verdict.ok:
+            gates.append(f"JIT activity on {side.label} ({mode}): {verdict.message}")
+    return proof, gates + crash_gates(sides, f"{bench}/{pair[0]}->{pair[1]}")
+
+
+def crash_gates(sides: list[Side], key: str) -> list[str]:
+    gates = []
+    for side in sides:
         if side.successes.get(key, 0) < side.attempts.get(key, 0):
             gates.append(
                 f"{side.label} crashed in {side.attempts[key] - side.successes.get(key, 0)} of "
                 f"{side.attempts[key]} processes"
             )
-    return proof, gates
+    return gates

@@ -110,6 +110,9 @@ def run_verify(
     worktree: bool,
     progress: Progress,
     host: Host | None = None,
+    metric: str | None = None,
+    until_decided: bool = False,
+    budget: float = 0.0,
 ) -> VerifyOutcome:
     from armjit.flows.ab import run_ab
     from armjit.flows.baseline import run_baseline
@@ -118,11 +121,17 @@ def run_verify(
     base = _find_baseline(store, baseline_ref)
     recorded = base.record()
     settings = replace(baseline_settings(recorded), reports=str(reports), sync_upstream=False, worktree=worktree)
+    if metric is not None:
+        settings = replace(settings, metric=metric)
     explicit = set(recorded.explicit_settings or [])
     commit = recorded.commit
     can_pair = bool(settings.repo and commit) and paired != "no"
     if paired == "yes" and not can_pair:
         raise UsageError("--paired needs a baseline with a recorded commit of a --repo")
+    if not can_pair and (settings.metric != "time" or until_decided):
+        raise UsageError(
+            "--metric instructions and --until-decided need the paired method (a baseline commit of a --repo)"
+        )
     if can_pair:
         cand = BuildSource.worktree() if worktree else BuildSource.branch(settings.branch)
         against = "the working tree" if worktree else f"branch {settings.branch}"
@@ -137,6 +146,8 @@ def run_verify(
             reports=reports,
             progress=progress,
             host=host,
+            until_decided=until_decided,
+            budget=budget,
         )
         return VerifyOutcome(base, outcome.run, outcome.report, True, outcome.record)
     progress.message(f"verify: re-running baseline {base.run_id}'s parameters (unpaired comparison)")

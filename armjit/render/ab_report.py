@@ -7,11 +7,12 @@ from typing import Any
 
 from armjit.analysis import compare, stats
 from armjit.render import TableFormat, table
+from armjit.render.ab_noise import noise_table, save_narrowing_plot, sequence_table
 from armjit.render.baseline_report import tidy_paths
 from armjit.render.compare_report import comparison_findings_block, render_text
 from armjit.seams.store import RunDir
 
-__all__ = ["ab_text", "save_ab_plot", "write_ab_notes"]
+__all__ = ["ab_text", "save_ab_plot", "save_sequence_plot", "write_ab_notes"]
 
 
 def blocks_table(manifest: dict[str, Any], limit: int = 40) -> str:
@@ -20,7 +21,8 @@ def blocks_table(manifest: dict[str, Any], limit: int = 40) -> str:
         for index, blk in enumerate(blocks[:limit]):
             ratio = blk["b"] / blk["a"]
             rows.append((key, index + 1, blk["order"], f"{blk['a']:.6g}", f"{blk['b']:.6g}", f"{ratio:.4f}", ratio < 1))
-    return table(rows, ["bench/mode", "block", "order", "A s", "B s", "B/A (lower is better)", "B won"])
+    unit = "instructions" if (manifest.get("design") or {}).get("metric") == "instructions" else "s"
+    return table(rows, ["bench/mode", "block", "order", f"A {unit}", f"B {unit}", "B/A (lower is better)", "B won"])
 
 
 def crash_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
@@ -33,6 +35,7 @@ def crash_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
 
 def ab_text(manifest: dict[str, Any], report: compare.Report, noise: dict[str, float]) -> str:
     parts = [render_text(report), "", blocks_table(manifest), "", crash_table(manifest)]
+    parts += ["", noise_table(manifest, report)]
     won = [f"{c.mode}: B won {c.estimate.p_to_faster:.0%} of {c.estimate.n_from} blocks" for c in report.comparisons]
     parts += ["", "; ".join(won)]
     if noise:
@@ -50,18 +53,37 @@ def save_ab_plot(run: RunDir, report: compare.Report) -> str | None:
     return run.relative(written) if written else None
 
 
+def save_sequence_plot(run: RunDir, manifest: dict[str, Any], report: compare.Report) -> str | None:
+    """--until-decided: the interval narrowing as blocks were added (``ab-sequence.png``)."""
+    deltas = {f"{c.benchmark}/{c.mode}": c.decision.delta for c in report.comparisons}
+    written = save_narrowing_plot(manifest, run.file("ab-sequence.png"), deltas)
+    return run.relative(written) if written else None
+
+
+def _link(run: RunDir, notes_dir: Path, plot: str) -> str:
+    try:
+        return (run.path / plot).resolve().relative_to(notes_dir.resolve()).as_posix()
+    except ValueError:
+        return f"reports/runs/{run.run_id}/{plot}"
+
+
 def write_ab_notes(
-    run: RunDir, manifest: dict[str, Any], report: compare.Report, notes_dir: Path, plot: str | None
+    run: RunDir,
+    manifest: dict[str, Any],
+    report: compare.Report,
+    notes_dir: Path,
+    plot: str | None,
+    sequence_plot: str | None = None,
 ) -> None:
     from armjit.seams import notes
 
-    link = None
-    if plot:
-        try:
-            link = (run.path / plot).resolve().relative_to(notes_dir.resolve()).as_posix()
-        except ValueError:
-            link = f"reports/runs/{run.run_id}/{plot}"
+    link = _link(run, notes_dir, plot) if plot else None
     body = comparison_findings_block(report, title=f"Iteration: {manifest['kind']} `{manifest['run_id']}`", plot=link)
+    body += "\nBlocks, time and noise:\n\n" + noise_table(manifest, report, "github") + "\n"
+    if manifest.get("sequential"):
+        body += "\nThe interval after each block (--until-decided):\n\n" + sequence_table(manifest, "github") + "\n"
+        if sequence_plot:
+            body += f"\n![interval narrowing per block]({_link(run, notes_dir, sequence_plot)})\n"
     proof = [
         (mode, side, p.get("main"), p.get("total"), p.get("threshold"))
         for mode, m in manifest.get("modes", {}).items()
@@ -71,7 +93,16 @@ def write_ab_notes(
     body += table(proof, ["mode", "side", "__main__ compiles", "total", "threshold"], "github") + "\n"
     body += "\nCrash accounting:\n\n" + crash_table(manifest, "github") + "\n"
     body += (
-        f"\nDesign: {manifest['design']['blocks']} blocks, seed {manifest['design']['seed']}, "
+        f"\nDesign: {_design_line(manifest)}, seed {manifest['design']['seed']}, "
         f"{stats.RESAMPLES} bootstrap resamples over blocks.\n"
     )
     notes.upsert_block(notes_dir / "findings.md", f"{manifest['kind']}-{manifest['run_id']}", tidy_paths(body))
+
+
+def _design_line(manifest: dict[str, Any]) -> str:
+    design = manifest["design"]
+    if design.get("until_decided"):
+        budget = design.get("budget_seconds")
+        limit = f"a budget of {budget / 60:g} min" if budget else "no budget"
+        return f"blocks added until decided ({limit}; {design.get('sequential_method')})"
+    return f"{design['blocks']} blocks"

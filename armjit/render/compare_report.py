@@ -40,8 +40,12 @@ def _row(c: Comparison) -> list[Any]:
 
 
 def render_table(report: Report, fmt: TableFormat = "simple") -> str:
-    """The from -> to table; the headers carry the sign convention."""
-    return table([_row(c) for c in report.comparisons], HEADERS, fmt=fmt)
+    """The from -> to table; the headers carry the sign convention, and the unit: instruction
+    counts are labelled as such, never as time."""
+    headers = HEADERS
+    if any(c.unit == "instructions" for c in report.comparisons):
+        headers = ("mode", "benchmark", "from (instructions)", "to (instructions)", *HEADERS[4:])
+    return table([_row(c) for c in report.comparisons], headers, fmt=fmt)
 
 
 def render_text(report: Report) -> str:

@@ -16,6 +16,7 @@ Method (reference/benchmark-statistics.md §2):
   failed health gate (mode mismatch, crashes, too few processes) into "inconclusive".
 """
 
+from armjit.analysis.stats import sequential
 from armjit.analysis.stats.core import (
     CONFIDENCE,
     CV_WARN,
@@ -39,6 +40,7 @@ from armjit.analysis.stats.core import (
 )
 from armjit.analysis.stats.drift import Drift, drift_bias_bound, drift_gate, from_arm_drift, survives_drift
 from armjit.analysis.stats.estimates import expanded_tail, paired_estimate, t_quantile, unpaired_estimate
+from armjit.analysis.stats.sequential import judge_sequential
 from armjit.analysis.stats.verdicts import (
     blocks_needed,
     decide,
@@ -79,6 +81,7 @@ __all__ = [
     "from_arm_drift",
     "health_gates",
     "judge_paired",
+    "judge_sequential",
     "judge_unpaired",
     "noise_floor",
     "noise_floor_from_blocks",
@@ -88,6 +91,7 @@ __all__ = [
     "pct_change",
     "process_median",
     "quantile",
+    "sequential",
     "survives_drift",
     "t_quantile",
     "unpaired_estimate",
