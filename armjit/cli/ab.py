@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from invoke import Context
 
@@ -78,23 +79,21 @@ def ab(
     """Build --base and --cand side by side on the host; interleave them in blocks; paired verdict."""
     notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / "findings.md"])
+    args: dict[str, Any] = {
+        "base": base or None,
+        "cand": cand or None,
+        "blocks": int(blocks),
+        "aa": aa,
+        "until_decided": until_decided,
+        "mode_pair": _pair(mode_pair),
+        "budget": parse_duration(budget, "--budget") if budget else (DEFAULT_BUDGET if until_decided else 0.0),
+    }
     if settings.hosts:
-        args = {"base": base or None, "cand": cand or None, "blocks": int(blocks), "aa": aa}
         report = ab_fleet(settings, set(sources), reports=settings.reports_path, stream=sys.stderr, **args)
         fleet_summary(report, json_)
         return
     outcome = run_ab(
-        settings,
-        set(sources),
-        base=base or None,
-        cand=cand or None,
-        blocks=int(blocks),
-        aa=aa,
-        reports=settings.reports_path,
-        progress=Progress(sys.stderr, verbose=verbose),
-        until_decided=until_decided,
-        mode_pair=_pair(mode_pair),
-        budget=parse_duration(budget, "--budget") if budget else (DEFAULT_BUDGET if until_decided else 0.0),
+        settings, set(sources), reports=settings.reports_path, progress=Progress(sys.stderr, verbose=verbose), **args
     )
     plot = save_ab_plot(outcome.run, outcome.report)
     sequence_plot = save_sequence_plot(outcome.run, outcome.manifest, outcome.report)
