@@ -71,6 +71,7 @@ class Settings:
     strict_host_keys: bool = _s(False, "refuse hosts whose key is not known yet")
     ssh_config: str = _s("", "ssh_config file to read instead of ~/.ssh/config")
     connect_timeout: int = _s(10, "ssh connect timeout in seconds")
+    reconnect_for: int = _s(300, "seconds to keep reconnecting after a drop or stall before exiting (the step goes on)")
     # Remote layout
     remote_workdir: str = _s("/root/work/cinderx-main", "build tree on the host", "-RemoteWorkDir", "WORKDIR")
     remote_incoming: str = _s("/root/work/incoming", "upload dir on the host", "-RemoteIncomingDir", "INCOMING_DIR")
@@ -78,6 +79,8 @@ class Settings:
         "/opt/python-3.14/bin/python3.14", "python that builds the wheel", "-RemotePython", "PYTHON"
     )
     driver_venv: str = _s("/root/venv-cinderx314", "driver venv on the host", "-RemoteDriverVenv", "DRIVER_VENV")
+    wait: bool = _s(True, "wait while another run holds the host work dir (--no-wait: fail at once)")
+    wait_timeout: int = _s(3600, "seconds to wait for the host work dir before giving up")
     adopt_workdir: bool = _s(
         False,
         "take over an existing work dir armjit did not create: list what deploy would delete, then mark it",
@@ -302,6 +305,8 @@ def validate(s: Settings) -> None:
         (s.values, "--values"),
         (s.connect_timeout, "--connect-timeout"),
         (s.step_timeout, "--step-timeout"),
+        (s.reconnect_for, "--reconnect-for"),
+        (s.wait_timeout, "--wait-timeout"),
     ):
         if number < 1:
             raise UsageError(f"{flag} {number}: must be at least 1")

@@ -48,8 +48,18 @@ __all__ = [
 # The settings in groups, so that each task can say which it reads. tests/test_cli.py checks that
 # every setting is in exactly one group: a new setting has to be placed, or no task would take it.
 TARGET = ("repo", "upstream_remote", "upstream_branch", "branch", "sync_upstream", "rebase", "worktree", "sync_method")
-SSH = ("host", "user", "port", "key", "known_hosts", "strict_host_keys", "ssh_config", "connect_timeout")
-REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir")
+SSH = (
+    "host",
+    "user",
+    "port",
+    "key",
+    "known_hosts",
+    "strict_host_keys",
+    "ssh_config",
+    "connect_timeout",
+    "reconnect_for",
+)
+REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir", "wait", "wait_timeout")
 BUILD = ("build", "parallel", "build_env")
 GATES = ("runtime_test", "runtime_skip_tests", "smoke_autojit")
 BENCH = (

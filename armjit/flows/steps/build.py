@@ -43,7 +43,10 @@ def build_wheel(ctx: StepContext, target: Target) -> Wheel:
     env |= dict(item.split("=", 1) for item in s.build_env)
     outdir = f"{s.remote_workdir.rstrip('/')}/dist/armjit-{target.run.run_id}"
     result = ctx.run(
-        cinderx.build_wheel_command(s.remote_python, ctx.host.expand(outdir)), env=env, cwd=s.remote_workdir
+        cinderx.build_wheel_command(s.remote_python, ctx.host.expand(outdir)),
+        env=env,
+        cwd=s.remote_workdir,
+        detach=True,
     )
     wheel = cinderx.parse_wheel_path(result.stdout)
     if not wheel:
@@ -55,12 +58,12 @@ def driver_venv(ctx: StepContext, target: Target, wheel: str | None) -> Venv:
     """The venv that drives the benchmarks and runs the tests, with the build (``wheel``) in it."""
     s = target.settings
     venv = ctx.host.expand(s.driver_venv)
-    ctx.run(cinderx.ensure_venv_command(s.remote_python, venv), what="driver venv create")
+    ctx.run(cinderx.ensure_venv_command(s.remote_python, venv), what="driver venv create", detach=True)
     tools: tuple[str, ...] = ("pyperf",)
     if target.runner == "pyperformance" or not s.bench_script:
         tools = ("pyperf", "pyperformance")
     command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=tools)
-    ctx.run(command, what="driver venv install")
+    ctx.run(command, what="driver venv install", detach=True)
     return Venv(venv, cinderx.venv_python(venv))
 
 
@@ -95,6 +98,7 @@ def runtime_tests(ctx: StepContext, target: Target, driver_python: str) -> TestR
         f"{q(driver_python)} {q(target.remote_run)}/unittest_gate.py {q(ctx.host.expand(test_file))} {q(tokens)}",
         cwd=s.remote_workdir,
         check=False,
+        detach=True,
     )
     outcomes = cinderx.parse_test_gate(result.stdout)
     tests = [{"id": o.test_id, "status": o.status, "detail": o.detail[-500:]} for o in outcomes]

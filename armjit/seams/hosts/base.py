@@ -22,6 +22,7 @@ from armjit.seams.hosts.command import KILL_GRACE, CommandResult, LineSink, Line
 __all__ = ["DEFAULT_TIMEOUT", "BashHost", "Host", "HostTrust", "LentHost"]
 
 DEFAULT_TIMEOUT = 6 * 3600
+CLEANUP_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class Host(Protocol):
     def expand(self, path: str) -> str: ...
 
     def close(self) -> None: ...
+
+    def reset(self) -> None:
+        """Drop the session without waiting on it (stalled or lost); the next command reconnects."""
 
     @property
     def rsync_capable(self) -> bool:
@@ -130,13 +134,13 @@ class BashHost:
             result = _join_interruptibly(promise)
             exit_code, stdout, stderr = result.exited, result.stdout, result.stderr
         except KeyboardInterrupt:
-            self._kill_group(pidfile)
+            self._kill_group(pidfile, context)
             raise
         except ArmjitError:
             raise
         except Exception as exc:  # invoke CommandTimedOut, lost connections
             exit_code, stdout, stderr = _failure_from(exc)
-            self._kill_group(pidfile)
+            self._kill_group(pidfile, context)
         finally:
             out_tap.close_tap()
             err_tap.close_tap()
@@ -156,14 +160,37 @@ class BashHost:
             self._home = result.stdout.strip() or "/root"
         return self._home
 
-    def _kill_group(self, pidfile: str) -> None:
+    def _session_alive(self, context: Any) -> bool:
+        """Is ``context`` (what a command ran on) still the live session? Not after a reset."""
+        return True
+
+    def _kill_group(self, pidfile: str, context: Any) -> None:
+        # Only over the session the command ran on, and bounded: a kill sent over a dead or
+        # stalled connection must never hold up the exit (the host's timeout ends the command).
+        if not self._session_alive(context):
+            return
         quoted = shlex.quote(pidfile)
-        with contextlib.suppress(Exception):
-            self._control(f'[ -f {quoted} ] && kill -TERM -- -"$(cat {quoted})" 2>/dev/null; true')
+
+        def kill() -> None:
+            with contextlib.suppress(Exception):
+                self._control(f'[ -f {quoted} ] && kill -TERM -- -"$(cat {quoted})" 2>/dev/null; true')
+
+        worker = threading.Thread(target=kill, name="armjit-kill", daemon=True)
+        worker.start()
+        worker.join(CLEANUP_WAIT)
 
     def _cleanup_pidfiles(self) -> None:
-        with contextlib.suppress(Exception):
-            self._control(f"rm -f /tmp/armjit-{self._session}-*.pid")
+        # Bounded: over a dead connection this would hang, and closing must never block an exit.
+        def clean() -> None:
+            with contextlib.suppress(Exception):
+                self._control(f"rm -f /tmp/armjit-{self._session}-*.pid")
+
+        worker = threading.Thread(target=clean, name="armjit-cleanup", daemon=True)
+        worker.start()
+        worker.join(CLEANUP_WAIT)
+
+    def reset(self) -> None:
+        """Nothing to drop by default (this machine has no session)."""
 
 
 def _join_interruptibly(promise: Any) -> Any:
@@ -235,6 +262,9 @@ class LentHost:
 
     def close(self) -> None:
         """The owner closes it."""
+
+    def reset(self) -> None:
+        self._host.reset()
 
     @property
     def rsync_capable(self) -> bool:

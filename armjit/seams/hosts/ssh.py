@@ -10,6 +10,7 @@ import shutil
 import socket
 import stat
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,14 +72,14 @@ class SshHost(BashHost):
             if not key_path.is_file():
                 raise UsageError(f"--key {target.key}: no such key file")
             connect_kwargs["key_filename"] = str(key_path)
-        self._conn = fabric.Connection(
-            target.host,
-            user=self.user,
-            port=self.port,
-            config=config,
-            connect_timeout=target.connect_timeout,
-            connect_kwargs=connect_kwargs,
-        )
+        self._connection_args: dict[str, Any] = {
+            "user": self.user,
+            "port": self.port,
+            "config": config,
+            "connect_timeout": target.connect_timeout,
+            "connect_kwargs": connect_kwargs,
+        }
+        self._conn = fabric.Connection(target.host, **self._connection_args)
         self.address = self._conn.host  # the resolved HostName: what the host key is filed under
         self.name = f"{self.user}@{self.address}:{self.port}"
         self._opened = False
@@ -149,6 +150,9 @@ class SshHost(BashHost):
         self.open()
         return self._conn
 
+    def _session_alive(self, context: Any) -> bool:
+        return context is self._conn and bool(self._conn.is_connected)
+
     def _control(self, command: str) -> None:
         self._conn.run(command, warn=True, hide=True, in_stream=False, timeout=30)
 
@@ -171,6 +175,19 @@ class SshHost(BashHost):
         if not self._conn.is_connected:
             return ConnectionLost(f"{what} failed: connection lost ({exc or type(exc).__name__})")
         return ArmjitError(f"{what} failed: {exc}")
+
+    def reset(self) -> None:
+        """Give up the current session without waiting for it (a stalled or dropped one): its
+        socket is shut at once, so anything blocked on it wakes; the next command reconnects."""
+        import fabric
+
+        old, self._conn = self._conn, fabric.Connection(self.target.host, **self._connection_args)
+        self._opened = False
+        transport = old.transport
+        if transport is not None and transport.sock is not None:
+            with contextlib.suppress(OSError):
+                transport.sock.shutdown(socket.SHUT_RDWR)
+        threading.Thread(target=_quietly_close, args=(old,), name="armjit-drop", daemon=True).start()
 
     def close(self) -> None:
         if self._opened:
@@ -243,6 +260,11 @@ def configured_identities(ssh_config: Path | None, host: str) -> list[str]:
         return []
     files: list[str] = list(config.lookup(host).get("identityfile", []))
     return [f for f in files if Path(f).expanduser().is_file()]
+
+
+def _quietly_close(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
 
 
 def _is_refused(exc: BaseException) -> bool:
