@@ -79,9 +79,11 @@ class HostWork:
     def end(self, error: BaseException | None, progress: Progress) -> None:
         """Release the lease, or keep it when a detached step of this run goes on on the host."""
         still = self.follower.current
-        if still is not None and isinstance(error, KeyboardInterrupt | StepDetached):
+        if still is not None and error is not None:
+            # Left while following a detached step (Ctrl-C, a lost connection, a changed host
+            # key): the step goes on on the host, so the run keeps the host until attach or cancel.
             self.lease.keep()
-            if isinstance(error, KeyboardInterrupt):
+            if not isinstance(error, StepDetached):  # its own message already says this
                 progress.message(f"{still} is still running on {self.host.name}: {_hint(self.run_id)}")
             return
         self.lease.release()
