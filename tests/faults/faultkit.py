@@ -36,6 +36,7 @@ class Baseline:
     repo: Any
     root: Path
     extra: tuple[str, ...] = ()
+    processes: int = 3  # benchmark worker processes per mode: more makes a benchmark last longer
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
@@ -70,7 +71,7 @@ class Baseline:
             "--driver-venv", str(r / "venv-driver"),
             "--bench-script", "bench/bm_fixture.py",
             "--modes", "nojit,jitlist",
-            "--processes", "3", "--values", "2", "--warmups", "1",
+            "--processes", str(self.processes), "--values", "2", "--warmups", "1",
             *self.extra, *more,
         ]  # fmt: skip
 

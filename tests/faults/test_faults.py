@@ -15,6 +15,7 @@ from faultkit import Baseline, check_complete, first_line, only_run, record_row
 
 
 def test_drops_mid_build_and_mid_benchmark_cost_a_reconnect(faulty: Baseline) -> None:
+    faulty.processes = 6
     proc = faulty.start(faulty.argv())
     build = faulty.wait_for_step("build-wheel-1", proc)
     assert not (build / "exit.json").exists()
@@ -28,7 +29,7 @@ def test_drops_mid_build_and_mid_benchmark_cost_a_reconnect(faulty: Baseline) ->
     recovered = time.monotonic()
     assert proc.returncode == 0, err[-3000:]
     run = only_run(faulty.reports)
-    m = check_complete(run)
+    m = check_complete(run, processes=6)
     assert running, "the benchmark ended before the drop: the fault missed"
     # One supervisor per step, started once: nothing ran twice.
     for key in ("build-wheel-1", "bench-nojit-1"):
@@ -166,6 +167,7 @@ def test_a_changed_host_key_mid_run_stops_following_and_attach_finishes(faulty: 
 
 
 def test_ctrl_c_with_a_dead_connection_exits_at_once_and_cancel_stops_the_host(faulty: Baseline) -> None:
+    faulty.processes = 40  # long enough to still run when cancel comes
     proc = faulty.start(faulty.argv())
     bench = faulty.wait_for_step("bench-nojit-1", proc)
     stopped = faulty.stall()

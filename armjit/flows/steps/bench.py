@@ -207,9 +207,17 @@ def _fetch_mode(ctx: StepContext, target: Target, name: str, output: str, record
 def _fetch(ctx: StepContext, remote: str, local: Path) -> None:
     """Download next to ``local`` and rename: a dropped connection never leaves half a file."""
     partial = local.with_name(f".{local.name}.part")
-    try:
+
+    def download() -> None:
         ctx.host.get(remote, partial)
         partial.replace(local)
+
+    try:
+        follower = ctx.pipeline.follower
+        if follower is None:
+            download()
+        else:  # a drop mid-fetch costs a reconnect, like a drop mid-benchmark
+            follower.reconnecting(f"the fetch of step {ctx.name}", download)
     finally:
         partial.unlink(missing_ok=True)
 

@@ -209,7 +209,7 @@ class Follower:
         full = wrap_command(command, env=env, cwd=self.host.expand(cwd) if cwd else None, timeout=timeout)
         self.current = label
         started = time.monotonic()
-        self._with_reconnect(label, lambda: self._start(key, full))
+        self.reconnecting(label, lambda: self._start(key, full))
         out, err = bytearray(), bytearray()
         decoders = [codecs.getincrementaldecoder("utf-8")("replace") for _ in range(2)]
         handle = log.open("a", encoding="utf-8", errors="replace") if log else None
@@ -237,7 +237,7 @@ class Follower:
         first = time.monotonic()
         pause = 0.2
         while True:
-            state = self._with_reconnect(label, lambda: self._poll(state_dir, len(out), len(err)))
+            state = self.reconnecting(label, lambda: self._poll(state_dir, len(out), len(err)))
             for buffer, chunk, decoder, tap in zip((out, err), (state.out, state.err), decoders, taps, strict=True):
                 buffer.extend(chunk)
                 if chunk:
@@ -249,7 +249,7 @@ class Follower:
                 return state
             if state.started and not state.alive:
                 # Once more: it may have ended between reading its state and its pid.
-                again = self._with_reconnect(label, lambda: self._poll(state_dir, len(out), len(err)))
+                again = self.reconnecting(label, lambda: self._poll(state_dir, len(out), len(err)))
                 if again.exit_code is None and not again.alive:
                     return again
                 continue
@@ -271,8 +271,9 @@ class Follower:
                 raise ConnectionLost(result.stderr.strip() or "connection lost") from None
             raise ArmjitError(f"cannot follow {state_dir} on {self.host.name}: {result.tail(1)}") from None
 
-    def _with_reconnect(self, label: str, call: Callable[[], T]) -> T:
-        """``call()``; on a stalled or lost connection, reconnect with backoff for a bounded time."""
+    def reconnecting(self, label: str, call: Callable[[], T]) -> T:
+        """``call()``; on a stalled or lost connection, reconnect with backoff for a bounded time
+        and call again (``call`` must be safe to repeat: a poll, a start, a download)."""
         give_up: float | None = None
         delay = 1.0
         while True:

@@ -93,6 +93,10 @@ class SshHost(BashHost):
         """Connect, or reconnect after a drop: every session passes the same host-key policy."""
         if self._opened and self._conn.is_connected:
             return
+        if self._opened:
+            # A dropped session: start from a new Connection, or fabric would hand out the SFTP
+            # client it cached on the dead one ("Socket is closed" on the next download).
+            self.reset()
         import paramiko
 
         client = self._conn.client
