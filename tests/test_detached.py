@@ -84,7 +84,7 @@ def test_the_command_outlives_its_follower_and_cancel_ends_its_group(tmp_path: P
         "from armjit.seams.hosts.detached import Follower;"
         f"f = Follower(LocalHost(), {str(tmp_path / 'run')!r}, sys.executable, reconnect_for=5, stall_after=10,"
         " notify=print, hint='h');"
-        f"f.run('long-1', 'touch {marker}; sleep 300 & sleep 300; wait', label='step long', timeout=600)"
+        f"f.run('long-1', 'touch {marker}; sleep 300.5123 & sleep 300.5123; wait', label='step long', timeout=600)"
     )
     proc = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 60
@@ -100,8 +100,9 @@ def test_the_command_outlives_its_follower_and_cancel_ends_its_group(tmp_path: P
     assert f.running() == ["long-1"]
     assert f.cancel_all() == ["long-1"]
     assert not _alive(info["pid"]) and not _alive(info["child"])
-    group = subprocess.run(["pgrep", "-g", str(info["child"])], capture_output=True, text=True, check=False)
-    assert group.stdout.strip() == ""  # both sleeps are gone too
+    time.sleep(0.5)  # SIGKILL is delivered at once, but the kernel may take a moment to end them
+    left = subprocess.run(["pgrep", "-f", "sleep 300.5123"], capture_output=True, text=True, check=False)
+    assert left.stdout.strip() == ""  # both sleeps are gone too (timeout(1) was in the group)
     assert json.loads((state / "exit.json").read_text())["cancelled"] is True
     assert f.running() == []
 

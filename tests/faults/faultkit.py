@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,20 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS: list[dict[str, str]] = []  # the reliability table, one row per fault (see conftest.py)
 
 
+_GENERIC = (
+    (re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}_[A-Za-z0-9._-]+?(?=[,:) ]|$)"), "RUN"),
+    (re.compile(r"\S+@127\.0\.0\.1:\d+"), "HOST"),
+    (re.compile(r"\S+@\S+ \(run RUN"), "USER@MACHINE (run RUN"),
+    (re.compile(r"pid \d+"), "pid PID"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"), "TIME"),
+    (re.compile(r"SHA256:\S+"), "SHA256:..."),
+)
+
+
 def record_row(fault: str, sees: str, kept: str, recover: float | None) -> None:
+    """One row of the reliability table; run ids, ports, pids and times made generic."""
+    for pattern, text in _GENERIC:
+        sees = pattern.sub(text, sees)
     ROWS.append({"fault": fault, "sees": sees, "kept": kept, "recover": "" if recover is None else f"{recover:.1f} s"})
 
 

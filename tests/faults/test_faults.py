@@ -81,9 +81,8 @@ def test_kill_9_at_the_build_then_resume(faulty: Baseline) -> None:
     assert steps.count("build-wheel") == 1 and steps.count("bench-nojit") == 1
     assert faulty.leftovers() == []
     assert not faulty.lease().exists()
-    record_row(
-        "kill -9 of armjit mid-build, then `baseline --resume`", "the shell's prompt", "deploy, the build", recovered
-    )
+    sees = first_line(resumed.stderr, "kept")
+    record_row("kill -9 of armjit mid-build, then `baseline --resume RUN`", sees, "deploy, the build", recovered)
 
 
 def test_kill_9_at_a_benchmark_then_attach(faulty: Baseline) -> None:
@@ -103,7 +102,7 @@ def test_kill_9_at_a_benchmark_then_attach(faulty: Baseline) -> None:
     assert faulty.leftovers() == []
     record_row(
         "kill -9 of armjit mid-benchmark, then `attach`",
-        "the shell's prompt",
+        first_line(attached.stderr, "kept"),
         "every step that passed, the running benchmark",
         recovered,
     )
@@ -211,7 +210,7 @@ def test_nothing_half_written_when_armjit_dies_anywhere(faulty: Baseline, tmp_pa
     assert subprocess.run(["pgrep", "-f", str(faulty.remote_root)], capture_output=True, check=False).returncode == 1
     record_row(
         "kill -9 of armjit mid-venv, then `attach --run RUN`",
-        "the shell's prompt",
+        first_line(attached.stderr, "kept"),
         "every step that passed",
         time.monotonic() - killed,
     )

@@ -206,7 +206,9 @@ class Follower:
         log: Path | None = None,
     ) -> CommandResult:
         """Run ``command`` detached under ``key`` (or re-join it) and follow it to its end."""
-        full = wrap_command(command, env=env, cwd=self.host.expand(cwd) if cwd else None, timeout=timeout)
+        # exec: timeout(1) becomes the supervisor's child and stays in its process group (it would
+        # make a group of its own under a shell), so cancel ends the whole tree.
+        full = "exec " + wrap_command(command, env=env, cwd=self.host.expand(cwd) if cwd else None, timeout=timeout)
         self.current = label
         started = time.monotonic()
         self.reconnecting(label, lambda: self._start(key, full))
@@ -267,9 +269,11 @@ class Follower:
         try:
             return parse_poll(result.stdout)
         except ValueError:
-            if result.exit_code == 255:
-                raise ConnectionLost(result.stderr.strip() or "connection lost") from None
-            raise ArmjitError(f"cannot follow {state_dir} on {self.host.name}: {result.tail(1)}") from None
+            if result.exit_code in (1, 2, 126, 127) and result.stderr.strip():
+                # The host answered, with an error: no reconnect cures that.
+                raise ArmjitError(f"cannot follow {state_dir} on {self.host.name}: {result.tail(1)}") from None
+            # No answer (the session died under the poll: exit 255, or -1 shown as 124).
+            raise ConnectionLost(result.stderr.strip() or "connection lost") from None
 
     def reconnecting(self, label: str, call: Callable[[], T]) -> T:
         """``call()``; on a stalled or lost connection, reconnect with backoff for a bounded time
