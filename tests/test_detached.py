@@ -178,3 +178,22 @@ def test_a_stale_lease_is_taken_over_with_a_warning_unless_its_supervisor_beats(
     assert (holder_of(host, workdir) or pytest.fail()).run_id == "run-b"
     taker.release()
     assert not list(Path(workdir).parent.glob(".work.armjit-lease*"))  # nothing left beside the work dir
+
+
+def test_invoke_hosts_shows_who_holds_the_work_dir(tmp_path: Path) -> None:
+    from invoke_cli import run_invoke
+
+    workdir = tmp_path / "srv" / "work"
+    args = ("hosts", "--host", "local", "--remote-workdir", str(workdir))
+    free = run_invoke(*args, timeout=120)
+    assert free.returncode == 0, free.stderr
+    assert "free" in free.stdout
+    lease = Lease(LocalHost(), str(workdir), owner("run-held"))
+    lease.acquire(wait=False, timeout=1, notify=print)
+    try:
+        held = run_invoke(*args, timeout=120)
+    finally:
+        lease.release()
+    assert held.returncode == 0, held.stderr
+    row = held.stdout.strip().splitlines()[-1]
+    assert "run-held" in row and f"pid {os.getpid()}" in row and "s ago" in row
