@@ -26,7 +26,7 @@ ROWS: list[dict[str, str]] = []  # the reliability table, one row per fault (see
 
 
 _GENERIC = (
-    (re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}_[A-Za-z0-9._-]+?(?=[,:) ]|$)"), "RUN"),
+    (re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}_[A-Za-z0-9._-]+?(?=[,:) `]|$)"), "RUN"),
     (re.compile(r"\S+@127\.0\.0\.1:\d+"), "HOST"),
     (re.compile(r"\S+@\S+ \(run RUN"), "USER@MACHINE (run RUN"),
     (re.compile(r"pid \d+"), "pid PID"),

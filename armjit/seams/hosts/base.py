@@ -22,7 +22,7 @@ from armjit.seams.hosts.command import KILL_GRACE, CommandResult, LineSink, Line
 __all__ = ["DEFAULT_TIMEOUT", "BashHost", "Host", "HostTrust", "LentHost"]
 
 DEFAULT_TIMEOUT = 6 * 3600
-CLEANUP_WAIT = 2.0
+CLEANUP_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,10 @@ class Host(Protocol):
         """Drop the session without waiting on it (stalled or lost); the next command reconnects."""
 
     @property
+    def sessions(self) -> int:
+        """Sessions opened so far: more than one means it reconnected after a drop."""
+
+    @property
     def rsync_capable(self) -> bool:
         """Can ``rsync_push`` work from this machine (rsync here; the host's own rsync is probed)?"""
 
@@ -90,6 +94,7 @@ class BashHost:
         self._counter = 0
         self._home: str | None = None
         self._lock = threading.Lock()
+        self.sessions = 0
 
     # -- subclass hooks -------------------------------------------------------------------
     def _context(self) -> Any:
@@ -235,6 +240,10 @@ class LentHost:
         self.name = host.name
         self.user = host.user
         self.is_local = host.is_local
+
+    @property
+    def sessions(self) -> int:
+        return self._host.sessions
 
     def run(
         self,

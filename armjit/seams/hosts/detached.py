@@ -238,8 +238,13 @@ class Follower:
         state_dir = self.state_dir(key)
         first = time.monotonic()
         pause = 0.2
+        sessions = self.host.sessions
         while True:
             state = self.reconnecting(label, lambda: self._poll(state_dir, len(out), len(err)))
+            if self.host.sessions > sessions and sessions:
+                # The session dropped between two polls and the poll reconnected by itself.
+                self.notify(f"connection to {self.host.name} lost during {label}: reconnected, the step went on")
+            sessions = self.host.sessions
             for buffer, chunk, decoder, tap in zip((out, err), (state.out, state.err), decoders, taps, strict=True):
                 buffer.extend(chunk)
                 if chunk:

@@ -112,6 +112,7 @@ class SshHost(BashHost):
         policy = keys.KeyPolicy(known, strict=self.target.strict, label=self.name)
         client.set_missing_host_key_policy(policy)  # paramiko only calls its missing_host_key
         self._connect(known)
+        self.sessions += 1
         transport = self._conn.transport
         transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport.set_keepalive(15)
