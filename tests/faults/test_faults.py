@@ -217,3 +217,30 @@ def test_nothing_half_written_when_armjit_dies_anywhere(faulty: Baseline, tmp_pa
         "every step that passed",
         time.monotonic() - killed,
     )
+
+
+def test_a_host_that_stays_away_ends_in_detached_and_attach_finishes(faulty: Baseline) -> None:
+    faulty.processes = 12
+    proc = faulty.start(faulty.argv("--reconnect-for", "5"))
+    faulty.wait_for_step("bench-nojit-1", proc)
+    faulty.sshd.stop()  # the host is gone: no session, no new connection
+    gone = time.monotonic()
+    _out, err = proc.communicate(timeout=300)
+    faulty.sshd.start()
+    assert proc.returncode == 2, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("armjit: ") and "unreachable for 5s during step bench-nojit" in last, err[-2000:]
+    assert "invoke attach" in last and "invoke cancel" in last
+    run = only_run(faulty.reports)
+    assert json.loads((run / "run.json").read_text())["status"] == "detached"
+    assert faulty.lease().exists()  # the benchmark goes on, so the host stays this run's
+    attached = faulty.run(faulty.task_argv("attach"))
+    assert attached.returncode == 0, attached.stderr[-3000:]
+    check_complete(run, processes=12)
+    assert faulty.leftovers() == [] and not faulty.lease().exists()
+    record_row(
+        "host gone longer than --reconnect-for, then `attach`",
+        last.removeprefix("armjit: "),
+        "the benchmark (it ran on); every step that passed",
+        time.monotonic() - gone,
+    )

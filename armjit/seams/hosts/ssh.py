@@ -83,6 +83,7 @@ class SshHost(BashHost):
         self.address = self._conn.host  # the resolved HostName: what the host key is filed under
         self.name = f"{self.user}@{self.address}:{self.port}"
         self._opened = False
+        self._open_lock = threading.Lock()
         self._trust: HostTrust | None = None
 
     @property
@@ -91,6 +92,12 @@ class SshHost(BashHost):
 
     def open(self) -> None:
         """Connect, or reconnect after a drop: every session passes the same host-key policy."""
+        if self._opened and self._conn.is_connected:
+            return
+        with self._open_lock:  # one reconnect at a time (the lease's heartbeat runs in a thread)
+            self._open()
+
+    def _open(self) -> None:
         if self._opened and self._conn.is_connected:
             return
         if self._opened:
