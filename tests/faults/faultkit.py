@@ -51,6 +51,7 @@ class Baseline:
     root: Path
     extra: tuple[str, ...] = ()
     processes: int = 3  # benchmark worker processes per mode: more makes a benchmark last longer
+    reconnect_for: int = 120
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     @property
@@ -69,7 +70,7 @@ class Baseline:
             "--known-hosts", str(s.known_hosts_path),
             "--reports", str(self.reports),
             "--connect-timeout", "5",
-            "--reconnect-for", "120",
+            "--reconnect-for", str(self.reconnect_for),
         ]  # fmt: skip
 
     def argv(self, *more: str) -> list[str]:

@@ -220,8 +220,8 @@ def test_nothing_half_written_when_armjit_dies_anywhere(faulty: Baseline, tmp_pa
 
 
 def test_a_host_that_stays_away_ends_in_detached_and_attach_finishes(faulty: Baseline) -> None:
-    faulty.processes = 12
-    proc = faulty.start(faulty.argv("--reconnect-for", "5"))
+    faulty.processes, faulty.reconnect_for = 12, 5
+    proc = faulty.start(faulty.argv())
     faulty.wait_for_step("bench-nojit-1", proc)
     faulty.sshd.stop()  # the host is gone: no session, no new connection
     gone = time.monotonic()
