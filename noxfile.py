@@ -13,14 +13,21 @@ nox.options.reuse_venv = "yes"
 def tests(session: nox.Session) -> None:
     """armjit's own suite: real git repos, a real sshd on 127.0.0.1, real pyperf (no e2e tier)."""
     session.install("-e", ".[test,plot]", "pip")  # tests build wheels with `python -m pip`
-    session.run("pytest", "-m", "not e2e", *session.posargs)
+    session.run("pytest", "-m", "not e2e and not faults", *session.posargs)
 
 
 @nox.session(default=False)
 def e2e(session: nox.Session) -> None:
     """End to end against a real CinderX host (Debian sid chroot + sshd on 127.0.0.1; needs root)."""
     session.install("-e", ".[test]", "pip")
-    session.run("pytest", "-m", "e2e", "tests/e2e", *session.posargs, env={"ARMJIT_E2E": "1"})
+    session.run("pytest", "-m", "e2e and not faults", "tests/e2e", *session.posargs, env={"ARMJIT_E2E": "1"})
+
+
+@nox.session(default=False)
+def faults(session: nox.Session) -> None:
+    """The fault tier: dropped, stalled and re-keyed connections, killed armjit, two runs at once."""
+    session.install("-e", ".[test,plot]", "pip")
+    session.run("pytest", "-m", "faults", "tests/faults", "tests/e2e", *session.posargs, env={"ARMJIT_E2E": "1"})
 
 
 @nox.session

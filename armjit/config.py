@@ -78,6 +78,7 @@ class Settings:
     hosts: tuple[str, ...] = _s(
         (), "several hosts at once, in parallel: hosts as --host takes them, or @GROUP from the hosts groups"
     )
+    reconnect_for: int = _s(300, "seconds to keep reconnecting after a drop or stall before exiting (the step goes on)")
     # Remote layout
     remote_workdir: str = _s("/root/work/cinderx-main", "build tree on the host", "-RemoteWorkDir", "WORKDIR")
     remote_incoming: str = _s("/root/work/incoming", "upload dir on the host", "-RemoteIncomingDir", "INCOMING_DIR")
@@ -85,6 +86,8 @@ class Settings:
         "/opt/python-3.14/bin/python3.14", "python that builds the wheel", "-RemotePython", "PYTHON"
     )
     driver_venv: str = _s("/root/venv-cinderx314", "driver venv on the host", "-RemoteDriverVenv", "DRIVER_VENV")
+    wait: bool = _s(True, "wait while another run holds the host work dir (--no-wait: fail at once)")
+    wait_timeout: int = _s(3600, "seconds to wait for the host work dir before giving up")
     adopt_workdir: bool = _s(
         False,
         "take over an existing work dir armjit did not create: list what deploy would delete, then mark it",
@@ -339,6 +342,8 @@ def validate(s: Settings) -> None:
         (s.keepalive_interval, "--keepalive-interval"),
         (s.keepalive_count, "--keepalive-count"),
         (s.step_timeout, "--step-timeout"),
+        (s.reconnect_for, "--reconnect-for"),
+        (s.wait_timeout, "--wait-timeout"),
     ):
         if number < 1:
             raise UsageError(f"{flag} {number}: must be at least 1")

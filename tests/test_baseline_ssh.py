@@ -113,7 +113,11 @@ def test_inactive_jit_fails_the_gate_and_names_the_cause(sshd_host: Any, target_
     assert "| baseline" in errors and "nothing enables the JIT" in errors  # the Errors Encountered row
 
 
-def test_ctrl_c_kills_the_remote_build_and_keeps_the_record(sshd_host: Any, target_repo: Any, tmp_path: Path) -> None:
+def test_ctrl_c_keeps_the_record_and_cancel_stops_the_remote_build(
+    sshd_host: Any, target_repo: Any, tmp_path: Path
+) -> None:
+    # The build runs detached on the host (README "Reliability"): Ctrl-C stops armjit, says what
+    # still runs there and how to stop it; `invoke cancel RUN` stops it.
     argv = baseline_argv(sshd_host, target_repo, tmp_path, "--build-env", "CINDERX_FIXTURE_BUILD_SECONDS=60")
     # As from a terminal: SIGINT at its default disposition (a background job of a non-interactive
     # shell, e.g. under some CI runners, starts with SIGINT ignored and Python would never see it).
@@ -140,7 +144,21 @@ def test_ctrl_c_kills_the_remote_build_and_keeps_the_record(sshd_host: Any, targ
     m = json.loads(only_run(tmp_path).joinpath("run.json").read_text())
     assert m["status"] == "interrupted"
     assert {s["name"]: s["status"] for s in m["steps"]}["build-wheel"] == "interrupted"
+    assert f"step build-wheel is still running on {m['host']['name']}" in err
+    assert f"invoke cancel {m['run_id']}" in err
+    remote_root = str(tmp_path / "remote root")
+    still = subprocess.run(["pgrep", "-f", remote_root], capture_output=True, text=True, check=False)
+    assert still.stdout.strip() != ""  # the build goes on ...
+    flags = [*argv[argv.index("--host") : argv.index("--repo")], "--reports", str(tmp_path / "reports")]
+    cancel = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(ROOT), "cancel", *flags, m["run_id"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert cancel.returncode == 0 and "build-wheel-1" in cancel.stdout, cancel.stderr[-2000:]
     time.sleep(1)
-    left = subprocess.run(["pgrep", "-f", "fixture_backend|pip wheel"], capture_output=True, text=True, check=False)
-    assert left.stdout.strip() == "", left.stdout
+    left = subprocess.run(["pgrep", "-af", remote_root], capture_output=True, text=True, check=False)
+    assert [line for line in left.stdout.splitlines() if "pgrep" not in line] == []  # ... until cancel
     assert (only_run(tmp_path) / "logs").is_dir()

@@ -56,9 +56,11 @@ def _sshd_sessions(listener: int) -> list[int]:
 
 @pytest.mark.ssh
 @pytest.mark.slow
-def test_a_connection_lost_mid_benchmark_fails_the_run_and_names_the_step(
+def test_a_connection_lost_mid_benchmark_costs_a_reconnect_and_a_failing_step_is_named(
     sshd_host: Any, target_repo: Any, tmp_path: Path
 ) -> None:
+    # The benchmark runs detached on the host (README "Reliability"): the drop costs a reconnect,
+    # not the run. The benchmark then dies on its own, and the record names that step.
     target_repo.commit_file("bench/bm_fixture.py", HANGING_BENCH, "a benchmark that hangs")
     argv = baseline_argv(sshd_host, target_repo, tmp_path, "--modes", "jitlist", "--no-sync-upstream")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -77,11 +79,14 @@ def test_a_connection_lost_mid_benchmark_fails_the_run_and_names_the_step(
         for pid in _sshd_sessions(listener):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        _, err = proc.communicate(timeout=300)
+        time.sleep(3)
+        assert proc.poll() is None  # still following the benchmark over a new connection
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(bench_pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode != 0, err[-3000:]
+    assert "lost during step bench-jitlist" in err, err[-3000:]
     m = json.loads((only_run(tmp_path) / "run.json").read_text())
     assert m["status"] == "failed", m.get("failure")
     assert m["failure"]["step"] == "bench-jitlist"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from armjit.cli import ab, baseline, compare, doctor, history, iteration, mine, verify
+from armjit.cli import ab, baseline, compare, detach, doctor, history, iteration, mine, verify
 
 __all__ = ["main", "namespace", "ns"]
 
@@ -17,7 +17,7 @@ def namespace(*, repo_from_cwd: bool = False) -> Collection:
     """The tasks in one collection. ``repo_from_cwd``: the checkout around the working directory is
     the default ``--repo`` (the console script is run from inside a CinderX checkout)."""
     collection = Collection()
-    for module in (baseline, mine, compare, ab, verify, iteration, doctor, history):
+    for module in (baseline, mine, compare, ab, verify, iteration, doctor, history, detach):
         for task in module.TASKS:
             collection.add_task(task)
     # Read by the settings resolver (armjit/cli/_task.py); invoke's config carries it to every task.

@@ -61,10 +61,11 @@ SSH = (
     "connect_timeout",
     "keepalive_interval",
     "keepalive_count",
+    "reconnect_for",
     "hosts",
     "reference",
 )
-REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir")
+REMOTE = ("remote_workdir", "remote_incoming", "remote_python", "driver_venv", "adopt_workdir", "wait", "wait_timeout")
 BUILD = ("build", "parallel", "build_env", "deps_dir", "min_free_build", "min_free_venv")
 GATES = ("runtime_test", "runtime_skip_tests", "smoke_autojit")
 BENCH = (

@@ -23,12 +23,26 @@ __all__ = ["TASKS", "fleet_summary"]
 
 @armjit_task(
     settings=ALL,
-    help={"json": "print the run record's summary as JSON", "verbose": "stream every output line of every step"},
+    help={
+        "json": "print the run record's summary as JSON",
+        "verbose": "stream every output line of every step",
+        "resume": "go on with run RUN from the first step that did not finish, with its recorded settings",
+    },
 )
 def baseline(
-    c: Context, settings: Settings, sources: dict[str, str], json_: bool = False, verbose: bool = False
+    c: Context,
+    settings: Settings,
+    sources: dict[str, str],
+    json_: bool = False,
+    verbose: bool = False,
+    resume: str = "",
 ) -> None:
     """Sync, build, test, smoke and benchmark every JIT mode on the host; fetch everything back."""
+    if resume:
+        from armjit.cli.detach import go_on
+
+        go_on(settings, sources, resume, verbose=verbose)
+        return
     if settings.hosts:
         fleet_summary(baseline_fleet(settings, set(sources), reports=settings.reports_path, stream=sys.stderr), json_)
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,10 +23,12 @@ from armjit.cinderx.runners import measurement
 from armjit.config import Settings, checked_host_dirs
 from armjit.errors import GateFailed
 from armjit.flows import steps
+from armjit.flows.hostwork import HostWork, reopen
 from armjit.flows.pipeline import Pipeline
 from armjit.render.progress import Progress
 from armjit.seams.hosts import Host, use_host
-from armjit.seams.records import HostFacts, RemotePaths, RunRecord
+from armjit.seams.hosts.detached import StepDetached
+from armjit.seams.records import HostFacts, RemotePaths, RunRecord, StepRecord
 from armjit.seams.store import RunDir, RunStore
 
 __all__ = [
@@ -134,9 +137,12 @@ def run_baseline(
     reports: Path,
     progress: Progress,
     host: Host | None = None,
+    resume: RunDir | None = None,
 ) -> BaselineOutcome:
     """Run the whole pipeline. Bad input raises UsageError before anything is written.
     ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it).
+    ``resume``: a run that did not end ok, to go on with (its recorded settings are ``settings``):
+    steps that passed are kept, detached steps are re-joined or read back, never run again.
 
     Long because it is the run's story in order (checks, host, record, steps, verdict, notes) and
     its one ``try``/``finally`` must see all of it: whatever ends the run is recorded once, there.
@@ -172,18 +178,30 @@ def run_baseline(
         progress.message(line)
 
     commit = gitops.head_commit(repo, settings.branch) if repo is not None else None
-    run, record = RunStore(reports / "runs").new_run(
-        "baseline", dt.datetime.now(dt.UTC), (commit or "nocommit")[:8], host_label(host)
-    )
-    # Named after the unique run id: concurrent runs on one host never share a remote run dir.
-    remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
-    _describe_run(record, settings, explicit, host, remote_run, cannot)
+    if resume is None:
+        run, record = RunStore(reports / "runs").new_run(
+            "baseline", dt.datetime.now(dt.UTC), (commit or "nocommit")[:8], host_label(host)
+        )
+        # Named after the unique run id: concurrent runs on one host never share a remote run dir.
+        remote_run = f"{settings.remote_incoming.rstrip('/')}/armjit-runs/{run.run_id}"
+        _describe_run(record, settings, explicit, host, remote_run, cannot)
+        prior: dict[str, StepRecord] = {}
+    else:
+        run, record, remote_run, prior = reopen(resume, repo, commit)
+    try:
+        work = HostWork.begin(host, settings, run.run_id, remote_run, "invoke baseline", progress)
+    except BaseException:
+        host.close()
+        if resume is None:
+            shutil.rmtree(run.path, ignore_errors=True)  # nothing was written into it yet
+        raise
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
+    pipeline.follower = work.follower
     pipeline.save()
-    progress.message(f"run {run.run_id} on {host.name}")
+    progress.message(f"run {run.run_id} on {host.name}" + (" (resumed)" if resume is not None else ""))
     target = steps.Target(settings, host, run, remote_run, runner, tuple(modes), shape)
     record.details["measurement"] = shape.to_json()
-    flow = _Baseline(target, pipeline, record)
+    flow = _Baseline(target, pipeline, record, prior=prior)
     outcome = BaselineOutcome(run, record, notes=[*notes_lines, *([cannot] if cannot else [])])
     try:
         flow.run(repo, outcome.failures)
@@ -191,7 +209,11 @@ def run_baseline(
         # Whatever ended the run early (a lost connection, a failed download, Ctrl-C, a bug)
         # makes it failed or interrupted, with the step and the cause in run.json.
         status = pipeline.finish(exc)
-        if status == "interrupted":
+        work.end(exc, progress)
+        if isinstance(exc, StepDetached):
+            record.status = status = "detached"  # its step goes on on the host: attach finishes it
+            pipeline.save()
+        if status in ("interrupted", "detached"):
             host.close()
         else:
             # The run's own error is what the user must see, not one from writing the notes.
@@ -200,6 +222,7 @@ def run_baseline(
                 iteration.record_error(notes_dir, "baseline", cause)
         raise
     pipeline.finish(failure=(None, outcome.failures[0]) if outcome.failures else None)
+    work.end(None, progress)
     host.close()
     from armjit.render import baseline_report as report
 
@@ -234,6 +257,7 @@ class _Baseline:
     wheel: str | None = None
     driver_python: str = ""
     bench: steps.BenchVenv = field(default_factory=lambda: steps.BenchVenv(""))
+    prior: dict[str, StepRecord] = field(default_factory=dict)  # a resumed run's steps that passed
 
     def run(self, repo: Path | None, failures: list[str]) -> None:
         """Deploy, build, gate and benchmark; gate failures go to ``failures``, the rest is raised."""
@@ -266,7 +290,11 @@ class _Baseline:
         if repo is None:
             pipeline.skip("deploy", "no target repo")
             return
-        if s.sync_upstream:
+        if self.prior and self._kept_deploy():
+            return
+        if self.prior:
+            pipeline.skip("upstream-sync", "resumed: the run's commit is kept")
+        elif s.sync_upstream:
             pipeline.step("upstream-sync", host, lambda ctx: steps.upstream_sync(ctx, repo, s))
         else:
             pipeline.skip("upstream-sync", "--no-sync-upstream")
@@ -308,7 +336,27 @@ class _Baseline:
         pipeline.result("pins", host, pins, self._pins)
         pipeline.step("startup-smoke", host, lambda ctx: steps.startup_smoke(ctx, target, self.bench.python))
 
+    def _kept_deploy(self) -> bool:
+        """Resumed: keep the deploy when the host still holds the tree it sent (same marker)."""
+        from armjit.seams import sync
+
+        done = self.prior.get("deploy")
+        deployed = (self.record.commits or {}).get("deployed")
+        if done is None or done.status != "ok" or not deployed:
+            return False
+        if sync.read_marker(self.target.host, self.target.settings.remote_workdir) != deployed:
+            return False
+        for name in ("upstream-sync", "deploy"):
+            if name in self.prior:
+                self.pipeline.keep(self.prior[name], "the host still holds this tree")
+        return True
+
     def _bench(self, name: str) -> None:
+        done, kept = self.prior.get(f"bench-{name}"), (self.record.modes or {}).get(name)
+        measured = kept is not None and kept.pyperf_json and (self.target.run.path / kept.pyperf_json).is_file()
+        if done is not None and done.status == "ok" and measured:
+            self.pipeline.keep(done, "measured before the interruption")
+            return
         # Recorded before it runs: an interrupted run still shows what this mode was to measure.
         self.record.set_mode(name, steps.planned_mode(self.target, name))
         self.pipeline.result(

@@ -21,6 +21,7 @@ from armjit.flows import disk
 from armjit.render.progress import Progress
 from armjit.seams import liveness
 from armjit.seams.hosts import CommandResult, Host
+from armjit.seams.hosts.detached import Follower
 from armjit.seams.records import Failure, RunRecord, StepRecord
 from armjit.seams.store import RunDir
 
@@ -63,6 +64,7 @@ class StepContext:
     commands: list[str] = field(default_factory=list)
     last_exit: int | None = None
     detail: str = ""
+    detached: int = 0  # detached commands so far: their keys are stable when a step runs again
 
     def run(
         self,
@@ -73,20 +75,37 @@ class StepContext:
         timeout: int | None = None,
         check: bool = True,
         what: str = "",
+        detach: bool = False,
     ) -> CommandResult:
-        """Run on the step's host, logging to the step log; ``check`` raises StepFailed on non-zero."""
+        """Run on the step's host, logging to the step log; ``check`` raises StepFailed on non-zero.
+        ``detach``: a long command, run under the host's supervisor when the flow has one, so
+        that it outlives the connection (and is re-joined, not run again, when the step runs again)."""
         log = self.pipeline.log_path(self.name)
         with log.open("a", encoding="utf-8") as handle:
             handle.write(f"$ {command}\n")
         self.commands.append(command)
-        result = self.host.run(
-            command,
-            env=env,
-            cwd=cwd,
-            timeout=timeout or self.pipeline.step_timeout,
-            on_line=self.pipeline.progress.line,
-            log=log,
-        )
+        follower = self.pipeline.follower
+        if detach and follower is not None:
+            self.detached += 1
+            result = follower.run(
+                f"{self.name}-{self.detached}",
+                command,
+                label=f"step {self.name}",
+                env=env,
+                cwd=cwd,
+                timeout=timeout or self.pipeline.step_timeout,
+                on_line=self.pipeline.progress.line,
+                log=log,
+            )
+        else:
+            result = self.host.run(
+                command,
+                env=env,
+                cwd=cwd,
+                timeout=timeout or self.pipeline.step_timeout,
+                on_line=self.pipeline.progress.line,
+                log=log,
+            )
         self.last_exit = result.exit_code
         with log.open("a", encoding="utf-8") as handle:
             handle.write(f"[exit {result.exit_code} after {result.seconds:.1f}s]\n")
@@ -122,6 +141,8 @@ class Pipeline:
         self.progress = progress
         self.step_timeout = step_timeout
         self.records: list[StepRecord] = []
+        # Set by a flow whose long commands run detached on the host (see armjit.seams.hosts.detached).
+        self.follower: Follower | None = None
         # The step an exception escaped from, with that exception: finish() names it as the cause.
         self._escaped: tuple[str, BaseException] | None = None
         record.steps = []
@@ -139,6 +160,22 @@ class Pipeline:
     def skip(self, name: str, reason: str) -> StepRecord:
         record = StepRecord(name, "skipped", None, 0.0, None, detail=reason)
         self.progress.message(f"  {name:<22} skipped      {reason}")
+        self.records.append(record)
+        self.save()
+        return record
+
+    def keep(self, done: StepRecord, why: str) -> StepRecord:
+        """A resumed run's step that passed before: recorded again as it was, not run again."""
+        record = StepRecord(
+            done.name,
+            done.status,
+            done.exit_code,
+            done.seconds,
+            done.log,
+            done.command,
+            done.detail if "(kept: " in done.detail else f"{done.detail} (kept: {why})".lstrip(),
+        )
+        self.progress.message(f"  {done.name:<22} {'kept':<12} {why}")
         self.records.append(record)
         self.save()
         return record

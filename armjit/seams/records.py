@@ -172,7 +172,7 @@ class RunRecord:
 
     run_id: str
     kind: str
-    status: str = "running"  # running | ok | failed | interrupted (abandoned is derived: see store)
+    status: str = "running"  # running | ok | failed | interrupted | detached (abandoned is derived: see store)
     started: str | None = None
     armjit_version: str | None = None
     settings: dict[str, Any] | None = None

@@ -37,7 +37,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 MANIFEST = "run.json"
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9._@-]+$")
-_UNFINISHED = ("running", "abandoned")
+# detached: armjit left while a step went on on the host (attach or --resume finishes it).
+_UNFINISHED = ("running", "abandoned", "detached")
 
 
 def new_run_id(now: dt.datetime, *parts: str | None) -> str:

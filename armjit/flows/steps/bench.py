@@ -6,6 +6,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from armjit.analysis import pyperf_data
@@ -45,6 +46,7 @@ def bench_venv(ctx: StepContext, target: Target, driver_python: str, wheel: str 
             cinderx.pyperformance_venv_command(s.driver_venv, recreate=s.recreate_pyperf_venv, benches=s.bench),
             cwd=s.remote_workdir,
             what="pyperformance venv",
+            detach=True,
         )
         match = re.search(r"pyperf_venv=(\S+)", result.stdout)
         if not match:
@@ -53,12 +55,14 @@ def bench_venv(ctx: StepContext, target: Target, driver_python: str, wheel: str 
     else:
         venv = f"{ctx.host.expand(s.remote_workdir).rstrip('/')}/venv/armjit-bench"
         create = cinderx.ensure_venv_command(s.remote_python, venv, recreate=s.recreate_pyperf_venv)
-        first = ctx.run(create, check=False)
+        first = ctx.run(create, check=False, detach=True)
         if not first.ok:  # v5: retry once after cleaning up
             retry = cinderx.ensure_venv_command(s.remote_python, venv, recreate=True)
-            ctx.run(retry, what="bench venv create (retry)")
+            ctx.run(retry, what="bench venv create (retry)", detach=True)
         tools = ("pyperf",) if s.bench_script else ("pyperf", "pyperformance")
-        ctx.run(cinderx.install_command(venv, wheel=None, pypi_spec=None, tools=tools), what="bench venv tools")
+        ctx.run(
+            cinderx.install_command(venv, wheel=None, pypi_spec=None, tools=tools), what="bench venv tools", detach=True
+        )
         found = _install_jit(ctx, target, venv, wheel)
     files = {bench: _bench_file(ctx, target, found.python, bench) for bench in s.bench}
     return replace(found, files=files)
@@ -68,7 +72,7 @@ def _install_jit(ctx: StepContext, target: Target, venv: str, wheel: str | None)
     s = target.settings
     python = cinderx.venv_python(venv)
     command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=())
-    ctx.run(command, what="JIT build install")
+    ctx.run(command, what="JIT build install", detach=True)
     hook = ctx.run(cinderx.hook_install_command(venv, target.remote_run, s.jit_hook), what="JIT hook install")
     probe = ctx.run(cinderx.hook_probe_command(python), check=False)
     facts = cinderx.parse_host_facts(probe.stdout)
@@ -163,7 +167,7 @@ def bench_mode(ctx: StepContext, target: Target, name: str, driver_python: str, 
             preset=preset,
             **shape,
         )
-        result = ctx.run(cmd.command, cwd=s.remote_workdir, check=False)
+        result = ctx.run(cmd.command, cwd=s.remote_workdir, check=False, detach=True)
         if not result.ok:
             failures.append(f"pyperformance exit {result.exit_code}")
     else:
@@ -179,7 +183,7 @@ def bench_mode(ctx: StepContext, target: Target, name: str, driver_python: str, 
                 **shape,
             )
             command = cmd.command if index == 0 else cmd.command.replace(f"-o {q(output)}", f"--append {q(output)}")
-            result = ctx.run(command, cwd=s.remote_workdir, check=False)
+            result = ctx.run(command, cwd=s.remote_workdir, check=False, detach=True)
             if not result.ok:
                 failures.append(f"{bench}: exit {result.exit_code}")
     record = _fetch_mode(ctx, target, name, output, planned_mode(target, name))
@@ -192,16 +196,34 @@ def _fetch_mode(ctx: StepContext, target: Target, name: str, output: str, record
     run = target.run
     if ctx.run(f"test -s {q(output)}", check=False).ok:
         local = run.file("pyperf", f"{name}.json")
-        ctx.host.get(output, local)
+        _fetch(ctx, output, local)
         record = replace(record, pyperf_json=run.relative(local), **pyperf_data.summary(local))
     log_dir = f"{ctx.host.expand(target.remote_run)}/jitlogs/{name}"
     listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
     logs = []
     for entry in sorted(listing.stdout.split()):
         local = run.file("jitlogs", name, entry)
-        ctx.host.get(f"{log_dir}/{entry}", local)
+        _fetch(ctx, f"{log_dir}/{entry}", local)
         logs.append(run.relative(local))
     return replace(record, jit_logs=logs)
+
+
+def _fetch(ctx: StepContext, remote: str, local: Path) -> None:
+    """Download next to ``local`` and rename: a dropped connection never leaves half a file."""
+    partial = local.with_name(f".{local.name}.part")
+
+    def download() -> None:
+        ctx.host.get(remote, partial)
+        partial.replace(local)
+
+    try:
+        follower = ctx.pipeline.follower
+        if follower is None:
+            download()
+        else:  # a drop mid-fetch costs a reconnect, like a drop mid-benchmark
+            follower.reconnecting(f"the fetch of step {ctx.name}", download)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,13 @@ def driver_venv(ctx: StepContext, target: Target, wheel: str | None) -> Venv:
     """The venv that drives the benchmarks and runs the tests, with the build (``wheel``) in it."""
     s = target.settings
     venv = ctx.host.expand(s.driver_venv)
-    ctx.run(cinderx.ensure_venv_command(s.remote_python, venv), what="driver venv create")
+    ctx.run(cinderx.ensure_venv_command(s.remote_python, venv), what="driver venv create", detach=True)
     # pytest: red/green and CinderX's own tests are pytest-style as often as unittest.
     tools: tuple[str, ...] = ("pyperf", "pytest")
     if target.runner == "pyperformance" or not s.bench_script:
         tools = ("pyperf", "pyperformance", "pytest")
     command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=tools)
-    ctx.run(command, what="driver venv install")
+    ctx.run(command, what="driver venv install", detach=True)
     return Venv(venv, cinderx.venv_python(venv))
 
 
@@ -89,6 +89,7 @@ def runtime_tests(ctx: StepContext, target: Target, driver_python: str) -> TestR
         f"{q(driver_python)} {q(target.remote_run)}/unittest_gate.py {q(ctx.host.expand(test_file))} {q(tokens)}",
         cwd=s.remote_workdir,
         check=False,
+        detach=True,
     )
     outcomes = cinderx.parse_test_gate(result.stdout)
     seen = targeted.parse_run(result.stdout, result.exit_code).cinderx

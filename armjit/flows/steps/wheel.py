@@ -69,12 +69,12 @@ def build_wheel(ctx: StepContext, target: Target) -> Wheel:
     pyproject = probe.stdout.removeprefix("ccache=yes\n") if probe.ok else None
     requires = sourcebuild.build_requires(pyproject)
     venv = host.expand(build_venv_path(target))
-    ctx.run(sourcebuild.build_venv_command(s.remote_python, venv, requires), what="build venv")
+    ctx.run(sourcebuild.build_venv_command(s.remote_python, venv, requires), what="build venv", detach=True)
     plan = sourcebuild.build_plan(parallel=s.parallel, build_env=s.build_env, toolchain=toolchain, ccache=ccache)
     outdir = host.expand(f"{workdir.rstrip('/')}/dist/armjit-{target.run.run_id}")
     started = time.monotonic()
     result = ctx.run(
-        sourcebuild.source_build_command(venv_python(venv), outdir), env=plan.env, cwd=workdir, check=False
+        sourcebuild.source_build_command(venv_python(venv), outdir), env=plan.env, cwd=workdir, check=False, detach=True
     )
     seconds = time.monotonic() - started
     output = result.stdout + "\n" + result.stderr

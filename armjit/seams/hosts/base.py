@@ -23,6 +23,7 @@ from armjit.seams.hosts.command import KILL_GRACE, CommandResult, LineSink, Line
 __all__ = ["DEFAULT_TIMEOUT", "BashHost", "Host", "HostTrust", "LentHost"]
 
 DEFAULT_TIMEOUT = 6 * 3600
+CLEANUP_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class Host(Protocol):
 
     def close(self) -> None: ...
 
+    def reset(self) -> None:
+        """Drop the session without waiting on it (stalled or lost); the next command reconnects."""
+
+    @property
+    def sessions(self) -> int:
+        """Sessions opened so far: more than one means it reconnected after a drop."""
+
     @property
     def rsync_capable(self) -> bool:
         """Can ``rsync_push`` work from this machine (rsync here; the host's own rsync is probed)?"""
@@ -87,6 +95,7 @@ class BashHost:
         self._counter = 0
         self._home: str | None = None
         self._lock = threading.Lock()
+        self.sessions = 0
 
     # -- subclass hooks -------------------------------------------------------------------
     def _context(self) -> Any:
@@ -131,7 +140,7 @@ class BashHost:
             result = _join_interruptibly(promise)
             exit_code, stdout, stderr = result.exited, result.stdout, result.stderr
         except KeyboardInterrupt:
-            if not self._kill_group(pidfile):
+            if not self._kill_group(pidfile, context):
                 # Said before the interrupt's own line: what may still run there and how to stop it.
                 print(
                     f"armjit: {self.name} did not confirm stopping the command; it may still run there "
@@ -143,7 +152,7 @@ class BashHost:
             raise
         except Exception as exc:  # invoke CommandTimedOut, lost connections
             exit_code, stdout, stderr = _failure_from(exc)
-            self._kill_group(pidfile)
+            self._kill_group(pidfile, context)
         finally:
             out_tap.close_tap()
             err_tap.close_tap()
@@ -163,8 +172,16 @@ class BashHost:
             self._home = result.stdout.strip() or "/root"
         return self._home
 
-    def _kill_group(self, pidfile: str) -> bool:
-        """Stop a command's process group on the host; False when that could not be confirmed."""
+    def _session_alive(self, context: Any) -> bool:
+        """Is ``context`` (what a command ran on) still the live session? Not after a reset."""
+        return True
+
+    def _kill_group(self, pidfile: str, context: Any) -> bool:
+        """Stop a command's process group on the host; False when that could not be confirmed.
+        Only over the session the command ran on: a kill sent over a dead or reset connection must
+        never hold up the exit (``_control`` is bounded; the host's timeout ends the command)."""
+        if not self._session_alive(context):
+            return False
         quoted = shlex.quote(pidfile)
         try:
             self._control(f'[ -f {quoted} ] && kill -TERM -- -"$(cat {quoted})" 2>/dev/null; true')
@@ -173,8 +190,17 @@ class BashHost:
         return True
 
     def _cleanup_pidfiles(self) -> None:
-        with contextlib.suppress(Exception):
-            self._control(f"rm -f /tmp/armjit-{self._session}-*.pid")
+        # Bounded: over a dead connection this would hang, and closing must never block an exit.
+        def clean() -> None:
+            with contextlib.suppress(Exception):
+                self._control(f"rm -f /tmp/armjit-{self._session}-*.pid")
+
+        worker = threading.Thread(target=clean, name="armjit-cleanup", daemon=True)
+        worker.start()
+        worker.join(CLEANUP_WAIT)
+
+    def reset(self) -> None:
+        """Nothing to drop by default (this machine has no session)."""
 
 
 def _join_interruptibly(promise: Any) -> Any:
@@ -220,6 +246,10 @@ class LentHost:
         self.user = host.user
         self.is_local = host.is_local
 
+    @property
+    def sessions(self) -> int:
+        return self._host.sessions
+
     def run(
         self,
         command: str,
@@ -246,6 +276,9 @@ class LentHost:
 
     def close(self) -> None:
         """The owner closes it."""
+
+    def reset(self) -> None:
+        self._host.reset()
 
     @property
     def rsync_capable(self) -> bool:

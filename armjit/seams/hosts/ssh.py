@@ -96,14 +96,14 @@ class SshHost(BashHost):
             looked_up = config.base_ssh_config.lookup(target.host)
             self.user = target.user or looked_up.get("user") or default_user
             self.port = target.port or config_port(looked_up, default_port, where)
-            self._conn = fabric.Connection(
-                target.host,
-                user=self.user,
-                port=self.port,
-                config=config,
-                connect_timeout=target.connect_timeout,
-                connect_kwargs=connect_kwargs,
-            )
+            self._connection_args: dict[str, Any] = {
+                "user": self.user,
+                "port": self.port,
+                "config": config,
+                "connect_timeout": target.connect_timeout,
+                "connect_kwargs": connect_kwargs,
+            }
+            self._conn = fabric.Connection(target.host, **self._connection_args)
         except UsageError:
             raise
         except (paramiko.SSHException, UnicodeDecodeError, ValueError, TypeError, KeyError, OSError) as exc:
@@ -112,6 +112,7 @@ class SshHost(BashHost):
         self.address = self._conn.host  # the resolved HostName: what the host key is filed under
         self.name = f"{self.user}@{self.address}:{self.port}"
         self._opened = False
+        self._open_lock = threading.Lock()
         self._trust: HostTrust | None = None
         self._keepalive: Keepalive | None = None
         self._unanswered = False  # a control command got no answer: the connection is not usable
@@ -124,6 +125,16 @@ class SshHost(BashHost):
         """Connect, or reconnect after a drop: every session passes the same host-key policy."""
         if self._opened and self._conn.is_connected:
             return
+        with self._open_lock:  # one reconnect at a time (the lease's heartbeat runs in a thread)
+            self._open()
+
+    def _open(self) -> None:
+        if self._opened and self._conn.is_connected:
+            return
+        if self._opened:
+            # A dropped session: start from a new Connection, or fabric would hand out the SFTP
+            # client it cached on the dead one ("Socket is closed" on the next download).
+            self.reset()
         client = self._conn.client
         known = self.known_hosts
         # Both files are read as OpenSSH reads them (armjit.seams.hosts.known_hosts); paramiko
@@ -138,6 +149,7 @@ class SshHost(BashHost):
         policy = keys.KeyPolicy(known, strict=self.target.strict, label=self.name, found=found)
         client.set_missing_host_key_policy(policy)  # paramiko only calls its missing_host_key
         self._connect(known)
+        self.sessions += 1
         transport = self._conn.transport
         try:
             keys.check_not_revoked(found, transport.get_remote_server_key(), self.name, known)
@@ -223,6 +235,9 @@ class SshHost(BashHost):
     def _responsive(self) -> bool:
         return not self._unanswered and not (self._keepalive is not None and self._keepalive.dead)
 
+    def _session_alive(self, context: Any) -> bool:
+        return context is self._conn and bool(self._conn.is_connected)
+
     def _control(self, command: str) -> None:
         """A short command out of band (a kill, a clean-up), never waiting long for a dead host.
 
@@ -285,6 +300,23 @@ class SshHost(BashHost):
             return None
         found = space.parse_free_space(probe.stdout)
         return found[0][1] if found and found[0] is not None and found[0][0] < space.FULL_BYTES else None
+
+    def reset(self) -> None:
+        """Give up the current session without waiting for it (a stalled or dropped one): its
+        socket is shut at once, so anything blocked on it wakes; the next command reconnects."""
+        import fabric
+
+        old, self._conn = self._conn, fabric.Connection(self.target.host, **self._connection_args)
+        self._opened = False
+        if self._keepalive is not None:  # it watched the old session
+            self._keepalive.stop()
+            self._keepalive = None
+        self._unanswered = False
+        transport = old.transport
+        if transport is not None and transport.sock is not None:
+            with contextlib.suppress(OSError):
+                transport.sock.shutdown(socket.SHUT_RDWR)
+        threading.Thread(target=_quietly_close, args=(old,), name="armjit-drop", daemon=True).start()
 
     def close(self) -> None:
         if self._opened:
@@ -365,6 +397,11 @@ def configured_identities(ssh_config: Path | None, host: str) -> list[str]:
         return []
     files: list[str] = list(config.lookup(host).get("identityfile", []))
     return [f for f in files if Path(f).expanduser().is_file()]
+
+
+def _quietly_close(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()
 
 
 def _is_refused(exc: BaseException) -> bool:

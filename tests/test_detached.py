@@ -1,0 +1,199 @@
+"""Detached steps and the host lease, on this machine as the host (real processes, real files).
+
+The same code runs over SSH; the fault tier (tests/faults) drops, stalls and kills that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from armjit.errors import ArmjitError
+from armjit.seams.hosts import LocalHost
+from armjit.seams.hosts.detached import Follower, parse_poll, state_root
+from armjit.seams.lease import STALE, HostBusy, Lease, holder_of, lease_dir, owner_facts
+
+
+def follower(tmp_path: Path, lines: list[str] | None = None) -> Follower:
+    host = LocalHost()
+    return Follower(
+        host,
+        str(tmp_path / "run"),
+        sys.executable,
+        reconnect_for=5,
+        stall_after=10,
+        notify=(lines.append if lines is not None else lambda _t: None),
+        hint="invoke attach R",
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+def test_a_detached_command_streams_its_output_and_exit_code(tmp_path: Path) -> None:
+    seen: list[str] = []
+    log = tmp_path / "step.log"
+    f = follower(tmp_path)
+    result = f.run(
+        "k-1",
+        "for i in 1 2 3; do echo line $i; done; echo oops >&2; printf 'caf\\xc3\\xa9'; exit 7",
+        label="step k",
+        env={"X": "a b"},
+        timeout=60,
+        on_line=seen.append,
+        log=log,
+    )
+    assert result.exit_code == 7 and not result.ok
+    assert result.stdout.splitlines() == ["line 1", "line 2", "line 3", "café"]
+    assert result.stderr.strip() == "oops"
+    assert {"line 1", "line 2", "line 3", "oops", "café"} <= set(seen)
+    assert "line 3" in log.read_text()
+    state = tmp_path / "run" / ".armjit" / "steps" / "k-1"
+    ended = json.loads((state / "exit.json").read_text())
+    assert ended["exit_code"] == 7 and not ended["cancelled"]
+
+
+def test_a_key_that_ran_is_read_back_not_run_again(tmp_path: Path) -> None:
+    counter = tmp_path / "counter"
+    command = f"echo x >> {counter}; cat {counter} | wc -l"
+    first = follower(tmp_path).run("bench-1", command, label="step bench", timeout=60)
+    again = follower(tmp_path).run("bench-1", command, label="step bench", timeout=60)
+    assert counter.read_text() == "x\n"  # measured once
+    assert first.stdout == again.stdout and again.exit_code == 0
+    with pytest.raises(ArmjitError, match="another command under this step"):
+        follower(tmp_path).run("bench-1", "echo different", label="step bench", timeout=60)
+
+
+def test_the_command_outlives_its_follower_and_cancel_ends_its_group(tmp_path: Path) -> None:
+    # A follower in another process, killed with SIGKILL while the command runs (armjit's kill -9).
+    marker = tmp_path / "started"
+    script = (
+        "import sys; from pathlib import Path; from armjit.seams.hosts import LocalHost;"
+        "from armjit.seams.hosts.detached import Follower;"
+        f"f = Follower(LocalHost(), {str(tmp_path / 'run')!r}, sys.executable, reconnect_for=5, stall_after=10,"
+        " notify=print, hint='h');"
+        f"f.run('long-1', 'touch {marker}; sleep 300.5123 & sleep 300.5123; wait', label='step long', timeout=600)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists()
+    proc.kill()
+    proc.wait()
+    state = tmp_path / "run" / ".armjit" / "steps" / "long-1"
+    info = json.loads((state / "supervisor.json").read_text())
+    assert _alive(info["pid"]) and _alive(info["child"])  # still working without armjit
+    f = follower(tmp_path)
+    assert f.running() == ["long-1"]
+    assert f.cancel_all() == ["long-1"]
+    assert not _alive(info["pid"]) and not _alive(info["child"])
+    time.sleep(0.5)  # SIGKILL is delivered at once, but the kernel may take a moment to end them
+    left = subprocess.run(["pgrep", "-f", "sleep 300.5123"], capture_output=True, text=True, check=False)
+    assert left.stdout.strip() == ""  # both sleeps are gone too (timeout(1) was in the group)
+    assert json.loads((state / "exit.json").read_text())["cancelled"] is True
+    assert f.running() == []
+
+
+def test_parse_poll_reads_the_supervisor_answer() -> None:
+    line = json.dumps(
+        {
+            "started": True,
+            "alive": False,
+            "heartbeat_age": 1.5,
+            "exit": {"exit_code": 3, "start": 10.0, "end": 12.5, "cancelled": False},
+            "out_size": 2,
+            "err_size": 0,
+            "out": "aGk=",
+            "err": "",
+        }
+    )
+    state = parse_poll("motd noise\n" + line + "\n")
+    assert (state.exit_code, state.seconds, state.out, state.alive) == (3, 2.5, b"hi", False)
+    with pytest.raises(ValueError):
+        parse_poll("bash: python: not found")
+    assert state_root("/x/run/") == "/x/run/.armjit"
+
+
+def owner(run_id: str, remote_run: str = "") -> dict[str, object]:
+    return owner_facts(run_id, remote_run, "invoke baseline")
+
+
+def test_one_lease_per_work_dir(tmp_path: Path) -> None:
+    host, workdir = LocalHost(), str(tmp_path / "w" / "work")
+    first = Lease(host, workdir, owner("run-a"))
+    first.acquire(wait=False, timeout=1, notify=print)
+    assert lease_dir(workdir) == str(tmp_path / "w" / ".work.armjit-lease")
+    second = Lease(host, workdir, owner("run-b"))
+    with pytest.raises(HostBusy, match=r"^host busy: \S+@\S+ \(run run-a, pid \d+: invoke baseline\) since 20"):
+        second.acquire(wait=False, timeout=1, notify=print)
+    lines: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(HostBusy, match="waited 2s"):
+        second.acquire(wait=True, timeout=2, notify=lines.append)
+    assert time.monotonic() - started >= 2 and lines[0].startswith("host busy: ")
+    holder = holder_of(host, workdir)
+    assert holder is not None and holder.run_id == "run-a"
+    Lease(host, workdir, owner("run-a")).acquire(wait=False, timeout=1, notify=print)  # the same run again
+    second.release()  # not its lease: nothing happens
+    assert holder_of(host, workdir) is not None
+    first.release()
+    assert holder_of(host, workdir) is None
+    second.acquire(wait=False, timeout=1, notify=print)
+    assert (holder_of(host, workdir) or pytest.fail()).run_id == "run-b"
+    second.release()
+
+
+def test_a_stale_lease_is_taken_over_with_a_warning_unless_its_supervisor_beats(tmp_path: Path) -> None:
+    host, workdir = LocalHost(), str(tmp_path / "work")
+    remote_run = tmp_path / "incoming" / "run-a"
+    gone = Lease(host, workdir, owner("run-a", str(remote_run)))
+    gone.acquire(wait=False, timeout=1, notify=print)
+    gone.keep()
+    old = time.time() - STALE - 60
+    os.utime(Path(lease_dir(workdir)) / "heartbeat", (old, old))
+    # run-a's supervisor still beats: its step goes on, so the lease is not stale.
+    beat = remote_run / ".armjit" / "steps" / "bench-1" / "heartbeat"
+    beat.parent.mkdir(parents=True)
+    beat.write_text("now\n")
+    taker = Lease(host, workdir, owner("run-b"))
+    with pytest.raises(HostBusy):
+        taker.acquire(wait=False, timeout=1, notify=print)
+    os.utime(beat, (old, old))
+    lines: list[str] = []
+    taker.acquire(wait=False, timeout=1, notify=lines.append)
+    assert lines and lines[0].startswith("warning: took over the stale lease of ") and "run run-a" in lines[0]
+    assert (holder_of(host, workdir) or pytest.fail()).run_id == "run-b"
+    taker.release()
+    assert not list(Path(workdir).parent.glob(".work.armjit-lease*"))  # nothing left beside the work dir
+
+
+def test_invoke_hosts_shows_who_holds_the_work_dir(tmp_path: Path) -> None:
+    from invoke_cli import run_invoke
+
+    workdir = tmp_path / "srv" / "work"
+    args = ("hosts", "--host", "local", "--remote-workdir", str(workdir))
+    free = run_invoke(*args, timeout=120)
+    assert free.returncode == 0, free.stderr
+    assert "free" in free.stdout
+    lease = Lease(LocalHost(), str(workdir), owner("run-held"))
+    lease.acquire(wait=False, timeout=1, notify=print)
+    try:
+        held = run_invoke(*args, timeout=120)
+    finally:
+        lease.release()
+    assert held.returncode == 0, held.stderr
+    row = held.stdout.strip().splitlines()[-1]
+    assert "run-held" in row and f"pid {os.getpid()}" in row and "s ago" in row
