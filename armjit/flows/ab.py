@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.flows import ab_blocks, ab_sides, steps
 from armjit.flows import baseline as bl
+from armjit.flows.hostwork import take_lease
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
 from armjit.seams.hosts import Host
@@ -134,6 +136,12 @@ def run_ab(
         budget=budget,
         mode_pair=mode_pair,
     )
+    try:
+        lease = take_lease(host, settings, run.run_id, remote_run, f"invoke {kind}", progress)
+    except BaseException:
+        host.close()
+        shutil.rmtree(run.path, ignore_errors=True)  # nothing was measured into it yet
+        raise
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
@@ -153,12 +161,14 @@ def run_ab(
         report, noise = _judge(pipeline, sides, measured, design, reports, aa=aa)
     except BaseException as exc:
         # A failed step, a lost connection or Ctrl-C: the record says which and where, never "running".
+        lease.release_soon()
         if pipeline.finish(exc) == "interrupted":
             host.close()
         raise
     record.details["verdict"] = report.overall
     record.details["report"] = compare.report_json(report)
     pipeline.finish()
+    lease.release()
     host.close()
     return AbOutcome(run, record, report, noise)
 

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ from armjit.seams.fleets import FleetRecord
 from armjit.seams.hosts import Host, open_host
 from armjit.seams.store import RunDir, RunStore
 
-__all__ = ["MAX_PARALLEL", "FleetOutcome", "HostResult", "host_lease", "host_settings", "map_hosts", "run_fleet"]
+__all__ = ["MAX_PARALLEL", "FleetOutcome", "HostResult", "host_settings", "map_hosts", "run_fleet"]
 
 # Threads mostly wait on SSH; the bound keeps a lab-sized --hosts from opening hundreds of
 # connections and local files at once (the rest queue).
@@ -81,14 +81,6 @@ Job = Callable[[Settings, Host, Progress], _Outcome]
 def host_settings(settings: Settings, host: str) -> Settings:
     """The settings of one host of the fleet: ``--host`` is that host, and nothing fleet-wide."""
     return dataclasses.replace(settings, host=host, hosts=(), reference="")
-
-
-@contextlib.contextmanager
-def host_lease(host: Host, settings: Settings) -> Iterator[None]:
-    """Where the fleet takes the lease of one host's work dir before its flow starts, and gives it
-    back when the flow ends: two fleets (or a fleet and a single-host task) must not use one work
-    dir at once. The lease itself belongs to the work-dir seam; until it is there this holds none."""
-    yield
 
 
 def _new_run_of(store: RunStore, before: set[str], host_name: str) -> str | None:
@@ -148,8 +140,8 @@ def run_fleet(
                     raise ArmjitError("interrupted before it started")
                 host = open_host(s)
                 open_hosts[name] = host
-            with host_lease(host, s):
-                outcome = job(s, host, progress)
+            # Each host's flow takes that host's work-dir lease itself (baseline, ab), as it does alone.
+            outcome = job(s, host, progress)
             run_id = outcome.run.run_id
             failures = list(getattr(outcome, "failures", []) or [])
             status, cause = ("failed", "; ".join(failures)) if failures else ("ok", "")

@@ -36,6 +36,7 @@ __all__ = [
     "reopen",
     "resumable",
     "resumed_settings",
+    "take_lease",
 ]
 
 # A run in one of these states may have work left (on the host or locally) that attach/resume finish.
@@ -87,6 +88,14 @@ class HostWork:
                 progress.message(f"{still} is still running on {self.host.name}: {_hint(self.run_id)}")
             return
         self.lease.release()
+
+
+def take_lease(host: Host, settings: Settings, run_id: str, remote_run: str, command: str, progress: Progress) -> Lease:
+    """The work dir's lease for a run whose commands all end with its connection (ab, red/green):
+    taken before its first step, waiting or failing as --wait/--no-wait say; the run releases it."""
+    lease = Lease(host, settings.remote_workdir, owner_facts(run_id, remote_run, command))
+    lease.acquire(wait=settings.wait, timeout=settings.wait_timeout, notify=progress.message)
+    return lease
 
 
 def lease_holder(host: Host, workdir: str) -> Holder | None:

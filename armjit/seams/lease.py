@@ -229,6 +229,13 @@ class Lease:
         with contextlib.suppress(Exception):
             self.host.run(f"grep -qF -- {q(self.run_id)} {d}/owner.json 2>/dev/null && rm -rf {d}; true", timeout=30)
 
+    def release_soon(self, wait: float = 1.0) -> None:
+        """Release, waiting at most ``wait`` seconds: on the way out of an interrupted or failed run,
+        where the connection may be dead (a lease left behind is taken over once it goes stale)."""
+        worker = threading.Thread(target=self.release, name="armjit-lease-release", daemon=True)
+        worker.start()
+        worker.join(wait)
+
     def keep(self) -> None:
         """Stop beating but leave the lease: the run's work goes on on the host (attach takes it again)."""
         self._stop.set()
