@@ -197,3 +197,23 @@ def test_invoke_hosts_shows_who_holds_the_work_dir(tmp_path: Path) -> None:
     assert held.returncode == 0, held.stderr
     row = held.stdout.strip().splitlines()[-1]
     assert "run-held" in row and f"pid {os.getpid()}" in row and "s ago" in row
+
+
+def test_ab_waits_for_or_refuses_a_held_work_dir_and_leaves_no_run(tmp_path: Path) -> None:
+    from invoke_cli import run_invoke
+
+    workdir, reports = tmp_path / "srv" / "work", tmp_path / "reports"
+    lease = Lease(LocalHost(), str(workdir), owner("run-held"))
+    lease.acquire(wait=False, timeout=1, notify=print)
+    try:
+        refused = run_invoke(
+            "ab", "--aa", "--host", "local", "--remote-workdir", str(workdir),
+            "--remote-incoming", str(tmp_path / "srv" / "in"), "--reports", str(reports), "--no-wait",
+            timeout=300,
+        )  # fmt: skip
+    finally:
+        lease.release()
+    assert refused.returncode != 0
+    assert "host busy: " in refused.stderr and "run run-held" in refused.stderr, refused.stderr[-2000:]
+    assert not any((reports / "runs").glob("*"))  # no run was started
+    assert holder_of(LocalHost(), str(workdir)) is None
