@@ -9,10 +9,10 @@ rebuild of a few objects. ``python -m build --wheel`` (the seed's command) makes
 environment for every build, which installs setuptools from the package index each time: a host
 without index access (common for ARM servers) cannot build that way, and pypa ``build`` itself is
 shadowed by an upstream checkout's own ``build/`` directory. Measured on the e2e host
-(``bench/source_build_bench.py``, one sample each after a one-line ``gen_asm.cpp`` change, load 4-5):
-armjit's deploy + build 104.7 s, a hand-run ``pip wheel --no-build-isolation`` 95.3 s, the
-isolated build 91.1 s; isolation did not cost rebuilt objects there (73 ninja steps each), so the
-choice rests on the two reasons above.
+(``bench/source_build_bench.py``, two runs, one sample each after a one-line ``gen_asm.cpp``
+change): armjit's deploy + build 104.7 s / 45.6 s, a hand-run ``pip wheel --no-build-isolation``
+95.3 s / 46.6 s, the isolated build 91.1 s / 49.6 s; isolation did not cost rebuilt objects (73
+ninja steps each), so the choice rests on the two reasons above.
 """
 
 from __future__ import annotations
