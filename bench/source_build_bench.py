@@ -148,7 +148,7 @@ def main() -> None:
             edit_on_host(host)
             measure("seed", lambda: host_build(host, seed, env))
             if round_ + 1 < opts.repeat:
-                host_build(host, hand, env)  # settle: the seed's isolated build left its own Python in CMake's cache
+                host_build(host, hand, env)  # settle: CMake's cache may hold the isolated build's temporary Python
     if opts.console:
         opts.console.write_text("\n".join(CONSOLE), encoding="utf-8")
     hand_median = statistics.median(s for s, _ in results["hand"])

@@ -209,7 +209,8 @@ def test_teardown_leaves_no_process_and_no_mount(sandbox_tree: TreeStatus) -> No
         sshd_pids = [pid for pid in inside if "sshd" in _cmdline(pid)]
         assert sshd_pids, inside
         assert any("sleep 300" in cmdline for cmdline in inside.values())
-        assert mounts_under(run_dir) == [host.root, host.root / "proc"]
+        ccache = host.root / sandbox.SESSION_HOME.lstrip("/") / sandbox.CCACHE_SUBDIR
+        assert mounts_under(run_dir) == [host.root, host.root / "proc", ccache]
         port = host.port
     try:
         session.wait(timeout=15)  # the session ends because its sshd was killed

@@ -95,6 +95,6 @@ def build_wheel(ctx: StepContext, target: Target) -> Wheel:
         "ccache": ccache,
         "deps": deps.as_dict() if deps else None,
         "seconds": round(seconds, 1),
-        "ninja_steps": sourcebuild.ninja_steps(result.stdout),
+        "ninja_steps": sourcebuild.ninja_steps(output),  # pip -v sends the build's output to stderr
     }
     return Wheel(wheel, build=build)
