@@ -26,7 +26,6 @@ __all__ = [
     "SettingSpec",
     "Settings",
     "checked_host_dirs",
-    "expand_hosts",
     "load_pyproject_settings",
     "merge_settings",
     "merge_settings_with_sources",
@@ -378,26 +377,6 @@ def validate(s: Settings) -> None:
         if not sep or not BUILD_ENV_NAMES.match(key):
             raise UsageError(f"--build-env {item!r}: expected K=V with K like ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX")
     checked_host_dirs(s)
-
-
-def expand_hosts(hosts: tuple[str, ...], groups: Mapping[str, Any]) -> tuple[str, ...]:
-    """``--hosts`` with every ``@GROUP`` replaced by the group's hosts (in order, each host once)."""
-    found: list[str] = []
-    for name in hosts:
-        if name.startswith("@"):
-            members = groups.get(name[1:])
-            if members is None:
-                known = ", ".join(f"@{g}" for g in sorted(groups)) or "none are defined"
-                raise UsageError(
-                    f"--hosts {name}: no such host group (groups: {known}; define them under hosts: groups: "
-                    "in invoke.yaml or [tool.armjit.hosts.groups] in pyproject.toml)"
-                )
-            if not isinstance(members, list | tuple) or not all(isinstance(m, str) and m for m in members):
-                raise UsageError(f"host group {name}: expected a list of host names, got {members!r}")
-            found.extend(members)
-        else:
-            found.append(name)
-    return tuple(dict.fromkeys(found))
 
 
 # The host directories armjit writes into, deletes from or recreates: (setting, flag, minimum depth).

@@ -14,11 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from armjit.config import Settings, expand_hosts, load_pyproject_settings, merge_settings_with_sources, validate
+from armjit.config import Settings, load_pyproject_settings, merge_settings_with_sources, validate
 from armjit.errors import UsageError
 from armjit.seams.safepaths import check_local_dir
 
-__all__ = ["resolve_settings"]
+__all__ = ["expand_hosts", "resolve_settings"]
 
 
 def _checkout_of(cwd: Path) -> str | None:
@@ -85,3 +85,23 @@ def resolve_settings(
     if settings.notes_dir:
         check_local_dir(settings.notes_dir, what="--notes-dir", cwd=here)
     return settings, sources
+
+
+def expand_hosts(hosts: tuple[str, ...], groups: Mapping[str, Any]) -> tuple[str, ...]:
+    """``--hosts`` with every ``@GROUP`` replaced by the group's hosts (in order, each host once)."""
+    found: list[str] = []
+    for name in hosts:
+        if name.startswith("@"):
+            members = groups.get(name[1:])
+            if members is None:
+                known = ", ".join(f"@{g}" for g in sorted(groups)) or "none are defined"
+                raise UsageError(
+                    f"--hosts {name}: no such host group (groups: {known}; define them under hosts: groups: "
+                    "in invoke.yaml or [tool.armjit.hosts.groups] in pyproject.toml)"
+                )
+            if not isinstance(members, list | tuple) or not all(isinstance(m, str) and m for m in members):
+                raise UsageError(f"host group {name}: expected a list of host names, got {members!r}")
+            found.extend(members)
+        else:
+            found.append(name)
+    return tuple(dict.fromkeys(found))

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import shutil
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from armjit.cinderx import modes as jit_modes
 from armjit.cinderx.buildsource import BuildSource
 from armjit.cinderx.runners import measurement
-from armjit.config import Settings, checked_host_dirs
+from armjit.config import Settings
 from armjit.errors import GateFailed
 from armjit.flows import steps
 from armjit.flows.hostwork import HostWork, reopen
 from armjit.flows.pipeline import Pipeline
+from armjit.flows.run_host import embedded_defaults, guard_host_dirs, host_label, open_run_host, plan_modes
 from armjit.render.progress import Progress
-from armjit.seams.hosts import Host, use_host
+from armjit.seams.hosts import Host
 from armjit.seams.hosts.detached import StepDetached
 from armjit.seams.records import HostFacts, RemotePaths, RunRecord, StepRecord
 from armjit.seams.store import RunDir, RunStore
@@ -40,82 +38,6 @@ __all__ = [
     "plan_modes",
     "run_baseline",
 ]
-
-_LOCAL_HOME = "~/.cache/armjit/local"
-
-
-def embedded_defaults(settings: Settings, explicit: set[str]) -> tuple[Settings, list[str]]:
-    """Adapt defaults that only make sense for an ARM host when the host is this machine.
-
-    With no repo, nothing can be built: ``--build none`` on this interpreter (the embedded
-    default). Remote-only paths move under ~/.cache/armjit/local unless set explicitly.
-    """
-    notes: list[str] = []
-    changes: dict[str, Any] = {}
-    if not settings.repo and "build" not in explicit and settings.build == "source":
-        changes["build"] = "none"
-        notes.append("no --repo given: nothing to build, running a plain interpreter (--build none)")
-    if settings.is_local:
-        if "remote_python" not in explicit:
-            changes["remote_python"] = sys.executable
-        for name, sub in (
-            ("remote_workdir", "work"),
-            ("remote_incoming", "incoming"),
-            ("driver_venv", "venv-driver"),
-        ):
-            if name not in explicit:
-                changes[name] = f"{_LOCAL_HOME}/{sub}"
-    return replace(settings, **changes), notes
-
-
-def open_run_host(settings: Settings, host: Host | None = None) -> tuple[Host, Settings]:
-    """Connect (bad hosts fail here, before any file is written), or use the ``host`` the caller
-    lends (left open for it), and expand ``~`` in the host paths once, on the host itself: every
-    later command quotes these paths. The path guard runs again on the expanded paths, now that
-    the login user's home is known."""
-    host = use_host(settings, host)
-    try:
-        return host, checked_host_dirs(settings, home=host.expand("~"))
-    except BaseException:
-        host.close()
-        raise
-
-
-def guard_host_dirs(host: Host, settings: Settings, *, workdirs: list[str], venvs: list[str]) -> None:
-    """Refuse, before the run writes anything on either side, directories it would delete into
-    but does not own (see armjit.seams.workdir), and a host without the free space to build and
-    install (armjit.flows.disk)."""
-    from armjit.flows import disk
-    from armjit.seams import workdir
-
-    try:
-        workdir.preflight(host, workdirs=workdirs, venvs=venvs, adopt=settings.adopt_workdir)
-        disk.check_free_space(host, settings, build=settings.build == "source" and not settings.bench_only)
-    except BaseException:
-        host.close()
-        raise
-
-
-def plan_modes(settings: Settings) -> tuple[list[str], str]:
-    """The modes that can run, and one line about the ones that cannot."""
-    if settings.build == "none":
-        plain = [m for m in jit_modes.known_modes() if jit_modes.runs_without_cinderx(m)]
-        runnable = [m for m in settings.modes if m in plain] or plain[:1]
-        dropped = [m for m in settings.modes if m not in plain]
-        why = ""
-        if dropped:
-            why = (
-                f"JIT modes {', '.join(dropped)} cannot run here: --build none runs a plain interpreter "
-                "without cinderx (cinderx needs CPython 3.14; use --build source|pypi on a 3.14 host)"
-            )
-        return runnable, why
-    return list(settings.modes), ""
-
-
-def host_label(host: Host) -> str:
-    """The host part of a run id: letters, digits, dots and dashes only."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", host.name).strip("-") or "host"
-
 
 @dataclass
 class BaselineOutcome:

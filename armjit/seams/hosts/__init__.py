@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from armjit.seams.hosts.base import Host, HostTrust, LentHost
 from armjit.seams.hosts.command import CommandResult, LineSink, local_command, quote_env, wrap_command
 from armjit.seams.hosts.local import LocalHost
-from armjit.seams.hosts.ssh import SshHost, SshTarget, configured_identities
+from armjit.seams.hosts.ssh import SshHost, SshTarget
+from armjit.seams.hosts.ssh_inputs import configured_identities
 
 if TYPE_CHECKING:
     from armjit.config import Settings

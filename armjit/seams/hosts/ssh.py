@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import shlex
 import shutil
 import socket
-import stat
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -32,14 +29,13 @@ from armjit.seams.hosts import known_hosts as known_hosts_files
 from armjit.seams.hosts.base import BashHost, HostTrust
 from armjit.seams.hosts.command import CommandResult, LineSink, local_command
 from armjit.seams.hosts.keepalive import Keepalive
-from armjit.seams.hosts.ssh_inputs import config_port, quiet_library_logs, warn_once
+from armjit.seams.hosts.ssh_inputs import config_port, control_dir, quiet_library_logs, warn_once
 
 __all__ = [
     "CONTROL_WAIT",
     "KILL_WAIT",
     "SshHost",
     "SshTarget",
-    "configured_identities",
 ]
 
 
@@ -361,7 +357,7 @@ class SshHost(BashHost):
         # armjit's own session first: it applies the key policy (and saves a first-use key), so
         # OpenSSH's strict check below finds the key recorded.
         self.open()
-        shell = self.rsync_shell(control_dir=_control_dir())
+        shell = self.rsync_shell(control_dir=control_dir())
         target = f"{self.target.host}:{self.expand(dest).rstrip('/')}/"
         result = local_command(["rsync", *options, "-e", shell, f"{source}/", target], timeout=timeout)
         if not result.ok:  # rsync exits 12 or 255 when its ssh refused; ssh says why
@@ -384,21 +380,6 @@ class SshHost(BashHost):
             )
 
 
-def configured_identities(ssh_config: Path | None, host: str) -> list[str]:
-    """IdentityFile entries that ssh_config gives ``host`` and that exist (no connection made)."""
-    import paramiko
-
-    path = Path(ssh_config or "~/.ssh/config").expanduser()
-    if not path.is_file():
-        return []
-    try:
-        config = paramiko.SSHConfig.from_path(str(path))
-    except (OSError, paramiko.SSHException):
-        return []
-    files: list[str] = list(config.lookup(host).get("identityfile", []))
-    return [f for f in files if Path(f).expanduser().is_file()]
-
-
 def _quietly_close(conn: Any) -> None:
     with contextlib.suppress(Exception):
         conn.close()
@@ -409,19 +390,3 @@ def _is_refused(exc: BaseException) -> bool:
     if isinstance(errors, dict):
         return any(isinstance(e, ConnectionRefusedError) for e in errors.values())
     return isinstance(exc, ConnectionRefusedError)
-
-
-def _control_dir() -> Path | None:
-    """A private directory for ssh control sockets (short path: sockets are limited to ~100 bytes)."""
-    if not hasattr(os, "getuid"):
-        return None
-    path = Path(tempfile.gettempdir()) / f"armjit-ssh-{os.getuid()}"
-    try:
-        path.mkdir(mode=0o700, exist_ok=True)
-        info = path.lstat()
-    except OSError:
-        return None
-    # Someone else's directory, or one others can write to, must not hold our sockets.
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        return None
-    return path

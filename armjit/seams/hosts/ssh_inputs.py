@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from armjit.errors import UsageError
 
-__all__ = ["config_port", "quiet_library_logs", "warn_once"]
+__all__ = ["config_port", "configured_identities", "control_dir", "quiet_library_logs", "warn_once"]
 
 
 def config_port(looked_up: Mapping[str, Any], default: int, where: str) -> int:
@@ -41,3 +45,34 @@ def quiet_library_logs() -> None:
     logger.propagate = debugging
     if not debugging and not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
+
+
+def configured_identities(ssh_config: Path | None, host: str) -> list[str]:
+    """IdentityFile entries that ssh_config gives ``host`` and that exist (no connection made)."""
+    import paramiko
+
+    path = Path(ssh_config or "~/.ssh/config").expanduser()
+    if not path.is_file():
+        return []
+    try:
+        config = paramiko.SSHConfig.from_path(str(path))
+    except (OSError, paramiko.SSHException):
+        return []
+    files: list[str] = list(config.lookup(host).get("identityfile", []))
+    return [f for f in files if Path(f).expanduser().is_file()]
+
+
+def control_dir() -> Path | None:
+    """A private directory for ssh control sockets (short path: sockets are limited to ~100 bytes)."""
+    if not hasattr(os, "getuid"):
+        return None
+    path = Path(tempfile.gettempdir()) / f"armjit-ssh-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+    except OSError:
+        return None
+    # Someone else's directory, or one others can write to, must not hold our sockets.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return path
