@@ -131,6 +131,12 @@ CASES: list[Case] = [settings_case("CLI values", f"{f} {v!r}", (f, v), frag) for
 CASES.append(
     settings_case("CLI values", "--bench-only with --skip-pyperf", ("--bench-only", "--skip-pyperf"), "nothing to run")
 )
+CASES += [
+    Case("CLI values", "ab --processes 5 (ab runs one worker per side per block)", ("ab", "--aa", "--processes", "5"),
+         "do not apply to ab"),
+    Case("CLI values", "ab --bench-runner pyperformance", ("ab", "--aa", "--bench-runner", "pyperformance"),
+         "do not apply to ab"),
+]  # fmt: skip
 
 # invoke's parse errors, through the armjit script (its Program makes them exit 2)
 _PARSE = [

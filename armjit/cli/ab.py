@@ -77,6 +77,14 @@ def ab(
     verbose: bool = False,
 ) -> None:
     """Build --base and --cand side by side on the host; interleave them in blocks; paired verdict."""
+    # ab's design fixes these: never take a flag and then ignore it (a config file's value is the
+    # baseline's business).
+    typed = {name for name, source in sources.items() if source == "command line"}
+    if "processes" in typed or ("bench_runner" in typed and settings.bench_runner != "pyperf"):
+        raise UsageError(
+            "--processes and --bench-runner pyperformance do not apply to ab: it runs one pyperf worker per "
+            "side in each block (set --blocks, or --until-decided)"
+        )
     notes_dir = settings.notes_path
     notes.ensure_writable([notes_dir / "findings.md"])
     args: dict[str, Any] = {
