@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultkit import ROWS, Baseline
+from .faultkit import ROWS, Baseline
 
 from armjit.render import table
 

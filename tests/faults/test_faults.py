@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from faultkit import Baseline, check_complete, first_line, only_run, record_row
+from .faultkit import Baseline, check_complete, first_line, only_run, record_row
 
 
 def test_drops_mid_build_and_mid_benchmark_cost_a_reconnect(faulty: Baseline) -> None:
