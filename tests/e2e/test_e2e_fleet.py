@@ -36,7 +36,7 @@ def test_baseline_on_two_cinderx_hosts_in_parallel(cinderx_host: Any, tmp_path: 
             "--hosts", "cx1,cx2", "--reference", "cx1",
             "--ssh-config", str(config), "--known-hosts", str(known), "--strict-host-keys",
             "--build", "pypi", "--bench", "richards", "--modes", "nojit,jitlist",
-            "--processes", "3", "--values", "2", "--warmups", "1",
+            "--bench-runner", "pyperf", "--processes", "3", "--values", "2", "--warmups", "1",
             "--remote-python", "/usr/bin/python3.14", "--runtime-test", str(GATE_FILE),
             "--reports", str(tmp_path / "reports"),
         ]  # fmt: skip
