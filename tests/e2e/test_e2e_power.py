@@ -29,7 +29,9 @@ def ab(host: Any, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProc
         "--bench", "richards",
         "--remote-python", "/usr/bin/python3.14",
         "--reports", str(tmp_path / "reports"),
-        "--values", "3", "--warmups", "2",
+        # invoke takes each flag once: the defaults here only where ``extra`` does not set them
+        *(["--values", "3"] if "--values" not in extra else []),
+        *(["--warmups", "2"] if "--warmups" not in extra else []),
         "--json",
         *extra,
     ]  # fmt: skip
