@@ -192,6 +192,8 @@ def test_ab_on_two_hosts_gives_one_verdict_per_host(
     servers, ssh_config, script = two_hosts
     argv = _fleet_argv(tmp_path, ssh_config, script, "--hosts", "arm1,arm2")
     argv[0] = "ab"
+    at = argv.index("--processes")  # ab runs one worker per side in each block: it refuses --processes
+    del argv[at : at + 2]
     done = run_invoke(*argv, "--aa", "--blocks", "5")
     assert done.returncode == 0, done.stderr[-3000:]
     fleet = _fleet(tmp_path)

@@ -147,6 +147,8 @@ def run_fleet(
             status, cause = ("failed", "; ".join(failures)) if failures else ("ok", "")
         except ArmjitError as exc:
             status, cause = "failed", str(exc)
+        except KeyboardInterrupt:  # the fleet's Ctrl-C reached this host's flow (Host.interrupt)
+            status, cause = "failed", "interrupted"
         except Exception as exc:  # a bug on one host must not take the other hosts' results with it
             status, cause = "failed", f"{type(exc).__name__}: {exc}"
         finally:
@@ -178,7 +180,7 @@ def run_fleet(
             with connecting:
                 for host in open_hosts.values():
                     with contextlib.suppress(Exception):
-                        host.close()
+                        host.interrupt()  # its flow stops where it is instead of reconnecting
             pool.shutdown(wait=True)
             record.finish(interrupted=True)
             raise

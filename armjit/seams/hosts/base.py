@@ -67,6 +67,10 @@ class Host(Protocol):
     def reset(self) -> None:
         """Drop the session without waiting on it (stalled or lost); the next command reconnects."""
 
+    def interrupt(self) -> None:
+        """Ctrl-C, from another thread: drop the session, and make this host's later commands raise
+        KeyboardInterrupt instead of reconnecting, so its flow records where it stopped."""
+
     @property
     def sessions(self) -> int:
         """Sessions opened so far: more than one means it reconnected after a drop."""
@@ -96,6 +100,7 @@ class BashHost:
         self._home: str | None = None
         self._lock = threading.Lock()
         self.sessions = 0
+        self._interrupted = False
 
     # -- subclass hooks -------------------------------------------------------------------
     def _context(self) -> Any:
@@ -121,6 +126,8 @@ class BashHost:
             self._counter += 1
             pidfile = f"/tmp/armjit-{self._session}-{self._counter}.pid"
         full = wrap_command(command, env=env, cwd=self.expand(cwd) if cwd else None, timeout=timeout, pidfile=pidfile)
+        if self._interrupted:
+            raise KeyboardInterrupt
         context = self._context()  # connects first: connection errors are typed, one line
         log_handle = log.open("a", encoding="utf-8", errors="replace") if log else None
         out_tap = LineTap(on_line, log_handle)
@@ -202,6 +209,10 @@ class BashHost:
     def reset(self) -> None:
         """Nothing to drop by default (this machine has no session)."""
 
+    def interrupt(self) -> None:
+        self._interrupted = True
+        self.reset()
+
 
 def _join_interruptibly(promise: Any) -> Any:
     """Wait for an asynchronous invoke command so that Ctrl-C reaches us at once.
@@ -279,6 +290,9 @@ class LentHost:
 
     def reset(self) -> None:
         self._host.reset()
+
+    def interrupt(self) -> None:
+        self._host.interrupt()
 
     @property
     def rsync_capable(self) -> bool:

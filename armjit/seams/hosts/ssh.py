@@ -125,6 +125,8 @@ class SshHost(BashHost):
             self._open()
 
     def _open(self) -> None:
+        if self._interrupted:
+            raise KeyboardInterrupt  # Ctrl-C of a fleet: this host's flow stops, it does not reconnect
         if self._opened and self._conn.is_connected:
             return
         if self._opened:
