@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from .faultkit import ROWS, Baseline
 
 from armjit.render import table
+
+from .faultkit import ROWS, Baseline
 
 _HERE = Path(__file__).parent
 
