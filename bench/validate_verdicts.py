@@ -55,6 +55,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))  # its helper module beside it, also when loaded by path (the tests)
 
 from _sequential_trials import matched_pyperf_power, replay  # noqa: E402
 
