@@ -164,3 +164,14 @@ def test_deps_are_shipped_once_and_unpacked(ssh: SshHost, deps_dir: Path, tmp_pa
     assert third.sent and sorted(third.sources) == ["fmt"]
     assert (remote / "src" / "fmt" / "CMakeLists.txt").read_text() == "# fmt, patched\n"
     assert not (remote / "archives" / "usdt-f4ea2f52.tar.gz").exists()
+
+
+def test_deps_are_never_shipped_into_a_guarded_directory(deps_dir: Path, tmp_path: Path) -> None:
+    # ship_deps replaces src/ and archives/ under its directory: the path guard comes first, so
+    # `/`, a system directory and a one-level path are refused before anything is removed.
+    from armjit.seams.hosts import LocalHost
+
+    home = tmp_path / "home"
+    for bad in ("/", "/usr", "/x"):
+        with pytest.raises(UsageError):
+            ship_deps(LocalHost(), deps_dir, bad, home=str(home))
