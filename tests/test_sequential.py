@@ -112,3 +112,23 @@ def test_look_line_shows_interval_blocks_and_budget() -> None:
     found = sequential.Look(9, 125.0, 1.02, 0.99, 1.05, None)
     line = found.line(0.01, 600.0)
     assert "block 9" in line and "[0.9900, 1.0500]" in line and "2.1 min of 10" in line and "undecided" in line
+
+
+def test_a_settled_interval_that_drift_could_explain_does_not_stop_the_run() -> None:
+    rng = random.Random(11)
+    # B is 4% faster in every block, while the machine slows down twofold over the run.
+    drifting = [
+        stats.Block(a, a * math.exp(math.log(0.96) + rng.gauss(0.0, 0.003)))
+        for a in (1.0 + i / 11 for i in range(12))
+    ]
+    assert sequential.look(drifting, 0.01, 60.0).outcome == "real improvement"
+    held = sequential.withheld(drifting, 0.01, check_drift=True)
+    assert held is not None and held.startswith("drift: the from arm moved +")
+    # The same blocks on a steady machine stop at once; without the drift check they stop too.
+    steady = [stats.Block(1.0, blk.b / blk.a) for blk in drifting]
+    assert sequential.withheld(steady, 0.01, check_drift=True) is None
+    assert sequential.withheld(drifting, 0.01, check_drift=False) is None
+    # A gate (most blocks starved) holds the stop as well, and says why.
+    assert sequential.withheld(steady, 0.01, gates=["host too busy: 12 of 24 blocks dropped"]) == (
+        "host too busy: 12 of 24 blocks dropped"
+    )

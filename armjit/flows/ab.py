@@ -135,6 +135,7 @@ def run_ab(
         until_decided=until_decided,
         budget=budget,
         mode_pair=mode_pair,
+        check_drift=not aa and settings.metric == "time",
     )
     try:
         lease = take_lease(host, settings, run.run_id, remote_run, f"invoke {kind}", progress)
@@ -312,8 +313,7 @@ def _judge(
             delta = design.deltas[(bench, mode)]
             gates += ab_blocks.starved_gates(measured.starved[(bench, mode)], len(blocks))
             # Blocks are in run order, so the halves are the first and second half of the run.
-            # Instruction counts do not drift with the machine's load.
-            drift = not aa and design.metric == "time"
+            drift = design.check_drift
             if design.until_decided:
                 stopped = measured.stopped.get((bench, mode), "")
                 judgement = stats.judge_sequential(blocks, delta=delta, gates=gates, check_drift=drift, stopped=stopped)

@@ -46,6 +46,9 @@ class Design:
     budget: float = 0.0  # seconds of blocks; 0: none
     deltas: dict[Key, float] = field(default_factory=dict)
     mode_pair: tuple[str, str] | None = None  # --mode-pair: A runs the first mode, B the second
+    # Drift of the from arm may overrule a verdict (A/B on the wall or CPU clock; never an A/A,
+    # where drift is the noise being measured, nor instruction counts, which do not drift).
+    check_drift: bool = False
 
     def side_mode(self, label: str, mode: str) -> str:
         """The JIT mode a side's process runs for a key's mode."""
@@ -132,7 +135,7 @@ def run_blocks(
                 one_block(ctx, key, index, "AB" if rng.random() < 0.5 else "BA")
             index += 1
             if design.until_decided:
-                _look(pipeline, samples, looks, stopped, design, time.monotonic() - started, active)
+                _look(pipeline, samples, looks, stopped, starved, design, time.monotonic() - started, active)
             else:
                 pipeline.progress.line(f"block {index}/{design.blocks} done")
             pipeline.record.details["blocks_done"] = index
@@ -169,6 +172,7 @@ def _look(
     samples: dict[Key, list[stats.Block]],
     looks: dict[Key, list[sequential.Look]],
     stopped: dict[Key, str],
+    starved: dict[Key, dict[str, int]],
     design: Design,
     elapsed: float,
     active: list[Key],
@@ -181,8 +185,17 @@ def _look(
         found = sequential.look(blocks, delta, elapsed)
         looks[key].append(found)
         pipeline.progress.message(f"  {key[0]}/{key[1]} {found.line(delta, design.budget or None)}")
-        if found.outcome:
-            stopped[key] = f"settled ({found.outcome}) after {found.blocks} blocks, {elapsed / 60:.1f} min"
+        if not found.outcome:
+            continue
+        # Stop only on an interval the verdict will stand on: when drift or starved blocks would
+        # make the verdict inconclusive, more blocks can still settle it within the budget.
+        held = sequential.withheld(
+            blocks, delta, gates=starved_gates(starved[key], len(blocks)), check_drift=design.check_drift
+        )
+        if held:
+            pipeline.progress.message(f"  {key[0]}/{key[1]} settled ({found.outcome}), but {held}: going on")
+            continue
+        stopped[key] = f"settled ({found.outcome}) after {found.blocks} blocks, {elapsed / 60:.1f} min"
 
 
 def _one_process(

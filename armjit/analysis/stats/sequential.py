@@ -17,8 +17,10 @@ of the fixed-n t interval; ``MIN_SEQUENTIAL_BLOCKS`` blocks come before the firs
 tests/test_sequential.py measures the false-verdict rate of looking after every block.
 
 The stop rule is the fixed design's decision rule applied to this interval: the whole interval
-beyond +δ (regression) or below -δ (improvement), or inside ±δ (equivalent), stops the run; a
-spent budget ends it undecided.
+beyond +δ (regression) or below -δ (improvement), or inside ±δ (equivalent), stops the run,
+unless the verdict would not stand on it (drift that could explain it, most blocks starved):
+then blocks go on being added (``withheld``), since the sequence stays valid at every look. A
+spent budget ends the run undecided.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "judge_sequential",
     "look",
     "settled",
+    "withheld",
 ]
 
 METHOD = "asymptotic confidence sequence (Waudby-Smith et al. 2024, normal mixture), valid at every block"
@@ -116,6 +119,18 @@ def look(blocks: Sequence[Block], delta: float, seconds: float, *, confidence: f
     lo, hi = confidence_sequence(d, confidence=confidence)
     outcome = settled(lo, hi, delta) if len(d) >= MIN_SEQUENTIAL_BLOCKS else None
     return Look(len(d), seconds, math.exp(mean), math.exp(lo), math.exp(hi), outcome)
+
+
+def withheld(
+    blocks: Sequence[Block], delta: float, *, gates: Sequence[str] = (), check_drift: bool = False
+) -> str | None:
+    """Why a settled interval must not stop the run yet (the verdict on it would be
+    inconclusive), or None when it may stop."""
+    # The verdict reads the confidence sequence, not the bootstrap: few resamples suffice here.
+    judgement = judge_sequential(blocks, delta=delta, gates=gates, check_drift=check_drift, resamples=200)
+    if judgement.decision.verdict != "inconclusive":
+        return None
+    return judgement.decision.reason.removeprefix("inconclusive: ")
 
 
 def judge_sequential(
