@@ -29,6 +29,8 @@ ACCEPTED: list[tuple[str, str | None, int, str]] = [
     ("~/work/x", HOME, 2, "/home/dev/work/x"),
     ("~/x", HOME, 2, "/home/dev/x"),
     ("/home/dev/x", HOME, 2, "/home/dev/x"),
+    ("/var/tmp/cinderx-work", None, 2, "/var/tmp/cinderx-work"),
+    ("/tmp/armjit/work", None, 2, "/tmp/armjit/work"),
 ]
 
 # (path, home, min_depth, words of the one-line refusal)
@@ -56,6 +58,12 @@ REFUSED: list[tuple[str, str | None, int, str]] = [
     ("~other/x", None, 1, "~user"),
     ("", None, 1, "empty path"),
     ("/srv/x\n/y", None, 1, "newline"),
+    # Anything inside the system's own trees, at any depth (a deps dir once made /etc/armjit-deps).
+    ("/etc/armjit-deps", None, 2, "inside /etc, which belongs to the system"),
+    ("/usr/local/cinderx-work", None, 2, "inside /usr"),
+    ("/run/user/0/work", None, 2, "inside /run"),
+    ("/lib/x/y", None, 2, "inside /lib"),
+    ("/boot/efi/x", None, 1, "inside /boot"),
 ]
 
 
@@ -90,6 +98,7 @@ def test_accepted_local_dirs(given: str, expected: str) -> None:
         ("/srv/a/../b", "'..'"),
         ("", "empty path"),
         *([("/usr", "system directory"), ("/etc/", "system directory")] if os.name != "nt" else []),
+        *([("/etc/armjit/reports", "inside /etc")] if os.name != "nt" else []),
     ],
 )
 def test_refused_local_dirs(given: str, why: str) -> None:

@@ -16,12 +16,23 @@ from pathlib import Path, PurePath
 
 from armjit.errors import UsageError
 
-__all__ = ["SYSTEM_DIRS", "check_host_dir", "check_local_dir", "is_system_dir"]
+__all__ = ["OS_TREES", "SYSTEM_DIRS", "check_host_dir", "check_local_dir", "is_os_tree", "is_system_dir"]
 
 # Top-level directories of a Linux host that hold the system or other people's data.
 SYSTEM_DIRS = frozenset(
     {"bin", "boot", "dev", "etc", "home", "opt", "proc", "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var"}
 )
+
+
+# Top-level directories that hold the operating system itself: nothing of armjit's belongs
+# anywhere below them (``/etc/armjit-deps`` would be created and later synced with deletions).
+# /srv, /opt, /home, /root, /tmp and /var keep their subdirectories for work dirs and venvs.
+OS_TREES = frozenset({"bin", "boot", "dev", "etc", "proc", "run", "sbin", "sys", "usr"})
+
+
+def is_os_tree(name: str) -> bool:
+    """A top-level directory whose whole tree belongs to the system (``lib*`` included)."""
+    return name in OS_TREES or name.startswith("lib")
 
 
 def is_system_dir(name: str) -> bool:
@@ -63,6 +74,8 @@ def check_host_dir(path: str, *, what: str, home: str | None = None, min_depth: 
         raise _refuse(what, path, f"that is the root directory; {_OWN}")
     if len(parts) == 1 and is_system_dir(parts[0]):
         raise _refuse(what, path, f"{normal} is a system directory; {_OWN}")
+    if is_os_tree(parts[0]):
+        raise _refuse(what, path, f"{normal} is inside /{parts[0]}, which belongs to the system; {_OWN}")
     if home is not None and parts == [p for p in home.split("/") if p not in ("", ".")]:
         raise _refuse(what, path, "that is the login user's home itself; use a directory below it")
     if len(parts) < min_depth:
@@ -83,7 +96,8 @@ def check_local_dir(
     """The absolute form of a local directory armjit writes into (reports, notes), or a UsageError.
 
     Relative paths are taken from ``cwd``. The same rules as on a host: no ``..``, not the root,
-    not a top-level system directory (POSIX), not the home itself.
+    not a top-level system directory nor anything inside the system's own trees (POSIX), not the
+    home itself.
     """
     text = os.fspath(path)
     if not text or "\n" in text or "\0" in text:
@@ -100,6 +114,8 @@ def check_local_dir(
         raise _refuse(what, os.fspath(path), "that is the root directory")
     if os.name != "nt" and len(segments) == 1 and is_system_dir(segments[0]):
         raise _refuse(what, os.fspath(path), f"/{segments[0]} is a system directory")
+    if os.name != "nt" and is_os_tree(segments[0]):
+        raise _refuse(what, os.fspath(path), f"it is inside /{segments[0]}, which belongs to the system")
     if full == home:
         raise _refuse(what, os.fspath(path), "that is the home directory itself; use a directory below it")
     return full
