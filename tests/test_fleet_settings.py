@@ -56,7 +56,7 @@ def test_the_cli_refuses_before_writing_anything(tmp_path: Path) -> None:
     for args in (
         ("baseline", "--hosts", "@nope"),
         ("ab", "--hosts", "a,b", "--reference", "x86a"),
-        ("red", "--hosts", "a,b", "-k", "test_x"),
+        ("red", "--hosts", "a,b", "-k", ""),  # checked before any host is tried or a fleet is made
     ):
         done = run_invoke(*args, "--reports", str(reports))
         lines = done.stderr.strip().splitlines()

@@ -11,9 +11,9 @@ from invoke import Context
 from armjit.cinderx.targeted import DEFAULT_TEST_FILE, cinderx_line
 from armjit.cli._task import ALL, OUTPUT, ArmjitTask, armjit_task
 from armjit.config import Settings
-from armjit.errors import GateFailed, UsageError
+from armjit.errors import GateFailed
 from armjit.flows import handoff as handoff_plan
-from armjit.flows import iteration, redgreen
+from armjit.flows import iteration, redgreen, redgreen_fleet
 from armjit.render import table
 from armjit.render.progress import Progress
 from armjit.seams import notes
@@ -35,7 +35,9 @@ def _targeted(
     verbose: bool,
 ) -> None:
     if settings.hosts:
-        raise UsageError(f"{step} runs one test on one host: give --host, not --hosts")
+        _targeted_fleet(step, settings, sources, k=k, test_file=test_file, deploy=deploy, python=python,
+                        runner=runner, json_output=json_output)  # fmt: skip
+        return
     outcome = redgreen.run_targeted(
         settings,
         set(sources),
@@ -63,6 +65,37 @@ def _targeted(
             print(seen)
     if not outcome.ok:
         raise GateFailed(f"{step}: {outcome.reason} (attempt {outcome.attempt}, run {outcome.run.run_id})")
+
+
+def _targeted_fleet(
+    step: str,
+    settings: Settings,
+    sources: dict[str, str],
+    *,
+    k: str,
+    test_file: str,
+    deploy: bool,
+    python: str,
+    runner: str,
+    json_output: bool,
+) -> None:
+    """The same test on every host of --hosts: one row per host, met only when met on all."""
+    result = redgreen_fleet.run_targeted_fleet(
+        settings, set(sources), step=step, keyword=k or "", test_file=test_file, deploy=deploy,
+        python=python or "", runner=runner, reports=settings.reports_path, stream=sys.stderr,
+    )  # fmt: skip
+    if json_output:
+        print(json.dumps(redgreen_fleet.json_result(result), indent=2))
+    else:
+        headers = ["host", "status", "detail", "run"] + (["build s"] if deploy else [])
+        rows = [
+            (r.host, r.status, r.detail, r.run_id) + ((r.build_seconds,) if deploy else ()) for r in result.rows
+        ]
+        print(table(rows, headers))
+        print(f"\n{result.summary_line()}")
+        print(f"fleet record {result.fleet.record.path}")
+    if not result.ok:
+        raise GateFailed(f"{step}: {result.summary_line()} (attempt {result.attempt})")
 
 
 _TARGETED_HELP = {

@@ -43,7 +43,8 @@ T = TypeVar("T")
 
 
 class _Outcome(Protocol):
-    run: RunDir
+    @property  # read-only, so that a frozen dataclass's field satisfies it
+    def run(self) -> RunDir: ...
 
 
 @dataclass(frozen=True)
@@ -105,18 +106,20 @@ def run_fleet(
     job: Job,
     stream: TextIO | None = None,
     before: Callable[[], None] | None = None,
+    record: FleetRecord | None = None,
 ) -> FleetOutcome:
     """Run ``job`` on every host of ``settings.hosts`` in parallel; never raises for one host.
 
     ``before`` runs once, before any host starts (what must not run on several threads at once,
-    such as rebasing the local work branch)."""
+    such as rebasing the local work branch). ``record``: the fleet record, made by the caller
+    when its jobs must name their fleet in their own run records."""
     hosts = list(settings.hosts)
     reference = settings.reference or hosts[0]
     store = RunStore(reports / "runs")
     if before is not None:
         before()
     existing = {run.run_id for run in store.runs()}
-    record = FleetRecord.create(reports, kind, hosts, reference)
+    record = record or FleetRecord.create(reports, kind, hosts, reference)
     board = FleetBoard(hosts, stream)
     # Hosts connect one at a time (well under a second each): trust on first use rewrites the
     # known_hosts file, and two hosts saving their new keys at once would lose one of them.

@@ -18,7 +18,7 @@ from armjit.seams import notes
 from armjit.seams.hosts import Host
 from armjit.seams.store import RunStore
 
-__all__ = ["FleetReport", "ab_fleet", "baseline_fleet", "fleet_report"]
+__all__ = ["FleetReport", "ab_fleet", "baseline_fleet", "fleet_report", "sync_once"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,7 @@ class FleetReport:
     block: str  # findings.md's block
 
 
-def _sync_once(settings: Settings) -> Settings:
+def sync_once(settings: Settings) -> Settings:
     """Rebase the work branch once, before the hosts start: several threads rebasing one local
     checkout would fight over its index. The hosts then deploy the same commit."""
     from armjit.seams import gitops, upstream
@@ -46,7 +46,7 @@ def _sync_once(settings: Settings) -> Settings:
 def baseline_fleet(settings: Settings, explicit: set[str], *, reports: Path, stream: TextIO | None) -> FleetReport:
     from armjit.flows.baseline import run_baseline
 
-    settings = _sync_once(settings)
+    settings = sync_once(settings)
 
     def job(s: Settings, host: Host, progress: Any) -> Any:
         return run_baseline(s, explicit, reports=reports, progress=progress, host=host)

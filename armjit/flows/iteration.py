@@ -29,6 +29,7 @@ __all__ = [
     "IterationState",
     "StepState",
     "add_decision",
+    "fleets_as_one",
     "iteration_state",
     "iteration_window",
     "latest_record",
@@ -134,6 +135,56 @@ def latest_record(records: list[dict[str, Any]], kind: str, ok: bool = True) -> 
     return None
 
 
+def fleets_as_one(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with each red/green fleet as one record, where its last host's record was:
+    its id is the fleet's, and it is ok only when every host of the fleet met the step (a host
+    with no record, one that never connected, did not). Records of no fleet pass unchanged."""
+    members: dict[str, dict[str, dict[str, Any]]] = {}
+    last: dict[str, int] = {}
+    for index, m in enumerate(records):
+        fleet = m.get("fleet") if m.get("kind") in ("red", "green") else None
+        if isinstance(fleet, dict) and fleet.get("id"):
+            name = str(fleet.get("host") or m.get("run_id"))  # the host as --hosts named it
+            members.setdefault(str(fleet["id"]), {})[name] = m
+            last[str(fleet["id"])] = index
+    if not members:
+        return records
+    out = []
+    for index, m in enumerate(records):
+        fleet = m.get("fleet") if m.get("kind") in ("red", "green") else None
+        if not (isinstance(fleet, dict) and fleet.get("id")):
+            out.append(m)
+        elif last[str(fleet["id"])] == index:
+            out.append(_fleet_record(m, fleet, members[str(fleet["id"])]))
+    return out
+
+
+def _fleet_record(latest: dict[str, Any], fleet: dict[str, Any], by_host: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    hosts = [str(h) for h in fleet.get("hosts") or by_host]
+    missed = []
+    for host in hosts:
+        t = (by_host.get(host) or {}).get("targeted") or {}
+        if host not in by_host:
+            missed.append(f"{host}: no result")
+        elif by_host[host].get("status") != "ok":
+            missed.append(f"{host}: {t.get('reason') or by_host[host].get('status')}")
+    verdicts = sorted({str((m.get("targeted") or {}).get("verdict")) for m in by_host.values()})
+    targeted = {
+        "keyword": (latest.get("targeted") or {}).get("keyword"),
+        "ok": not missed,
+        "verdict": f"{'/'.join(verdicts)} on {len(hosts)} hosts",
+        "reason": "; ".join(missed),
+    }
+    return {
+        **{k: latest.get(k) for k in ("kind", "started", "commits")},
+        "run_id": str(fleet["id"]),
+        "status": "ok" if not missed else "failed",
+        "targeted": targeted,
+        "fleet": fleet,
+        "runs": {h: m.get("run_id") for h, m in by_host.items()},
+    }
+
+
 def _detail(m: dict[str, Any]) -> str:
     kind = m.get("kind")
     if kind in ("red", "green"):
@@ -162,6 +213,8 @@ def iteration_state(manifests: list[dict[str, Any]], mined: str | None = None) -
     """
     records, since = iteration_window(manifests)
     verify_targets = {str(m.get("to_run")) for m in manifests if m.get("kind") == "verify"}
+    abandoned = tuple(str(m["run_id"]) for m in records if m.get("status") == "abandoned")
+    records = fleets_as_one(records)  # a red/green on several hosts is one step, met on all or not met
     found: dict[str, dict[str, Any] | None] = {
         "baseline": next((m for m in reversed(records) if _is_benchmark_baseline(m, verify_targets)), None),
         "mine": latest_record(records, "mine"),
@@ -192,7 +245,6 @@ def iteration_state(manifests: list[dict[str, Any]], mined: str | None = None) -
         steps.append(StepState(name, done, m.get("run_id") if m is not None else None, detail))
     verdict = found["verify"].get("verdict") if found["verify"] is not None else None
     next_step = next((s.name for s in steps if not s.done), None)
-    abandoned = tuple(str(m["run_id"]) for m in records if m.get("status") == "abandoned")
     return IterationState(tuple(steps), str(verdict) if verdict else None, next_step, since, abandoned)
 
 

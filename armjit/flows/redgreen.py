@@ -14,6 +14,7 @@ from armjit.config import Settings
 from armjit.errors import ArmjitError, GateFailed, UsageError
 from armjit.flows.iteration import (
     TEST_HEADER,
+    fleets_as_one,
     iteration_window,
     latest_record,
     load_manifests,
@@ -29,7 +30,7 @@ from armjit.seams.hosts import Host, opened, use_host
 from armjit.seams.records import HostFacts, RunRecord
 from armjit.seams.store import RunDir, RunStore
 
-__all__ = ["TargetedOutcome", "run_targeted", "targeted_rows", "test_result_row"]
+__all__ = ["TargetedOutcome", "check_args", "run_targeted", "targeted_rows", "test_result_row"]
 
 # -- RED / GREEN ---------------------------------------------------------------------------------
 
@@ -49,6 +50,11 @@ class TargetedOutcome:
     def manifest(self) -> dict[str, Any]:
         """The record as run.json holds it."""
         return self.record.to_json()
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the step is not met on this host (a fleet marks such a host failed)."""
+        return [] if self.ok else [self.reason]
 
 
 def _reason(step: str, verdict: str, run: targeted.TargetedRun, keyword: str, test_file: str) -> str:
@@ -152,19 +158,19 @@ def run_targeted(
     reports: Path,
     progress: Progress,
     host: Host | None = None,
+    fleet: dict[str, Any] | None = None,
 ) -> TargetedOutcome:
     """RED (``step="red"``: the test must fail) or GREEN (it must pass), with its evidence.
     ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it).
+    ``fleet``: the fleet this run is one host of (``{"id", "hosts"}``, kept in the record); the
+    notes then say nothing of this host alone: the fleet writes its one result.
 
     Long because it is one story in order (check, deploy, run on the host, judge, write the notes),
     and the host stays open only around the test; the parts that stand alone are helpers below.
     """
     from armjit.seams import gitops
 
-    _check_args(step, keyword, test_file, runner)
-    repo = gitops.check_repo(Path(settings.repo).expanduser()) if settings.repo else None
-    if deploy and repo is None:
-        raise UsageError("--deploy needs --repo (the checkout to sync and build)")
+    repo = check_args(settings, step=step, keyword=keyword, test_file=test_file, runner=runner, deploy=deploy)
     if repo is None and not settings.is_local:
         progress.message("no --repo: the test runs in the host's deployed tree as it is")
     notes_dir = settings.notes_path
@@ -176,7 +182,8 @@ def run_targeted(
         try:
             deploy_run, deploy_build = _deploy(settings, explicit, keyword, reports, progress, host)
         except GateFailed as exc:
-            record_error(notes_dir, step, str(exc))
+            if fleet is None:
+                record_error(notes_dir, step, str(exc))
             raise
     settings, interpreter, cwd = _where(settings, explicit, repo, python, deploy)
     commits: dict[str, Any] = {}
@@ -202,6 +209,8 @@ def run_targeted(
         record.commits = commits
         record.details |= {"deploy_run": deploy_run, "deploy_marker": marker, "red_run": red_run}
         record.details["deploy_build"] = deploy_build
+        if fleet is not None:
+            record.details["fleet"] = fleet
         pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
         pipeline.save()
         holder: dict[str, Any] = {}
@@ -219,7 +228,7 @@ def run_targeted(
             # The test never reported (lost connection, Ctrl-C): the record says so, then the error goes on.
             record.details["error"] = f"{type(exc).__name__}: {exc}"
             pipeline.finish(exc)
-            if not isinstance(exc, KeyboardInterrupt):
+            if not isinstance(exc, KeyboardInterrupt) and fleet is None:
                 record_error(notes_dir, step, f"the test could not run: {exc}")
             raise
     parsed: targeted.TargetedRun = holder["result"]
@@ -248,6 +257,8 @@ def run_targeted(
         "warnings": [warning] if warning else [],
     }
     pipeline.finish(failure=None if ok else ("targeted-test", reason))
+    if fleet is not None:
+        return TargetedOutcome(step, run, record, parsed, verdict, ok, reason, 0)
     notes.append_row(notes_dir / notes.PROGRESS, "test-results", TEST_HEADER, test_result_row(record))
     attempt = 0
     if ok:
@@ -258,7 +269,12 @@ def run_targeted(
     return TargetedOutcome(step, run, record, parsed, verdict, ok, reason, attempt)
 
 
-def _check_args(step: str, keyword: str, test_file: str, runner: str) -> None:
+def check_args(
+    settings: Settings, *, step: str, keyword: str, test_file: str, runner: str, deploy: bool
+) -> Path | None:
+    """Refuse bad input before anything is written; returns the checked repo (None without --repo)."""
+    from armjit.seams import gitops
+
     if step not in ("red", "green"):
         raise UsageError(f"unknown step {step!r}")
     if not keyword.strip() or "\n" in keyword:
@@ -267,6 +283,10 @@ def _check_args(step: str, keyword: str, test_file: str, runner: str) -> None:
         raise UsageError("--test-file: give the test file, relative to the repo")
     if runner not in ("auto", "pytest", "unittest"):
         raise UsageError(f"--runner {runner!r}: expected auto, pytest or unittest")
+    repo = gitops.check_repo(Path(settings.repo).expanduser()) if settings.repo else None
+    if deploy and repo is None:
+        raise UsageError("--deploy needs --repo (the checkout to sync and build)")
+    return repo
 
 
 def _where(
@@ -311,7 +331,7 @@ def _red_for(step: str, keyword: str, reports: Path, progress: Progress) -> str 
     if step != "green":
         return None
     records, _ = iteration_window(load_manifests(reports))
-    red = latest_record(records, "red")
+    red = latest_record(fleets_as_one(records), "red")
     if red is None:
         progress.message("note: no RED in this iteration yet: run `invoke red -k NAME` before the fix")
         return None
