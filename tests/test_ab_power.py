@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -74,18 +75,26 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...],
 
 @pytest.mark.slow
 def test_aa_until_decided_stops_by_itself_and_reports_the_sequence(tmp_path: Path) -> None:
+    def aa(reports: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+        result = run_invoke(
+            "ab", "--aa", "--until-decided", "--budget", "40s",
+            "--bench-script", str(LOOP_BENCH), "--values", "3", "--warmups", "1", "--loops", "2",
+            "--reports", str(reports), "--json",
+            timeout=600,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        (found,) = json.loads(result.stdout)["comparisons"]
+        return result, found
+
+    # Same code on both sides: the sequence claims a change in at most 5% of A/A runs, and this
+    # machine's noise keeps it from settling an equivalence within 1% in 40 s, so the budget ends
+    # the run (or, on a quiet machine, the equivalence settles it). One false claim is that 5%;
+    # a second independent one (at most 0.25% by chance) means the A/A itself is biased.
     reports = tmp_path / "reports"
-    result = run_invoke(
-        "ab", "--aa", "--until-decided", "--budget", "40s",
-        "--bench-script", str(LOOP_BENCH), "--values", "3", "--warmups", "1", "--loops", "2",
-        "--reports", str(reports), "--json",
-        timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    (comparison,) = json.loads(result.stdout)["comparisons"]
-    # Same code on both sides: the sequence never claims a change here more than 5% of the time,
-    # and this machine's noise keeps it from settling an equivalence within 1% in 40 s, so the
-    # budget ends the run (or, on a quiet machine, the equivalence settles it).
+    result, comparison = aa(reports)
+    if comparison["verdict"] != "no clear improvement":
+        shutil.rmtree(reports)
+        result, comparison = aa(reports)
     assert comparison["verdict"] == "no clear improvement", comparison
     run, m = only_run(reports)
     seq = m["sequential"]["richards/nojit"]
