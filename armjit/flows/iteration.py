@@ -142,8 +142,8 @@ def fleets_as_one(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     members: dict[str, dict[str, dict[str, Any]]] = {}
     last: dict[str, int] = {}
     for index, m in enumerate(records):
-        fleet = m.get("fleet") if m.get("kind") in ("red", "green") else None
-        if isinstance(fleet, dict) and fleet.get("id"):
+        fleet = _targeted_fleet(m)
+        if fleet is not None:
             name = str(fleet.get("host") or m.get("run_id"))  # the host as --hosts named it
             members.setdefault(str(fleet["id"]), {})[name] = m
             last[str(fleet["id"])] = index
@@ -151,12 +151,18 @@ def fleets_as_one(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return records
     out = []
     for index, m in enumerate(records):
-        fleet = m.get("fleet") if m.get("kind") in ("red", "green") else None
-        if not (isinstance(fleet, dict) and fleet.get("id")):
+        fleet = _targeted_fleet(m)
+        if fleet is None:
             out.append(m)
         elif last[str(fleet["id"])] == index:
             out.append(_fleet_record(m, fleet, members[str(fleet["id"])]))
     return out
+
+
+def _targeted_fleet(m: dict[str, Any]) -> dict[str, Any] | None:
+    """The fleet a red/green record is one host of, or None."""
+    fleet = m.get("fleet") if m.get("kind") in ("red", "green") else None
+    return fleet if isinstance(fleet, dict) and fleet.get("id") else None
 
 
 def _fleet_record(latest: dict[str, Any], fleet: dict[str, Any], by_host: dict[str, dict[str, Any]]) -> dict[str, Any]:
