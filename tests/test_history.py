@@ -77,6 +77,13 @@ def test_history_over_real_runs_marks_the_regression_and_draws_the_trend(tmp_pat
     assert listed.returncode == 0, listed.stderr
     (line,) = listed.stdout.strip().splitlines()
     assert line.startswith(f"local sleep/nojit: {second} -> {third}") and "entirely slower" in line
+    # A second call takes the bootstrap from the reports' memo and says the same.
+    assert (reports / "history-rechecks.json").is_file()
+    again = run_invoke("history", "--reports", str(reports), "--regressions")
+    assert again.returncode == 0 and again.stdout == listed.stdout
+    # So does the chart: unchanged data, the PNG stays as it was.
+    unchanged = run_invoke("history", "--reports", str(reports), "--no-notes")
+    assert unchanged.returncode == 0 and f"chart: {chart} (unchanged)" in unchanged.stderr
 
     # Filters narrow the table; a filter that keeps nothing is one line and exit 2.
     since = run_invoke("history", "--reports", str(reports), "--since", "2999-01-01", "--no-notes")
@@ -128,3 +135,53 @@ def test_select_and_interval() -> None:
     interval = history.median_interval(a.process_medians)
     assert interval is not None and interval[0] < statistics.median(a.process_medians) < interval[1]
     assert history.median_interval([1.0]) is None
+
+
+def test_a_chart_is_drawn_again_only_when_what_it_shows_changes(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from armjit.render.trend_plot import chart_digest, save_trend
+
+    a = _point(DATA / "sleep_5ms_a.json", "r1", "2026-11-20T10:00:00")
+    b = _point(DATA / "sleep_5ms_b.json", "r2", "2026-11-21T10:00:00")
+    c = _point(DATA / "sleep_6.5ms.json", "r3", "2026-11-22T10:00:00")
+    two = history.build_rows([a, b], delta=lambda *_: 0.05)
+    three = history.build_rows([a, b, c], delta=lambda *_: 0.05)
+    path = tmp_path / "history" / "trend-vm-nojit.png"
+
+    first = save_trend(two, path, title="vm / nojit")
+    assert first is not None and first.drawn
+    png, stamp = path.read_bytes(), path.with_name(path.name + ".sha256").read_text().strip()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and stamp == chart_digest(two, title="vm / nojit")
+    # The same data: the PNG on disk is the answer, byte for byte.
+    again = save_trend(history.build_rows([b, a], delta=lambda *_: 0.05), path, title="vm / nojit")
+    assert again is not None and not again.drawn and path.read_bytes() == png
+    # A new run, another title or a lost PNG each draw it anew.
+    assert chart_digest(three, title="vm / nojit") != stamp != chart_digest(two, title="vm / jitlist")
+    grown = save_trend(three, path, title="vm / nojit")
+    assert grown is not None and grown.drawn and path.read_bytes() != png
+    path.unlink()
+    redrawn = save_trend(three, path, title="vm / nojit")
+    assert redrawn is not None and redrawn.drawn and path.is_file()
+
+
+def test_a_remembered_recheck_is_the_recheck(tmp_path: Path) -> None:
+    from armjit.seams.memo import JsonMemo
+
+    a = _point(DATA / "sleep_5ms_b.json", "r2", "2026-11-21T10:00:00")
+    b = _point(DATA / "sleep_6.5ms.json", "r3", "2026-11-22T10:00:00")
+    ((_, slower),) = [s.rows for s in history.build_rows([a, b], delta=lambda *_: 0.05)]
+    computed = history.confirm(slower, 0.05, resamples=500)
+    assert computed.estimate is not None
+    memo = JsonMemo(tmp_path / "rechecks.json")
+    key = history.recheck_key(slower, resamples=500)
+    memo.put(key, history.estimate_to_json(computed.estimate))
+    memo.save()
+    stored = JsonMemo(tmp_path / "rechecks.json").get(key)
+    known = history.estimate_from_json(stored)
+    assert known == computed.estimate
+    assert history.confirm(slower, 0.05, resamples=500, estimate=known) == computed
+    # Other values, or other resamples, are another key; a damaged entry is no estimate.
+    assert history.recheck_key(slower) != key
+    assert history.estimate_from_json({"ratio": 1.0}) is None
+    (tmp_path / "rechecks.json").write_text("{not json")
+    assert JsonMemo(tmp_path / "rechecks.json").get(key) is None

@@ -13,11 +13,15 @@ Pure: points in, rows out. Loading them from run records is armjit.analysis.hist
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 from armjit.analysis import crossrun, stats
 from armjit.analysis.crossrun import CodeIdentity, Measurement
@@ -30,7 +34,10 @@ __all__ = [
     "Series",
     "build_rows",
     "confirm",
+    "estimate_from_json",
+    "estimate_to_json",
     "median_interval",
+    "recheck_key",
     "select",
     "series_of",
     "welch_estimate",
@@ -253,12 +260,48 @@ def build_rows(
     return found
 
 
-def confirm(row: HistoryRow, delta: float | None, *, resamples: int = stats.RESAMPLES) -> HistoryRow:
-    """Recheck a regression with the hierarchical bootstrap ``invoke compare`` uses."""
+def confirm(
+    row: HistoryRow,
+    delta: float | None,
+    *,
+    resamples: int = stats.RESAMPLES,
+    estimate: stats.Estimate | None = None,
+) -> HistoryRow:
+    """Recheck a regression with the hierarchical bootstrap ``invoke compare`` uses.
+
+    ``estimate``: that bootstrap's result from an earlier call on the same values
+    (``recheck_key``); it is seeded, so the result is the one this call would compute.
+    """
     if row.verdict != "regression" or row.previous is None:
         return row
-    est = stats.unpaired_estimate(row.previous.processes, row.point.processes, resamples=resamples)
+    est = estimate
+    if est is None:
+        est = stats.unpaired_estimate(row.previous.processes, row.point.processes, resamples=resamples)
     decision = _judge(row.previous, row.point, est, delta)
     return replace(
         row, estimate=est, verdict=decision.verdict, reason=decision.reason, confirmed=decision.verdict == "regression"
     )
+
+
+def recheck_key(row: HistoryRow, *, resamples: int = stats.RESAMPLES) -> str:
+    """The digest of everything ``confirm``'s bootstrap depends on: both runs' values per
+    process, the resamples, the seed and the confidence."""
+    previous = row.previous.processes if row.previous is not None else ()
+    inputs = [previous, row.point.processes, resamples, stats.DEFAULT_SEED, stats.CONFIDENCE]
+    return hashlib.sha256(json.dumps(inputs, separators=(",", ":")).encode()).hexdigest()
+
+
+def estimate_to_json(estimate: stats.Estimate) -> dict[str, Any]:
+    return dataclasses.asdict(estimate)
+
+
+def estimate_from_json(data: Mapping[str, Any]) -> stats.Estimate | None:
+    """The estimate ``estimate_to_json`` wrote, or None when ``data`` is not one (a damaged or
+    older cache entry is computed again, never trusted)."""
+    try:
+        fields = {f.name: data[f.name] for f in dataclasses.fields(stats.Estimate)}
+        fields["from_processes"] = tuple(float(v) for v in fields["from_processes"])
+        fields["to_processes"] = tuple(float(v) for v in fields["to_processes"])
+        return stats.Estimate(**fields)
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -17,11 +17,13 @@ from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.render.history_report import findings_block, history_table, regression_lines, rows_of
 from armjit.seams import notes
+from armjit.seams.memo import JsonMemo
 
 __all__ = ["TASKS", "history"]
 
 BLOCK = "history"
 CHARTS = "history"  # REPORTS/history/: the trend charts
+RECHECKS = "history-rechecks.json"  # REPORTS/: the bootstrap rechecks already computed
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -78,7 +80,9 @@ def history(
     series = hist.build_rows(points, delta=found.delta, paired=found.paired)
     if regressions:
         flagged = [r for s in series for r in s.rows if r.verdict == "regression"]
-        checked = [hist.confirm(r, found.delta(r.point.host, r.point.benchmark, r.point.mode)) for r in flagged]
+        memo = JsonMemo(reports / RECHECKS)
+        checked = [_confirm(r, found.delta(r.point.host, r.point.benchmark, r.point.mode), memo) for r in flagged]
+        memo.save()
         lines = regression_lines([r for r in checked if r.regression])
         print("\n".join(lines) if lines else "no regression between consecutive runs")
         unknown = sum(1 for s in series for r in s.rows if "δ unknown" in r.reason)
@@ -90,7 +94,8 @@ def history(
             )
         return
     rows = rows_of(series)
-    print(history_table(rows))
+    # The answer first: the charts below take seconds when they must be drawn.
+    print(history_table(rows), flush=True)
     charts: list[tuple[str, str]] = []
     notes_dir = settings.notes_path
     if plots:
@@ -111,6 +116,18 @@ def history(
     print(f"history of {found.runs} run records in {time.monotonic() - started:.2f}s", file=sys.stderr)
 
 
+def _confirm(row: hist.HistoryRow, delta: float | None, memo: JsonMemo) -> hist.HistoryRow:
+    """``hist.confirm`` with its bootstrap looked up first: about 0.3 s a pair, and the same
+    values give the same seeded result."""
+    key = hist.recheck_key(row)
+    stored = memo.get(key)
+    known = hist.estimate_from_json(stored) if isinstance(stored, dict) else None
+    checked = hist.confirm(row, delta, estimate=known)
+    if known is None and checked.estimate is not None:
+        memo.put(key, hist.estimate_to_json(checked.estimate))
+    return checked
+
+
 def _write_charts(
     series: list[hist.Series], reports: os.PathLike[str], notes_dir: os.PathLike[str]
 ) -> list[tuple[str, str]]:
@@ -125,12 +142,12 @@ def _write_charts(
     links = []
     for (host_name, mode_name), group in sorted(groups.items()):
         path = Path(reports) / CHARTS / chart_name(host_name, mode_name)
-        written = save_trend(group, path, title=f"{host_name} / {mode_name}")
-        if written is None:
+        chart = save_trend(group, path, title=f"{host_name} / {mode_name}")
+        if chart is None:
             print(SKIPPED_NOTE, file=sys.stderr)
             return []
-        links.append((f"{host_name} / {mode_name}", Path(os.path.relpath(written, notes_dir)).as_posix()))
-        print(f"chart: {written}", file=sys.stderr)
+        links.append((f"{host_name} / {mode_name}", Path(os.path.relpath(chart.path, notes_dir)).as_posix()))
+        print(f"chart: {chart.path}{'' if chart.drawn else ' (unchanged)'}", file=sys.stderr)
     return links
 
 
