@@ -1,4 +1,4 @@
-"""``invoke red --hosts``: the targeted test on several real sshd hosts on 127.0.0.1 at once.
+"""``invoke red/green --hosts``: the targeted test on several real sshd hosts on 127.0.0.1 at once.
 
 Each host is this machine behind its own sshd with its own HOME, so each has its own deployed
 tree (``~/work``) and driver venv (``~/venv``): a venv with the fixture build whose fast path is
@@ -135,7 +135,8 @@ def test_red_on_two_hosts_is_met_only_when_the_test_fails_on_both(red_hosts: dic
 
     # arm2 now has the fixed build: the test passes there, so RED is not met, arm1's result kept
     set_fast_path(repo, "on", commit=False)
-    _install(_wheel(repo.path, tmp_path / "dist-on"), servers["arm2"].home / "venv" / "bin" / "python")
+    fixed = _wheel(repo.path, tmp_path / "dist-on")
+    _install(fixed, servers["arm2"].home / "venv" / "bin" / "python")
     mixed = run_invoke(*argv)
     assert mixed.returncode == 1, mixed.stderr[-3000:]
     data = json.loads(mixed.stdout)
@@ -151,6 +152,21 @@ def test_red_on_two_hosts_is_met_only_when_the_test_fails_on_both(red_hosts: dic
     records = iteration.fleets_as_one(iteration.load_manifests(tmp_path / "reports"))
     first = json.loads(both.stdout)["fleet_id"]
     assert [(m["run_id"], m["status"]) for m in records] == [(first, "ok"), (data["fleet_id"], "failed")]
+
+    # The fix on both hosts: GREEN is met only now, with one row per host and one notes row.
+    _install(fixed, servers["arm1"].home / "venv" / "bin" / "python")
+    green = run_invoke("green", *argv[1:])
+    assert green.returncode == 0, green.stderr[-3000:]
+    data = json.loads(green.stdout)
+    assert data["ok"] is True and data["step"] == "green" and data["summary"].startswith("GREEN ok on 2 hosts")
+    assert {h["host"]: (h["status"], h["verdict"]) for h in data["hosts"]} == {
+        "arm1": ("ok", "passed"),
+        "arm2": ("ok", "passed"),
+    }
+    progress = (repo.path / "progress.md").read_text()
+    assert sum(1 for ln in progress.splitlines() if "| GREEN ok " in ln) == 1
+    state = iteration.iteration_state(iteration.load_manifests(tmp_path / "reports"))
+    assert state.step("green").done and state.step("green").run_id == data["fleet_id"]
 
 
 def test_an_unreachable_host_makes_red_not_met_and_keeps_the_other_result(
