@@ -4,6 +4,7 @@ end complete and correct, nothing half-written, nothing left running.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -244,3 +245,38 @@ def test_a_host_that_stays_away_ends_in_detached_and_attach_finishes(faulty: Bas
         "the benchmark (it ran on); every step that passed",
         time.monotonic() - gone,
     )
+
+
+def test_a_drop_mid_fetch_fetches_again_and_keeps_every_byte(faulty: Baseline) -> None:
+    """The connection dies while a JIT log comes home: armjit reconnects and fetches it again;
+    the local copy is whole (the same sha256 as the host's), and no partial file is left."""
+    proc = faulty.start(faulty.argv())
+    bench = faulty.wait_for_step("bench-nojit-1", proc)
+    # A JIT log big enough that its download lasts seconds: written on the host beside the
+    # benchmark's own logs while the benchmark runs (the step fetches whatever the dir holds).
+    remote_log = bench.parents[2] / "jitlogs" / "nojit" / "jit_999999.log"
+    remote_log.parent.mkdir(parents=True, exist_ok=True)
+    line = b"# armjit fault tier: a large JIT log that holds no compile\n"
+    remote_log.write_bytes(line * (160 * 1024 * 1024 // len(line)))
+    expected = hashlib.sha256(remote_log.read_bytes()).hexdigest()
+    deadline = time.monotonic() + 600
+    while not list(faulty.reports.glob("runs/*/jitlogs/nojit/.jit_999999.log.part")):
+        assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
+        assert time.monotonic() < deadline, "the fetch never started"
+        time.sleep(0.02)
+    assert faulty.drop() >= 1
+    dropped = time.monotonic()
+    _out, err = proc.communicate(timeout=900)
+    recovered = time.monotonic()
+    assert proc.returncode == 0, err[-3000:]
+    run = only_run(faulty.reports)
+    check_complete(run)  # also: no .part file anywhere in the run
+    local = run / "jitlogs" / "nojit" / "jit_999999.log"
+    assert hashlib.sha256(local.read_bytes()).hexdigest() == expected
+    sees = first_line(err, "during the fetch of step bench-nojit")
+    assert sees.startswith("connection to ") and "reconnecting" in sees, err[-3000:]
+    assert "back: following the fetch of step bench-nojit again" in err
+    assert "Traceback" not in err  # paramiko's own report of the drop stays out of the terminal
+    assert faulty.leftovers() == []
+    kept = "every file fetched, whole (sha256 checked)"
+    record_row("drop mid-fetch (a 160 MB JIT log)", sees, kept, recovered - dropped)

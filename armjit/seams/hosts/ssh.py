@@ -264,18 +264,22 @@ class SshHost(BashHost):
                 raise ConnectionLost(f"{self.name} did not answer within {CONTROL_WAIT:g}s")
 
     def put(self, local: Path, remote: str) -> None:
+        import paramiko
+
         self.open()
         try:
             self._conn.put(str(local), self.expand(remote))
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, paramiko.SSHException) as exc:
             raise self._transfer_error(f"upload of {local.name} to {self.name}:{remote}", exc, remote) from None
 
     def get(self, remote: str, local: Path) -> None:
+        import paramiko
+
         self.open()
         local.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn.get(self.expand(remote), str(local))
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, paramiko.SSHException) as exc:  # a drop mid-transfer: "Server connection dropped"
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 raise ArmjitError(
                     f"download of {self.name}:{remote} failed: no space left on device on local:{local.parent}"
@@ -283,7 +287,9 @@ class SshHost(BashHost):
             raise self._transfer_error(f"download of {self.name}:{remote}", exc) from None
 
     def _transfer_error(self, what: str, exc: BaseException, remote: str | None = None) -> ArmjitError:
-        if not self._conn.is_connected:
+        # EOF and paramiko's "Server connection dropped" come from the transport, before it is
+        # marked closed: a lost connection, whatever is_connected still says.
+        if not self._conn.is_connected or not isinstance(exc, OSError):
             return ConnectionLost(f"{what} failed: connection lost ({exc or type(exc).__name__})")
         # SFTP reports a full disk as a bare "Failure": ask the host whether that is the reason.
         full = self._full_dir(remote) if remote else None

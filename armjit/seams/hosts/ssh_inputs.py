@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,23 @@ def quiet_library_logs() -> None:
     logger.propagate = debugging
     if not debugging and not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
+    if not debugging and threading.excepthook is not _quiet_prefetch:
+        _previous_excepthook[:] = [threading.excepthook]
+        threading.excepthook = _quiet_prefetch
+
+
+_previous_excepthook = [threading.excepthook]  # the hook _quiet_prefetch hands every other thread to
+
+
+def _quiet_prefetch(args: threading.ExceptHookArgs) -> None:
+    """A download's read-ahead thread (paramiko's ``_prefetch_thread``) dies with the connection
+    and prints its traceback; the download itself fails in armjit's thread, which says so in one
+    line and fetches again. Every other thread's exception is printed as usual."""
+    thread = args.thread.name if args.thread is not None else ""
+    lost = isinstance(args.exc_value, (EOFError, OSError)) or type(args.exc_value).__name__ == "SSHException"
+    if "_prefetch_thread" in thread and lost:
+        return
+    _previous_excepthook[0](args)
 
 
 def configured_identities(ssh_config: Path | None, host: str) -> list[str]:
