@@ -76,6 +76,48 @@ def test_a_key_that_ran_is_read_back_not_run_again(tmp_path: Path) -> None:
         follower(tmp_path).run("bench-1", "echo different", label="step bench", timeout=60)
 
 
+def test_going_on_runs_a_failed_command_again_and_keeps_its_old_state(tmp_path: Path) -> None:
+    counter = tmp_path / "counter"
+    # Fails the first time (a full disk, a crash), passes the second.
+    command = f"echo x >> {counter}; [ $(wc -l < {counter}) -ge 2 ]"
+    first = follower(tmp_path).run("venv-1", command, label="step venv", timeout=60)
+    assert first.exit_code == 1
+    within_the_run = follower(tmp_path).run("venv-1", command, label="step venv", timeout=60)
+    assert within_the_run.exit_code == 1 and counter.read_text() == "x\n"  # followed, not run again
+    going_on = follower(tmp_path)
+    going_on.rerun_failed = True
+    again = going_on.run("venv-1", command, label="step venv", timeout=60)
+    assert again.exit_code == 0 and counter.read_text() == "x\nx\n"
+    steps = Path(going_on.root) / "steps"
+    kept = sorted(p.name for p in steps.iterdir())
+    assert kept[0] == "venv-1" and len(kept) == 2 and kept[1].startswith("venv-1.failed-")
+    assert json.loads((steps / kept[1] / "exit.json").read_text())["exit_code"] == 1
+    # A command that ended well is read back, also when going on.
+    assert going_on.run("venv-1", command, label="step venv", timeout=60).exit_code == 0
+    assert counter.read_text() == "x\nx\n"
+
+
+def test_a_supervisor_gone_without_an_end_counts_as_failed(tmp_path: Path) -> None:
+    f = follower(tmp_path)
+    f.run("k-1", "true", label="step k", timeout=60)  # uploads the supervisor
+    sup = Path(f.root) / "supervise.py"
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "command.sh").write_text("sleep 60")
+    (state / "supervisor.json").write_text(json.dumps({"pid": 2**22 + 1, "child": 2**22 + 2, "start": 0}))
+
+    def failed() -> int:
+        return subprocess.run([sys.executable, str(sup), "failed", str(state)], check=False).returncode
+
+    assert failed() == 0  # its pid runs no more, and it recorded no end
+    (state / "supervisor.json").write_text(json.dumps({"pid": os.getpid(), "child": os.getpid(), "start": 0}))
+    assert failed() == 1  # alive: it still works
+    (state / "exit.json").write_text(json.dumps({"exit_code": 0}))
+    assert failed() == 1
+    (state / "exit.json").write_text(json.dumps({"exit_code": 143}))
+    assert failed() == 0
+
+
 def test_the_command_outlives_its_follower_and_cancel_ends_its_group(tmp_path: Path) -> None:
     # A follower in another process, killed with SIGKILL while the command runs (armjit's kill -9).
     marker = tmp_path / "started"

@@ -118,8 +118,7 @@ def test_a_settled_interval_that_drift_could_explain_does_not_stop_the_run() -> 
     rng = random.Random(11)
     # B is 4% faster in every block, while the machine slows down twofold over the run.
     drifting = [
-        stats.Block(a, a * math.exp(math.log(0.96) + rng.gauss(0.0, 0.003)))
-        for a in (1.0 + i / 11 for i in range(12))
+        stats.Block(a, a * math.exp(math.log(0.96) + rng.gauss(0.0, 0.003))) for a in (1.0 + i / 11 for i in range(12))
     ]
     assert sequential.look(drifting, 0.01, 60.0).outcome == "real improvement"
     held = sequential.withheld(drifting, 0.01, check_drift=True)

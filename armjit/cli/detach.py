@@ -46,7 +46,7 @@ def attach(c: Context, settings: Settings, sources: dict[str, str], run: str = "
 @armjit_task(settings=(*SSH, *OUTPUT), positional=["run"], help={"run": "the run id (or run directory) to stop"})
 def cancel(c: Context, settings: Settings, sources: dict[str, str], run: str) -> None:
     """Stop what a run still runs on its host (its process groups), give back its lease."""
-    found = hostwork.resumable(settings.reports_path, run)
+    found = hostwork.cancellable(settings.reports_path, run)
     recorded, _ = hostwork.resumed_settings(found.record(), settings.public_dict(), set(sources))
     host, recorded = open_run_host(recorded)
     with opened(host):

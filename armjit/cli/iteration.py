@@ -88,9 +88,7 @@ def _targeted_fleet(
         print(json.dumps(redgreen_fleet.json_result(result), indent=2))
     else:
         headers = ["host", "status", "detail", "run"] + (["build s"] if deploy else [])
-        rows = [
-            (r.host, r.status, r.detail, r.run_id) + ((r.build_seconds,) if deploy else ()) for r in result.rows
-        ]
+        rows = [(r.host, r.status, r.detail, r.run_id) + ((r.build_seconds,) if deploy else ()) for r in result.rows]
         print(table(rows, headers))
         print(f"\n{result.summary_line()}")
         print(f"fleet record {result.fleet.record.path}")

@@ -22,7 +22,7 @@ from armjit.config import Settings
 from armjit.errors import UsageError
 from armjit.flows import ab_blocks, ab_sides, steps
 from armjit.flows import baseline as bl
-from armjit.flows.hostwork import take_lease
+from armjit.flows.hostwork import HostWork
 from armjit.flows.pipeline import Pipeline, StepContext, StepFailed
 from armjit.render.progress import Progress
 from armjit.seams.hosts import Host
@@ -138,12 +138,15 @@ def run_ab(
         check_drift=not aa and settings.metric == "time",
     )
     try:
-        lease = take_lease(host, settings, run.run_id, remote_run, f"invoke {kind}", progress)
+        work = HostWork.begin(host, settings, run.run_id, remote_run, f"invoke {kind}", progress, attachable=False)
     except BaseException:
         host.close()
         shutil.rmtree(run.path, ignore_errors=True)  # nothing was measured into it yet
         raise
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
+    # Builds, venvs and every measured process run under the host's supervisor: a dropped
+    # connection costs a reconnect, and the process is followed again, never measured twice.
+    pipeline.follower = work.follower
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
     try:
@@ -162,14 +165,15 @@ def run_ab(
         report, noise = _judge(pipeline, sides, measured, design, reports, aa=aa)
     except BaseException as exc:
         # A failed step, a lost connection or Ctrl-C: the record says which and where, never "running".
-        lease.release_soon()
-        if pipeline.finish(exc) == "interrupted":
+        status = pipeline.finish(exc)
+        work.end(exc, progress)
+        if status == "interrupted":
             host.close()
         raise
     record.details["verdict"] = report.overall
     record.details["report"] = compare.report_json(report)
     pipeline.finish()
-    lease.release()
+    work.end(None, progress)
     host.close()
     return AbOutcome(run, record, report, noise)
 

@@ -220,7 +220,7 @@ def _one_process(
             values=s.values,
             warmups=s.warmups,
         )
-        result = ctx.run(command, cwd=s.remote_workdir, check=False)
+        result = ctx.run(command, cwd=s.remote_workdir, check=False, detach=True)
         count = counters.parse_count(design.counter, result.stderr) if result.ok else None
         if count is None:
             return Measured(None, None)

@@ -113,8 +113,8 @@ def process(
     warmups: int,
     extra_env: dict[str, str] | None = None,
 ) -> Any:
-    """One pyperf process; ``extra_env`` (measurement variables for the JIT hook) is set and
-    passed through ``--inherit-environ`` like the mode's own variables."""
+    """One pyperf process, detached from the connection; ``extra_env`` (measurement variables
+    for the JIT hook) is set and passed through ``--inherit-environ`` like the mode's own variables."""
     from armjit.cinderx.commands import bench_command
 
     target = side.target
@@ -133,7 +133,7 @@ def process(
         warmups=warmups,
         loops=loops,
     )
-    return ctx.run(cmd.command, cwd=target.settings.remote_workdir, check=False)
+    return ctx.run(cmd.command, cwd=target.settings.remote_workdir, check=False, detach=True)
 
 
 def fetch_logs(ctx: StepContext, side: Side, mode: str) -> list[gate.LogCounts]:

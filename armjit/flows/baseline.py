@@ -39,6 +39,7 @@ __all__ = [
     "run_baseline",
 ]
 
+
 @dataclass
 class BaselineOutcome:
     run: RunDir
@@ -119,6 +120,8 @@ def run_baseline(
         raise
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.follower = work.follower
+    # Going on: a step that failed runs again, its commands too (those that ran or run are followed).
+    work.follower.rerun_failed = resume is not None
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}" + (" (resumed)" if resume is not None else ""))
     target = steps.Target(settings, host, run, remote_run, runner, tuple(modes), shape)

@@ -5,13 +5,18 @@ and makes the follower that runs the long steps under the host's supervisor. ``e
 run left the host: released when nothing of it runs there any more; kept, with the commands to
 follow or stop it, when a detached step goes on (Ctrl-C, a connection that stayed away).
 
+A run that cannot be attached (``ab``, red/green: their loop lives in the armjit that started
+them) leaves with ``end(..., attachable=False)``: the command still running is stopped, within a
+bounded wait, because nobody can use its result.
+
 ``resumable`` finds the run that ``attach`` / ``--resume`` goes on with, and the settings it
-recorded; ``cancel_run`` ends what a run still runs on its host.
+recorded; ``cancellable`` the run ``cancel`` stops; ``cancel_run`` ends what a run still runs on its host.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,20 +37,25 @@ __all__ = [
     "SESSION_SETTINGS",
     "HostWork",
     "cancel_run",
+    "cancellable",
     "lease_holder",
     "reopen",
     "resumable",
     "resumed_settings",
-    "take_lease",
 ]
 
 # A run in one of these states may have work left (on the host or locally) that attach/resume finish.
 RESUMABLE = ("running", "abandoned", "detached", "interrupted", "failed")
 # How to reach the host and how long to wait may change between attempts; what is measured may not.
 SESSION_SETTINGS = ("reconnect_for", "wait", "wait_timeout", "connect_timeout", "key", "known_hosts", "ssh_config")
+# How long leaving may spend stopping a command nobody can attach to: Ctrl-C must end armjit
+# within 2 s even when the connection is dead.
+_STOP_WAIT = 1.5
 
 
-def _hint(run_id: str) -> str:
+def _hint(run_id: str, *, attachable: bool = True) -> str:
+    if not attachable:
+        return f"`invoke cancel {run_id}` stops it"
     return f"`invoke attach {run_id}` follows it, `invoke cancel {run_id}` stops it"
 
 
@@ -57,12 +67,38 @@ class HostWork:
     run_id: str
     lease: Lease
     follower: Follower
+    attachable: bool = True
+
+    def _stopped(self, error: BaseException) -> bool:
+        """Stop the detached command being followed, waiting at most _STOP_WAIT seconds (not at
+        all when the host stayed away: the follower has given up on reaching it)."""
+        key = self.follower.current_key
+        if key is None or isinstance(error, StepDetached):
+            return False
+        done = threading.Event()
+
+        def stop() -> None:
+            with contextlib.suppress(Exception):
+                if self.follower.cancel(key) in ("cancelled", "ended"):
+                    done.set()
+
+        threading.Thread(target=stop, name="armjit-stop-step", daemon=True).start()
+        return done.wait(_STOP_WAIT)
 
     @classmethod
     def begin(
-        cls, host: Host, settings: Settings, run_id: str, remote_run: str, command: str, progress: Progress
+        cls,
+        host: Host,
+        settings: Settings,
+        run_id: str,
+        remote_run: str,
+        command: str,
+        progress: Progress,
+        *,
+        attachable: bool = True,
     ) -> HostWork:
-        """Take the work dir's lease (HostBusy when another run keeps it) and make the follower."""
+        """Take the work dir's lease (HostBusy when another run keeps it) and make the follower.
+        ``attachable``: the run can be followed again with ``attach`` (a baseline)."""
         lease = Lease(host, settings.remote_workdir, owner_facts(run_id, remote_run, command))
         lease.acquire(wait=settings.wait, timeout=settings.wait_timeout, notify=progress.message)
         follower = Follower(
@@ -72,30 +108,31 @@ class HostWork:
             reconnect_for=settings.reconnect_for,
             stall_after=max(10.0, 2.0 * settings.connect_timeout),
             notify=progress.message,
-            hint=_hint(run_id),
+            hint=_hint(run_id, attachable=attachable),
             poll_extra=lease.touch_shell,
         )
-        return cls(host, run_id, lease, follower)
+        return cls(host, run_id, lease, follower, attachable)
 
     def end(self, error: BaseException | None, progress: Progress) -> None:
-        """Release the lease, or keep it when a detached step of this run goes on on the host."""
+        """Release the lease, or keep it when a detached step of this run goes on on the host.
+        A run nobody can attach to stops that step first, and keeps the lease only when the host
+        does not answer within a bounded wait (the lease goes stale once the step ends)."""
         still = self.follower.current
+        if still is not None and error is not None and not self.attachable and self._stopped(error):
+            self.lease.release_soon(_STOP_WAIT)
+            return
         if still is not None and error is not None:
             # Left while following a detached step (Ctrl-C, a lost connection, a changed host
             # key): the step goes on on the host, so the run keeps the host until attach or cancel.
             self.lease.keep()
             if not isinstance(error, StepDetached):  # its own message already says this
-                progress.message(f"{still} is still running on {self.host.name}: {_hint(self.run_id)}")
+                hint = _hint(self.run_id, attachable=self.attachable)
+                progress.message(f"{still} is still running on {self.host.name}: {hint}")
+            return
+        if error is not None and not self.attachable:
+            self.lease.release_soon()  # the connection may be dead: a lease left behind goes stale
             return
         self.lease.release()
-
-
-def take_lease(host: Host, settings: Settings, run_id: str, remote_run: str, command: str, progress: Progress) -> Lease:
-    """The work dir's lease for a run whose commands all end with its connection (ab, red/green):
-    taken before its first step, waiting or failing as --wait/--no-wait say; the run releases it."""
-    lease = Lease(host, settings.remote_workdir, owner_facts(run_id, remote_run, command))
-    lease.acquire(wait=settings.wait, timeout=settings.wait_timeout, notify=progress.message)
-    return lease
 
 
 def lease_holder(host: Host, workdir: str) -> Holder | None:
@@ -136,6 +173,15 @@ def resumable(reports: Path, ref: str | None) -> RunDir:
         raise UsageError(f"run {run.run_id} is still driven by armjit (pid {pid}) on this machine")
     if record.remote is None or not record.remote.run_dir:
         raise UsageError(f"run {run.run_id} recorded no run dir on the host: it cannot be resumed")
+    return run
+
+
+def cancellable(reports: Path, ref: str) -> RunDir:
+    """The run ``cancel`` stops: of any kind, as long as it recorded its run dir on the host."""
+    run = RunStore(reports / "runs").resolve(ref)
+    record = run.record()
+    if record.remote is None or not record.remote.run_dir:
+        raise UsageError(f"run {run.run_id} recorded no run dir on the host: nothing to cancel")
     return run
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import signal
 import sys
 from dataclasses import dataclass, replace
@@ -12,6 +13,7 @@ from typing import Any
 from armjit.cinderx import targeted
 from armjit.config import Settings
 from armjit.errors import ArmjitError, GateFailed, UsageError
+from armjit.flows.hostwork import HostWork
 from armjit.flows.iteration import (
     TEST_HEADER,
     fleets_as_one,
@@ -27,7 +29,7 @@ from armjit.render.progress import Progress
 from armjit.render.tables import markdown_row
 from armjit.seams import notes
 from armjit.seams.hosts import Host, opened, use_host
-from armjit.seams.records import HostFacts, RunRecord
+from armjit.seams.records import HostFacts, RemotePaths, RunRecord
 from armjit.seams.store import RunDir, RunStore
 
 __all__ = ["TargetedOutcome", "check_args", "run_targeted", "targeted_rows", "test_result_row"]
@@ -212,12 +214,15 @@ def run_targeted(
         if fleet is not None:
             record.details["fleet"] = fleet
         pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
+        # The supervisor runs on the test's own interpreter: the one Python the test needs anyway.
+        work = _hold_host(host, replace(settings, remote_python=interpreter), run, record, f"invoke {step}", progress)
+        pipeline.follower = work.follower if work else None
         pipeline.save()
         holder: dict[str, Any] = {}
 
         def body(ctx: StepContext) -> str:
             command = targeted.runner_command(interpreter, path, keyword, runner)
-            result = ctx.run(command, cwd=cwd, check=False, what=f"{step} -k {keyword}")
+            result = ctx.run(command, cwd=cwd, check=False, what=f"{step} -k {keyword}", detach=True)
             holder["result"] = targeted.parse_run(result.stdout + "\n" + result.stderr, result.exit_code)
             holder["stderr"] = result.stderr
             return targeted.classify(holder["result"])
@@ -228,9 +233,13 @@ def run_targeted(
             # The test never reported (lost connection, Ctrl-C): the record says so, then the error goes on.
             record.details["error"] = f"{type(exc).__name__}: {exc}"
             pipeline.finish(exc)
+            if work:
+                work.end(exc, progress)
             if not isinstance(exc, KeyboardInterrupt) and fleet is None:
                 record_error(notes_dir, step, f"the test could not run: {exc}")
             raise
+        if work:
+            work.end(None, progress)
     parsed: targeted.TargetedRun = holder["result"]
     verdict = targeted.classify(parsed)
     if verdict == targeted.COLLECTION_ERROR and not parsed.runner and not parsed.collection_errors:
@@ -267,6 +276,24 @@ def run_targeted(
         attempt = record_error(notes_dir, step, reason)
     update_plan(notes_dir, reports)
     return TargetedOutcome(step, run, record, parsed, verdict, ok, reason, attempt)
+
+
+def _hold_host(
+    host: Host, settings: Settings, run: RunDir, record: RunRecord, command: str, progress: Progress
+) -> HostWork | None:
+    """On a remote host the test runs detached from the connection, under the work dir's lease
+    (a deploy must not change the tree under it). Its supervisor's state sits beside the work
+    dir, like the lease: the test needs no upload dir. Locally there is no connection to lose."""
+    if host.is_local:
+        return None
+    parent, _, name = settings.remote_workdir.rstrip("/").rpartition("/")
+    remote_run = f"{parent}/.{name}.armjit-runs/{run.run_id}"
+    record.remote = RemotePaths(run_dir=remote_run)
+    try:
+        return HostWork.begin(host, settings, run.run_id, remote_run, command, progress, attachable=False)
+    except BaseException:
+        shutil.rmtree(run.path, ignore_errors=True)  # nothing was run into it yet
+        raise
 
 
 def check_args(

@@ -135,4 +135,3 @@ def failure_reason(kind: str, detail: str, opcode: int | None, opcode_name: str 
         "unmatched": "started, never finished (crash or silent failure)",
     }
     return texts.get(kind, f"{kind}: {detail}" if detail else kind)
-

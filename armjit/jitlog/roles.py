@@ -48,4 +48,3 @@ def assign_roles(logs: Sequence[ProcessLog]) -> list[ProcessLog]:
         role = roles.get(id(log), "single" if log.pid is None else "process")
         out.append(log.with_role(role))
     return out
-

@@ -49,7 +49,6 @@ def deopt_rows(data: Any) -> Iterable[tuple[str, str, str, int]]:
         )
 
 
-
 def add_runtime_stats(st: Tallies, text: str) -> None:
     """Deopt counts from the Python literal after ``JIT runtime stats``; a note if it is unreadable."""
     if not text.strip():

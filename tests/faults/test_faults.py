@@ -9,8 +9,11 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from .faultkit import Baseline, check_complete, first_line, only_run, record_row
 
@@ -280,3 +283,110 @@ def test_a_drop_mid_fetch_fetches_again_and_keeps_every_byte(faulty: Baseline) -
     assert faulty.leftovers() == []
     kept = "every file fetched, whole (sha256 checked)"
     record_row("drop mid-fetch (a 160 MB JIT log)", sees, kept, recovered - dropped)
+
+
+def _big_commit(faulty: Baseline, megabytes: int) -> str:
+    """A branch whose tree holds one incompressible file of ``megabytes``: a deploy lasting seconds."""
+    big = faulty.repo.path / "data" / "big.bin"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    big.write_bytes(os.urandom(megabytes * 1024 * 1024))
+    faulty.repo.git("add", "--", "data/big.bin")
+    faulty.repo.git("commit", "-q", "-m", "a large file")
+    return hashlib.sha256(big.read_bytes()).hexdigest()
+
+
+def _arriving(work: Path) -> bool:
+    partial = [*work.glob("data/.big.bin.*"), work / ".armjit-sync.tar"]
+    return any(p.is_file() and p.stat().st_size > 0 for p in partial)
+
+
+@pytest.mark.parametrize("method", ["rsync", "python"])
+def test_a_drop_mid_deploy_sends_again_and_the_tree_arrives_whole(faulty: Baseline, method: str) -> None:
+    """The connection dies while the tree is sent: armjit reconnects and sends it again (what
+    arrived whole is not sent twice); the host's tree matches the commit and the run ends ok."""
+    expected = _big_commit(faulty, 192)
+    proc = faulty.start(faulty.argv("--sync-method", method))
+    work = faulty.remote_root / "work"
+    deadline = time.monotonic() + 600
+    # Mid-deploy: part of the big file is on the host (rsync's temp file beside it, or the
+    # python transport's tar), the deploy marker not yet.
+    while not _arriving(work):
+        assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
+        assert time.monotonic() < deadline, "the deploy never started"
+        time.sleep(0.005)
+    assert faulty.drop() >= 1
+    dropped = time.monotonic()
+    _out, err = proc.communicate(timeout=900)
+    recovered = time.monotonic()
+    assert proc.returncode == 0, err[-3000:]
+    m = check_complete(only_run(faulty.reports))
+    assert hashlib.sha256((work / "data" / "big.bin").read_bytes()).hexdigest() == expected
+    assert sorted(p.name for p in (work / "data").iterdir()) == ["big.bin"]  # no temp file left
+    assert not (work / ".armjit-sync.tar").exists()
+    assert [s["name"] for s in m["steps"]].count("deploy") == 1
+    sees = first_line(err, "during the deploy")
+    assert sees.startswith("connection to ") and "reconnecting" in sees, err[-3000:]
+    assert "Traceback" not in err
+    assert faulty.leftovers() == []
+    record_row(
+        f"drop mid-deploy ({method}, a 192 MB file)",
+        sees,
+        "what arrived whole; the rest sent again",
+        recovered - dropped,
+    )
+
+
+def _ab_argv(faulty: Baseline, *more: str) -> list[str]:
+    r = faulty.remote_root
+    return faulty.task_argv(
+        "ab", "--aa", "--repo", str(faulty.repo.path), "--branch", faulty.repo.work_branch,
+        "--remote-workdir", str(r / "work"), "--remote-incoming", str(r / "incoming"),
+        "--remote-python", sys.executable, "--driver-venv", str(r / "venv-driver"),
+        "--bench-script", "bench/bm_fixture.py", "--modes", "nojit", "--warmups", "1", *more,
+    )  # fmt: skip
+
+
+def test_a_drop_mid_ab_block_follows_the_process_again_and_measures_it_once(faulty: Baseline) -> None:
+    proc = faulty.start(_ab_argv(faulty, "--blocks", "6", "--values", "6", "--cpu-share-gap", "0"))
+    block = faulty.wait_for_step("blocks-5", proc)
+    running = not (block / "exit.json").exists()
+    assert faulty.drop() >= 1
+    dropped = time.monotonic()
+    _out, err = proc.communicate(timeout=900)
+    recovered = time.monotonic()
+    assert proc.returncode == 0, err[-3000:]
+    assert running, "the block's process ended before the drop: the fault missed"
+    run = only_run(faulty.reports)
+    m = json.loads((run / "run.json").read_text())
+    assert m["status"] == "ok" and len(m["samples"]["richards/nojit"]) == 6, m.get("failure")
+    steps = block.parent
+    # One process per side and block, each run once, each ended well: none ran twice.
+    keys = sorted(p.name for p in steps.iterdir() if p.name.startswith("blocks-"))
+    assert len(keys) == 12 and all(json.loads((steps / k / "exit.json").read_text())["exit_code"] == 0 for k in keys)
+    sees = first_line(err, "during step blocks")
+    assert sees.startswith("connection to ") and "reconnect" in sees, err[-3000:]
+    assert "Traceback" not in err
+    assert faulty.leftovers() == [] and not faulty.lease().exists()
+    record_row("drop mid-`ab` block", sees, "the block's process, measured once", recovered - dropped)
+
+
+def test_ctrl_c_mid_ab_block_stops_its_process_and_gives_the_host_back(faulty: Baseline) -> None:
+    proc = faulty.start(_ab_argv(faulty, "--blocks", "6", "--values", "40"))
+    block = faulty.wait_for_step("blocks-3", proc)
+    time.sleep(0.5)
+    assert not (block / "exit.json").exists()
+    pressed = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    exited = time.monotonic() - pressed
+    assert proc.returncode == 130, err[-2000:]
+    assert exited < 5.0, exited
+    run = only_run(faulty.reports)
+    m = json.loads((run / "run.json").read_text())
+    assert m["status"] == "interrupted"
+    # Nobody can attach to an ab: its running process is stopped, not left to run on.
+    assert json.loads((block / "exit.json").read_text())["cancelled"] is True
+    assert faulty.leftovers() == [] and not faulty.lease().exists()
+    assert "Traceback" not in err and "still running" not in err
+    last = err.strip().splitlines()[-1]
+    record_row("Ctrl-C mid-`ab` block", last, "the run record (interrupted); the host is free", exited)

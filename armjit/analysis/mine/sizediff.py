@@ -123,8 +123,6 @@ def diff(a: Aggregate, b: Aggregate) -> SizeDiff:
     )
 
 
-
-
 def diff_json(d: SizeDiff) -> dict[str, Any]:
     return {
         "from": d.label_from,
@@ -147,5 +145,3 @@ def diff_json(d: SizeDiff) -> dict[str, Any]:
             for r in d.rows
         ],
     }
-
-

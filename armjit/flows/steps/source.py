@@ -42,17 +42,24 @@ def deploy(ctx: StepContext, target: Target, repo: Path, source: BuildSource) ->
     from armjit.seams import sync
 
     s = target.settings
-    result = sync.sync_tree(
-        ctx.host,
-        repo,
-        s.remote_workdir,
-        ref=source.sync_ref(),
-        worktree=source.is_worktree,
-        method=s.sync_method,
-        adopt=s.adopt_workdir,
-        report=ctx.pipeline.progress.message,
-    )
-    marker = sync.verify_deploy(ctx.host, s.remote_workdir, result.source)
+
+    def send() -> tuple[sync.SyncResult, Any]:
+        result = sync.sync_tree(
+            ctx.host,
+            repo,
+            s.remote_workdir,
+            ref=source.sync_ref(),
+            worktree=source.is_worktree,
+            method=s.sync_method,
+            adopt=s.adopt_workdir,
+            report=ctx.pipeline.progress.message,
+        )
+        return result, sync.verify_deploy(ctx.host, s.remote_workdir, result.source)
+
+    follower = ctx.pipeline.follower
+    # A sync is safe to repeat (the marker is written last, and rsync or the hash manifest skip
+    # what arrived whole), so a drop costs a reconnect and a second, shorter send.
+    result, marker = send() if follower is None else follower.reconnecting("the deploy", send, on_host=False, tries=4)
     detail = (
         f"{result.method}: {result.files_sent} sent, {result.files_deleted} deleted, "
         f"{result.bytes_sent} bytes in {result.seconds:.2f}s ({result.source.label()})"

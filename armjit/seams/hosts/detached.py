@@ -97,6 +97,12 @@ def parse_poll(text: str) -> StepState:
     )
 
 
+# Seconds one poll waits on the host for news (an end, output): the follower sees a short
+# benchmark process end within 50 ms, with one poll (one SSH exec) per POLL_WAIT while it runs.
+# Well below the stall timeout, which a poll that waits must never reach.
+POLL_WAIT = 2.0
+
+
 def supervisor_source() -> Path:
     return Path(str(resources.files("armjit.seams.hosts") / SUPERVISOR))
 
@@ -154,7 +160,9 @@ class Follower:
         self.hint = hint  # e.g. "invoke attach RUN (or invoke cancel RUN)"
         self.poll_extra = poll_extra  # a shell fragment run with every poll (the lease's heartbeat)
         self._uploaded = False
-        self.current: str | None = None  # the key being followed (for "still running" messages)
+        self.rerun_failed = False  # set when going on with a run: its failed commands run again
+        self.current: str | None = None  # the label being followed (for "still running" messages)
+        self.current_key: str | None = None  # its key (to stop it)
 
     # -- starting -------------------------------------------------------------------------
     def _supervisor(self) -> str:
@@ -173,11 +181,23 @@ class Follower:
     def _start(self, key: str, full: str) -> None:
         sup, state = self._supervisor(), self.state_dir(key)
         s = q(state)
-        script = (
-            f"if mkdir {s} 2>/dev/null; then printf '%s' {q(full)} > {s}/command.sh && cd / && "
+        launch = (
+            f"printf '%s' {q(full)} > {s}/command.sh && cd / && "
             f"{{ setsid nohup {q(self.python)} {q(sup)} run {s} >{s}/supervisor.log 2>&1 </dev/null & }} "
-            f"&& echo armjit-started; "
-            f'elif [ "$(cat {s}/command.sh 2>/dev/null)" = {q(full)} ]; then echo armjit-exists; '
+            f"&& echo armjit-started"
+        )
+        # Going on with a run (resume), a command that failed or lost its supervisor (a full
+        # disk, a reboot) runs again; its old state is kept beside, renamed. Within one run, and
+        # for commands that ran or still run, the state is only followed: nothing runs twice.
+        again = (
+            f"if {q(self.python)} {q(sup)} failed {s}; then mv {s} {s}.failed-$(date +%s)-$$ && mkdir {s} && {launch}; "
+            f"else echo armjit-exists; fi"
+            if self.rerun_failed
+            else "echo armjit-exists"
+        )
+        script = (
+            f"if mkdir {s} 2>/dev/null; then {launch}; "
+            f'elif [ "$(cat {s}/command.sh 2>/dev/null)" = {q(full)} ]; then {again}; '
             f"else echo armjit-other; fi"
         )
         result = self.host.run(script, timeout=60)
@@ -209,7 +229,7 @@ class Follower:
         # exec: timeout(1) becomes the supervisor's child and stays in its process group (it would
         # make a group of its own under a shell), so cancel ends the whole tree.
         full = "exec " + wrap_command(command, env=env, cwd=self.host.expand(cwd) if cwd else None, timeout=timeout)
-        self.current = label
+        self.current, self.current_key = label, key
         started = time.monotonic()
         self.reconnecting(label, lambda: self._start(key, full))
         out, err = bytearray(), bytearray()
@@ -224,7 +244,7 @@ class Follower:
                 tap.close_tap()
             if handle:
                 handle.close()
-        self.current = None
+        self.current = self.current_key = None
         exit_code = state.exit_code if state.exit_code is not None else 255
         seconds = state.seconds if state.seconds is not None else time.monotonic() - started
         stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
@@ -237,7 +257,7 @@ class Follower:
     ) -> StepState:
         state_dir = self.state_dir(key)
         first = time.monotonic()
-        pause = 0.2
+        pause = 0.05  # until the supervisor has started (it takes about one interpreter start)
         sessions = self.host.sessions
         while True:
             state = self.reconnecting(label, lambda: self._poll(state_dir, len(out), len(err)))
@@ -262,12 +282,16 @@ class Follower:
                 continue
             if not state.started and time.monotonic() - first > START_GRACE:
                 raise ArmjitError(f"{label} did not start on {self.host.name} (see {state_dir}/supervisor.log)")
+            if state.started and state.alive:
+                continue  # the poll itself waited on the host for something to happen
             time.sleep(pause)
             pause = min(pause * 1.5, 2.0)
 
     def _poll(self, state_dir: str, out_offset: int, err_offset: int) -> StepState:
         extra = self.poll_extra()
-        command = f"{q(self.python)} {q(self.root)}/{SUPERVISOR} poll {q(state_dir)} {out_offset} {err_offset}"
+        command = (
+            f"{q(self.python)} {q(self.root)}/{SUPERVISOR} poll {q(state_dir)} {out_offset} {err_offset} {POLL_WAIT}"
+        )
         if extra:
             command = f"{extra}; {command}"
         result: CommandResult = _in_thread(lambda: self.host.run(command, timeout=60), self.stall_after)
@@ -280,25 +304,40 @@ class Follower:
             # No answer (the session died under the poll: exit 255, or -1 shown as 124).
             raise ConnectionLost(result.stderr.strip() or "connection lost") from None
 
-    def reconnecting(self, label: str, call: Callable[[], T]) -> T:
+    def reconnecting(
+        self,
+        label: str,
+        call: Callable[[], T],
+        *,
+        on_host: bool = True,
+        tries: int | None = None,
+    ) -> T:
         """``call()``; on a stalled or lost connection, reconnect with backoff for a bounded time
-        and call again (``call`` must be safe to repeat: a poll, a start, a download)."""
+        and call again (``call`` must be safe to repeat: a poll, a start, a download, a sync).
+        ``on_host``: the work goes on on the host meanwhile (a detached step), so giving up is
+        StepDetached; else (work driven from here, like a deploy) the last error. ``tries``: give
+        up after that many failed calls too (an error that a reconnect does not cure)."""
         give_up: float | None = None
         delay = 1.0
+        failed = 0
         while True:
             try:
                 value = call()
             except _RECONNECT as exc:
                 now = time.monotonic()
+                failed += 1
                 if give_up is None:
                     what = "stalled" if isinstance(exc, _Stalled) else "lost"
+                    meanwhile = "the step goes on on the host" if on_host else "what arrived is kept"
                     self.notify(
                         f"connection to {self.host.name} {what} during {label}: reconnecting for up to "
-                        f"{self.reconnect_for}s (the step goes on on the host)"
+                        f"{self.reconnect_for}s ({meanwhile})"
                     )
                     give_up = now + self.reconnect_for
                 self.host.reset()
-                if now >= give_up:
+                if now >= give_up or (tries is not None and failed >= tries):
+                    if not on_host:
+                        raise
                     raise StepDetached(
                         f"{self.host.name} unreachable for {self.reconnect_for}s during {label}; it goes on on the "
                         f"host: {self.hint}"
@@ -311,20 +350,23 @@ class Follower:
                     continue
                 continue
             if give_up is not None:
-                self.notify(f"connection to {self.host.name} back: following {label} again")
+                again = "following" if on_host else "going on with"
+                self.notify(f"connection to {self.host.name} back: {again} {label} again")
             return value
 
     # -- stopping ---------------------------------------------------------------------------
     def cancel_all(self) -> list[str]:
         """End every detached command of this run that still runs; the keys that were running."""
         listing = self.host.run(f"ls -1 {q(self.root)}/steps 2>/dev/null || true", timeout=60)
-        stopped = []
+        return [key for key in listing.stdout.split() if self.cancel(key) == "cancelled"]
+
+    def cancel(self, key: str) -> str:
+        """End detached command ``key`` if it still runs: ``cancelled``, ``ended`` (it had ended
+        already) or ``still-running``."""
         sup = f"{self.root}/{SUPERVISOR}"
-        for key in listing.stdout.split():
-            done = self.host.run(f"{q(self.python)} {q(sup)} cancel {q(self.state_dir(key))}", timeout=90)
-            if "cancelled" in done.stdout:
-                stopped.append(key)
-        return stopped
+        done = self.host.run(f"{q(self.python)} {q(sup)} cancel {q(self.state_dir(key))}", timeout=90)
+        words = done.stdout.split()
+        return words[-1] if words and words[-1] in ("cancelled", "ended") else "still-running"
 
     def running(self) -> list[str]:
         """Keys of this run whose supervisor still runs (its heartbeat is fresh)."""

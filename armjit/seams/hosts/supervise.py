@@ -11,7 +11,8 @@ killed armjit. Each step gets a state directory holding:
 - ``heartbeat``    touched every ``BEAT`` seconds while the supervisor lives;
 - ``exit.json``    the exit code and end time, written atomically once the command ended.
 
-``poll`` answers one JSON line (state, new output from the given offsets, base64) so that a
+``failed`` says whether a command ended badly or lost its supervisor (a resumed run runs it
+again); ``poll`` answers one JSON line (state, new output from the given offsets, base64) so that a
 reader can follow the output over any number of connections; ``cancel`` ends the command's
 process group and lets the supervisor record how it ended.
 """
@@ -35,11 +36,15 @@ CANCELLED = 143
 
 def _write_json(path: Path, data: object) -> None:
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: no half-written state is left behind
+        raise
 
 
 def _read_json(path: Path) -> dict[str, object] | None:
@@ -125,9 +130,42 @@ def _chunk(path: Path, offset: int) -> tuple[int, str]:
     return size, base64.b64encode(data).decode("ascii")
 
 
-def poll(state: Path, out_offset: int, err_offset: int) -> int:
+OUTPUT_BATCH = 0.5
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _wait_for_news(state: Path, out_offset: int, err_offset: int, wait: float) -> None:
+    """Return once the command ended, wrote past the offsets or lost its supervisor, or after
+    ``wait`` seconds: one poll then answers at once when something happens, instead of the
+    follower sleeping between polls (the end of a short benchmark process is seen within 50 ms)."""
+    started = time.monotonic()
+    deadline = started + wait
+    while time.monotonic() < deadline:
+        if (state / "exit.json").exists():
+            return
+        # New output is answered after OUTPUT_BATCH seconds: a chatty command costs a few polls
+        # a second, not one per line.
+        news = _size(state / "stdout") > out_offset or _size(state / "stderr") > err_offset
+        if news and time.monotonic() - started >= OUTPUT_BATCH:
+            return
+        info = _read_json(state / "supervisor.json")
+        if info is None or not _alive(info.get("pid")):
+            return
+        time.sleep(0.05)
+
+
+def poll(state: Path, out_offset: int, err_offset: int, wait: float = 0.0) -> int:
     """One JSON line: has it started, has it ended (exit code), is its supervisor alive, the age
-    of its heartbeat, and the output from the offsets on (at most CHUNK bytes of each)."""
+    of its heartbeat, and the output from the offsets on (at most CHUNK bytes of each). With
+    ``wait``, first wait up to that many seconds for any of these to change."""
+    if wait > 0:
+        _wait_for_news(state, out_offset, err_offset, wait)
     info = _read_json(state / "supervisor.json") or {}
     ended = _read_json(state / "exit.json")
     try:
@@ -168,14 +206,32 @@ def cancel(state: Path) -> int:
     return 0
 
 
+def failed(state: Path) -> int:
+    """Exit 0 when the command ended with a non-zero code, or its supervisor is gone without
+    having recorded an end (killed, or it could not write ``exit.json`` on a full disk)."""
+    ended = _read_json(state / "exit.json")
+    if ended is not None:
+        return 0 if ended.get("exit_code") != 0 else 1
+    info = _read_json(state / "supervisor.json")
+    if info is None:
+        # Its supervisor never wrote its state (a full disk), unless it is starting right now.
+        try:
+            return 0 if time.time() - (state / "command.sh").stat().st_mtime > 10 * BEAT else 1
+        except OSError:
+            return 0
+    return 1 if _alive(info.get("pid")) else 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "run":
         return run(Path(argv[1]))
-    if len(argv) == 4 and argv[0] == "poll":
-        return poll(Path(argv[1]), int(argv[2]), int(argv[3]))
+    if len(argv) in (4, 5) and argv[0] == "poll":
+        return poll(Path(argv[1]), int(argv[2]), int(argv[3]), float(argv[4]) if len(argv) == 5 else 0.0)
     if len(argv) == 2 and argv[0] == "cancel":
         return cancel(Path(argv[1]))
-    sys.stderr.write("usage: supervise.py run STATE | poll STATE OUT ERR | cancel STATE\n")
+    if len(argv) == 2 and argv[0] == "failed":
+        return failed(Path(argv[1]))
+    sys.stderr.write("usage: supervise.py run STATE | poll STATE OUT ERR [WAIT] | cancel STATE | failed STATE\n")
     return 2
 
 

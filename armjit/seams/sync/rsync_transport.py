@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from armjit.errors import ArmjitError
+from armjit.errors import ArmjitError, ConnectionLost
 from armjit.seams import workdir
 from armjit.seams.hosts import Host
 from armjit.seams.sync.source import Source
@@ -70,6 +70,11 @@ def rsync_version(text: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in match.groups()) if match else None
 
 
+# rsync's exits for a connection that broke: 10 socket I/O, 12 protocol data stream, 30 and 35
+# timeouts, 255 ssh itself (the session died).
+_CONNECTION_EXITS = (10, 12, 30, 35, 255)
+
+
 def sync_rsync(
     host: Host, source: Source, dest: str, keep: Sequence[str], compress: bool, remote_version: tuple[int, ...]
 ) -> tuple[int, int, int]:
@@ -96,5 +101,8 @@ def sync_rsync(
         # The first line says why (ssh's or rsync's complaint); the last is rsync's generic summary.
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         why = lines[0] if lines else "no error output"
-        raise ArmjitError(f"rsync to {host.name}:{dest} failed (exit {result.exit_code}): {why}")
+        message = f"rsync to {host.name}:{dest} failed (exit {result.exit_code}): {why}"
+        if result.exit_code in _CONNECTION_EXITS:
+            raise ConnectionLost(message)  # sending again finishes it: rsync keeps what arrived whole
+        raise ArmjitError(message)
     return parse_rsync_stats(result.stdout)
