@@ -136,9 +136,12 @@ def calibrate(python: str) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
-def run_process(python: str, units: int, args: argparse.Namespace, out: Path, seed: int = 0) -> dict[str, Any]:
+def run_process(
+    python: str, units: int, args: argparse.Namespace, out: Path, seed: int = 0, prefix: Sequence[str] = ()
+) -> dict[str, Any]:
     """One fresh worker process; returns its measured values (or its instruction count), its
-    wall time and its CPU share (CPU time of the process over its wall time)."""
+    wall time and its CPU share (CPU time of the process over its wall time). ``prefix``: a
+    command the worker runs under (``taskset -c 1``)."""
     env = dict(os.environ, **{BUSY_ENV: str(units), CLOCK_ENV: args.clock})
     cmd = [python, str(WORKLOAD), "--worker", "--loops", str(args.loops), "-n", str(args.values)]
     cmd += ["-w", str(args.warmups), "-o", str(out)]
@@ -147,6 +150,7 @@ def run_process(python: str, units: int, args: argparse.Namespace, out: Path, se
         # every arm of a super-block.
         cmd = [*CACHEGRIND.split(), *cmd]
         env["PYTHONHASHSEED"] = str(seed)
+    cmd = [*prefix, *cmd]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

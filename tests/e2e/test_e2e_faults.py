@@ -174,6 +174,6 @@ def test_full_disk_then_resume_on_the_cinderx_host(cinderx_host: Any, tmp_path: 
         assert data["benchmarks"] and all(b["runs"] for b in data["benchmarks"])
     assert m["modes"]["jitlist"]["compiles"]["main"] > 0
     steps = [s["name"] for s in m["steps"]]
-    assert steps.count("driver-venv") == 1 and "kept" in resumed.stderr, resumed.stderr[-3000:]
+    assert steps.count("driver-venv") == 1, steps
     assert _started_in(cinderx_host.root, "/mnt/small") == []
     print(f"\nfull disk on the CinderX host -> resumed run completed: {seconds:.1f} s")
