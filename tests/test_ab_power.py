@@ -122,7 +122,7 @@ def test_aa_instructions_settle_as_equivalent(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     result = run_invoke(
         "ab", "--aa", "--metric", "instructions", "--until-decided", "--budget", "10m",
-        "--bench-script", str(LOOP_BENCH), "--values", "1", "--warmups", "0", "--loops", "1",
+        "--bench-script", str(LOOP_BENCH), "--values", "1", "--warmups", "0", "--loops", "10",
         "--reports", str(reports), "--json",
         timeout=1200,
     )  # fmt: skip
@@ -132,5 +132,6 @@ def test_aa_instructions_settle_as_equivalent(tmp_path: Path) -> None:
     assert comparison["verdict"] == "no clear improvement" and "equivalent within ±0.2%" in comparison["reason"]
     _, m = only_run(reports)
     assert m["design"]["metric"] == "instructions" and m["design"]["counter"] in ("perf", "cachegrind")
+    assert m["design"]["instructions_counted"].startswith("per measured value")
     assert m["sequential"]["richards/nojit"]["stopped"].startswith("settled (equivalent) after 6 blocks")
     assert "from (instructions)" in (reports / "findings.md").read_text()

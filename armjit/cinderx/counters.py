@@ -2,7 +2,8 @@
 
 The worker runs as ``python BENCH --worker`` so that no runner process is counted and pyperf
 spawns nothing: the count is one process's, from start to exit (interpreter start, imports, JIT
-compiles, warmups and measured values). Sources, best first:
+compiles, warmups and measured values); ``ab`` subtracts two of them to keep the measured values
+only (armjit.flows.ab_blocks). Sources, best first:
 
 - ``perf``: the hardware counter, ``perf stat -x, -e instructions:u`` (full speed; needs a PMU,
   which VMs often lack: perf prints ``<not supported>``);

@@ -41,7 +41,8 @@ def _notes(design: ab_blocks.Design) -> tuple[str, ...]:
     notes = ["paired: interleaved blocks of one A and one B process in random order, same loops"]
     if design.metric == "instructions":
         notes.append(
-            f"metric: instructions retired per worker process ({design.counter}), not time: "
+            f"metric: instructions retired per measured value ({design.counter}: two workers, one with "
+            f"{ab_blocks.EXTRA_VALUES} values more, subtracted, so start-up and JIT compiles cancel), not time: "
             "fewer instructions need not mean faster"
         )
     elif design.clock == "cpu":
@@ -276,6 +277,9 @@ def _complete_design(
             nonlocal counter
             counter, why = counters.pick_source(ctx.run(counters.counter_probe_command(), check=False).stdout)
             pipeline.record.details["design"]["counter_source"] = why
+            pipeline.record.details["design"]["instructions_counted"] = (
+                f"per measured value: a worker with {ab_blocks.EXTRA_VALUES} values more, less one without them"
+            )
             if counter is None:
                 raise StepFailed(f"--metric instructions: {why} (install perf on bare metal, or valgrind)")
             return why

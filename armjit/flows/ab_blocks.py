@@ -29,6 +29,9 @@ from armjit.flows.pipeline import Pipeline, StepContext
 __all__ = ["Design", "Outcome", "check_mode_pair", "pair_loops", "run_blocks", "starved_block", "starved_gates"]
 
 Key = tuple[str, str]
+# Values the longer of the two counted workers of --metric instructions adds (see
+# _instructions_per_value): one value is loops iterations of the benchmark.
+EXTRA_VALUES = 2
 # A cap for --until-decided when the budget alone would allow more: a safeguard, not a design value.
 MAX_SEQUENTIAL_BLOCKS = 500
 
@@ -209,23 +212,11 @@ def _one_process(
     suffix = f"-r{attempt}" if attempt else ""
     name = f"{index:03d}-{bench}-{mode}-{side.label}{suffix}.json"
     if design.metric == "instructions" and design.counter:
-        # Common random numbers: both sides of a block get the same hash seed; blocks differ.
-        env = {**side.target.mode(mode).env, "PYTHONHASHSEED": str((seed + index) % 4294967296)}
-        command = counters.instructions_command(
-            design.counter,
-            python=side.bench.python,
-            bench_file=side.bench.files[bench],
-            env=env,
-            loops=loops,
-            values=s.values,
-            warmups=s.warmups,
-        )
-        result = ctx.run(command, cwd=s.remote_workdir, check=False, detach=True)
-        count = counters.parse_count(design.counter, result.stderr) if result.ok else None
+        count = _instructions_per_value(ctx, side, bench, mode, loops, design.counter, seed)
         if count is None:
             return Measured(None, None)
         side.successes[name_key] = side.successes.get(name_key, 0) + 1
-        return Measured(float(count), None)
+        return Measured(count, None)
     extra = {"ARMJIT_CPU_SHARE": "1"} | ({"ARMJIT_CLOCK": "cpu"} if design.clock == "cpu" else {})
     output = f"{side.target.remote_run}/blocks/{name}"
     result = ab_sides.process(
@@ -240,6 +231,44 @@ def _one_process(
         return Measured(None, None)
     side.successes[name_key] = side.successes.get(name_key, 0) + 1
     return Measured(float(statistics.median(values)), measure.worker_share(result.stderr))
+
+
+def _instructions_per_value(
+    ctx: StepContext, side: ab_sides.Side, bench: str, mode: str, loops: int, counter: str, seed: int
+) -> float | None:
+    """Instructions one measured value retires: the count of a worker with ``values +
+    EXTRA_VALUES`` values less that of the same worker with ``values``, over EXTRA_VALUES.
+    Start-up, imports, warmups and the JIT's compiles are in both counts and cancel, so what is
+    left is the benchmark's own steady-state loop, the code a codegen change moves."""
+    s: Settings = side.target.settings
+    # One hash seed for every process of the run: an instruction count is then a function of
+    # the code alone, not of a dict layout that no codegen change causes.
+    # The JIT compiles in the calling thread (cinderx-2026.11-logs.md, item 7): a background
+    # compile's place among the values depends on thread scheduling, and moved whole-worker
+    # counts by 6% and the three-value counts by 40% on the e2e host.
+    env = {
+        **side.target.mode(mode).env,
+        "PYTHONHASHSEED": str(seed % 4294967296),
+        "PYTHONJITBACKGROUNDCOMPILE": "0",
+    }
+    counts = []
+    for values in (s.values, s.values + EXTRA_VALUES):
+        command = counters.instructions_command(
+            counter,
+            python=side.bench.python,
+            bench_file=side.bench.files[bench],
+            env=env,
+            loops=loops,
+            values=values,
+            warmups=s.warmups,
+        )
+        result = ctx.run(command, cwd=s.remote_workdir, check=False, detach=True)
+        count = counters.parse_count(counter, result.stderr) if result.ok else None
+        if count is None:
+            return None
+        counts.append(count)
+    per_value = (counts[1] - counts[0]) / EXTRA_VALUES
+    return float(per_value) if per_value > 0 else None
 
 
 def starved_block(a: float | None, b: float | None, gap: float) -> bool:
