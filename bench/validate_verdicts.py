@@ -62,6 +62,7 @@ from _sequential_trials import matched_pyperf_power, replay  # noqa: E402
 from armjit.analysis import stats  # noqa: E402
 from armjit.analysis.measure import parse_cachegrind  # noqa: E402
 from armjit.cinderx.counters import CACHEGRIND  # noqa: E402
+from armjit.flows.ab_blocks import EXTRA_VALUES  # noqa: E402
 from armjit.render import table  # noqa: E402
 
 WORKLOAD = HERE / "_workload_richards.py"
@@ -142,30 +143,42 @@ def run_process(
     """One fresh worker process; returns its measured values (or its instruction count), its
     wall time and its CPU share (CPU time of the process over its wall time). ``prefix``: a
     command the worker runs under (``taskset -c 1``)."""
+    if args.metric == "instructions":
+        return _count_per_value(python, units, args, out)
     env = dict(os.environ, **{BUSY_ENV: str(units), CLOCK_ENV: args.clock})
     cmd = [python, str(WORKLOAD), "--worker", "--loops", str(args.loops), "-n", str(args.values)]
     cmd += ["-w", str(args.warmups), "-o", str(out)]
-    if args.metric == "instructions":
-        # As `ab --metric instructions`: one worker under cachegrind, the same hash seed for
-        # every arm of a super-block.
-        cmd = [*CACHEGRIND.split(), *cmd]
-        env["PYTHONHASHSEED"] = str(seed)
     cmd = [*prefix, *cmd]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     data = json.loads(out.read_text(encoding="utf-8"))
-    run = data["benchmarks"][0]["runs"][-1]
-    values = run["values"]
-    if args.metric == "instructions":
+    values = data["benchmarks"][0]["runs"][-1]["values"]
+    return {"values": values, "wall": wall, "cpu_share": cpu / wall, "units": units, "json": data}
+
+
+def _count_per_value(python: str, units: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """As ``ab --metric instructions`` counts: two workers under cachegrind, one with
+    EXTRA_VALUES values more, subtracted per value; one hash seed for the whole pool."""
+    env = dict(os.environ, **{BUSY_ENV: str(units), CLOCK_ENV: args.clock, "PYTHONHASHSEED": str(args.seed)})
+    counts = []
+    t0 = time.perf_counter()
+    for values in (args.values, args.values + EXTRA_VALUES):
+        cmd = [*CACHEGRIND.split(), python, str(WORKLOAD), "--worker", "--loops", str(args.loops)]
+        cmd += ["-n", str(values), "-w", str(args.warmups), "-o", str(out)]
+        done = subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         count = parse_cachegrind(done.stderr)
         if count is None:
             raise RuntimeError("cachegrind printed no instruction count")
-        values = [float(count)]
-    return {"values": values, "wall": wall, "cpu_share": cpu / wall, "units": units, "json": data}
+        counts.append(count)
+        out.unlink(missing_ok=True)  # pyperf -o appends: each count gets a file of its own
+    wall = time.perf_counter() - t0
+    data = {"benchmarks": [{"runs": [{"values": [(counts[1] - counts[0]) / EXTRA_VALUES]}]}]}
+    per_value = float(data["benchmarks"][0]["runs"][0]["values"][0])
+    return {"values": [per_value], "wall": wall, "cpu_share": 1.0, "units": units, "json": data}
 
 
 def measure_pool(args: argparse.Namespace, arms: dict[str, int]) -> dict[str, Any]:
