@@ -269,3 +269,17 @@ def test_only_a_run_without_errors_or_failed_steps_is_ok() -> None:
     )
     interrupted = final_status([_record("build-wheel", "interrupted")], KeyboardInterrupt(), step="build-wheel")
     assert interrupted == ("interrupted", {"step": "build-wheel", "cause": "interrupted by the user"})
+
+
+def test_discard_removes_only_a_run_that_holds_nothing_but_its_record(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "reports" / "runs")
+    started = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    fresh, record = store.new_run("ab", started, "ab", "local")
+    fresh.save(record)
+    measured, record2 = store.new_run("ab", started, "ab", "local")
+    measured.save(record2)
+    measured.write_json("blocks/000-richards-nojit-a.json", {"benchmarks": []})
+    assert fresh.discard() is True and not fresh.path.exists()
+    assert measured.discard() is False and measured.file("blocks", "000-richards-nojit-a.json").is_file()
+    assert fresh.discard() is False  # gone already: nothing to do
+    assert store.root.is_dir()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -142,7 +141,7 @@ def run_ab(
         work = HostWork.begin(host, settings, run.run_id, remote_run, f"invoke {kind}", progress, attachable=False)
     except BaseException:
         host.close()
-        shutil.rmtree(run.path, ignore_errors=True)  # nothing was measured into it yet
+        run.discard()  # nothing was measured into it yet
         raise
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     # Builds, venvs and every measured process run under the host's supervisor: a dropped

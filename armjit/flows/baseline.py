@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,7 @@ def run_baseline(
     except BaseException:
         host.close()
         if resume is None:
-            shutil.rmtree(run.path, ignore_errors=True)  # nothing was written into it yet
+            run.discard()  # nothing was written into it yet
         raise
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.follower = work.follower

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import signal
 import sys
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ from armjit.render.progress import Progress
 from armjit.render.tables import markdown_row
 from armjit.seams import notes
 from armjit.seams.hosts import Host, opened, use_host
+from armjit.seams.lease import beside
 from armjit.seams.records import HostFacts, RemotePaths, RunRecord
 from armjit.seams.store import RunDir, RunStore
 
@@ -286,13 +286,12 @@ def _hold_host(
     dir, like the lease: the test needs no upload dir. Locally there is no connection to lose."""
     if host.is_local:
         return None
-    parent, _, name = settings.remote_workdir.rstrip("/").rpartition("/")
-    remote_run = f"{parent}/.{name}.armjit-runs/{run.run_id}"
+    remote_run = f"{beside(settings.remote_workdir, 'runs')}/{run.run_id}"
     record.remote = RemotePaths(run_dir=remote_run)
     try:
         return HostWork.begin(host, settings, run.run_id, remote_run, command, progress, attachable=False)
     except BaseException:
-        shutil.rmtree(run.path, ignore_errors=True)  # nothing was run into it yet
+        run.discard()  # nothing was run into it yet
         raise
 
 

@@ -31,7 +31,7 @@ from armjit.errors import ArmjitError
 from armjit.seams.hosts import Host
 from armjit.seams.hosts.detached import state_root
 
-__all__ = ["STALE", "Holder", "HostBusy", "Lease", "holder_of", "lease_dir", "owner_facts"]
+__all__ = ["STALE", "Holder", "HostBusy", "Lease", "beside", "holder_of", "lease_dir", "owner_facts"]
 
 q = shlex.quote
 STALE = 120  # seconds without a heartbeat after which a lease may be stale
@@ -45,10 +45,16 @@ class HostBusy(ArmjitError):
     exit_code = 1
 
 
+def beside(workdir: str, what: str) -> str:
+    """``/x/y/work``, ``lease`` -> ``/x/y/.work.armjit-lease``: a path next to the work dir, not in
+    it, because a deploy deletes what the synced tree does not hold."""
+    parent, _, name = workdir.rstrip("/").rpartition("/")
+    return f"{parent or ''}/.{name}.armjit-{what}"
+
+
 def lease_dir(workdir: str) -> str:
     """``/x/y/work`` -> ``/x/y/.work.armjit-lease``."""
-    parent, _, name = workdir.rstrip("/").rpartition("/")
-    return f"{parent or ''}/.{name}.armjit-lease"
+    return beside(workdir, "lease")
 
 
 def owner_facts(run_id: str, remote_run: str, command: str) -> dict[str, Any]:

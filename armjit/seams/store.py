@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,6 +121,14 @@ class RunDir:
     @property
     def run_id(self) -> str:
         return self.path.name
+
+    def discard(self) -> bool:
+        """Remove a run that never got past its record (its host was busy or refused): only
+        when the directory holds nothing but run.json, so a measured run is never lost."""
+        if not self.path.is_dir() or {p.name for p in self.path.iterdir()} - {MANIFEST}:
+            return False
+        shutil.rmtree(self.path, ignore_errors=True)
+        return True
 
     def file(self, *parts: str) -> Path:
         target = self.path.joinpath(*parts)
