@@ -4,8 +4,10 @@ pyperf processes of a small benchmark, the confidence sequence after every block
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from armjit.errors import UsageError
 from armjit.flows.ab_blocks import pair_loops, starved_block, starved_gates
 
 LOOP_BENCH = Path(__file__).resolve().parent / "data" / "measure" / "loop_bench.py"
+HOG = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
 
 
 def only_run(reports: Path) -> tuple[Path, dict[str, Any]]:
@@ -63,6 +66,8 @@ def test_mode_pair_runs_both_sides_at_the_from_modes_loops() -> None:
         (("--aa", "--mode-pair", "nojit,jitlist"), "--mode-pair compares two modes of one build"),
         (("--mode-pair", "nojit,nojit"), "give two different modes"),
         (("--aa", "--cpu-share-gap", "-5"), "--cpu-share-gap -5"),
+        (("--aa", "--quiet-wait", "-1"), "--quiet-wait -1: cannot be negative"),
+        (("--aa", "--quiet-wait", "30", "--metric", "instructions"), "--quiet-wait applies to time"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -112,6 +117,36 @@ def test_aa_until_decided_stops_by_itself_and_reports_the_sequence(tmp_path: Pat
     if (run / "ab.png").exists():  # matplotlib (the `plot` extra) is installed
         assert (run / "ab-sequence.png").stat().st_size > 0
         assert "ab-sequence.png" in findings
+
+
+@pytest.mark.slow
+def test_quiet_wait_waits_for_a_free_cpu_and_says_when_the_host_stayed_busy(tmp_path: Path) -> None:
+    """More CPU hogs than CPUs: no block finds a free CPU, so each waits its limit, then measures,
+    and the run says how often and how long; a wait never loses a block."""
+    cpus = os.cpu_count() or 1
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG, "600"]) for _ in range(cpus + 1)]
+    try:
+        result = run_invoke(
+            "ab", "--aa", "--blocks", "6", "--quiet-wait", "1",
+            "--bench-script", str(LOOP_BENCH), "--values", "2", "--warmups", "1", "--loops", "2",
+            "--cpu-share-gap", "0", "--reports", str(tmp_path / "reports"), "--json",
+            timeout=900,
+        )  # fmt: skip
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, m = only_run(tmp_path / "reports")
+    assert m["design"]["quiet_wait_seconds"] == 1
+    waits = m["quiet_wait"]
+    assert waits["blocks_waited"] == 6 and waits["started_busy"] == 6, waits
+    assert waits["seconds"] >= 6 * 1.0 and waits["off"] is None
+    assert len(m["samples"]["richards/nojit"]) == 6
+    assert "host busy (" in result.stderr and "measuring anyway" in result.stderr
+    findings = (tmp_path / "reports" / "findings.md").read_text()
+    assert "Waiting for a quiet host (--quiet-wait 1 s): 6 blocks waited" in findings
+    assert "6 started with the host still busy" in findings
 
 
 @pytest.mark.slow

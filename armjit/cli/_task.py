@@ -89,6 +89,7 @@ BENCH = (
     "clock",
     "metric",
     "cpu_share_gap",
+    "quiet_wait",
 )
 OUTPUT = ("notes_dir", "reports")
 GROUPS = (TARGET, SSH, REMOTE, BUILD, GATES, BENCH, OUTPUT)

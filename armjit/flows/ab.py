@@ -136,6 +136,7 @@ def run_ab(
         budget=budget,
         mode_pair=mode_pair,
         check_drift=not aa and settings.metric == "time",
+        quiet_wait=float(settings.quiet_wait),
     )
     try:
         work = HostWork.begin(host, settings, run.run_id, remote_run, f"invoke {kind}", progress, attachable=False)

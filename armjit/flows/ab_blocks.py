@@ -7,6 +7,10 @@ than ``--cpu-share-gap`` below the other process's) is run again once and droppe
 again: the difference of its wall-clock values is the queue for a CPU, not the code. Instruction
 counts do not depend on the queue, so no block of that metric is re-run.
 
+``--quiet-wait SECONDS`` waits before each block, up to that long, until the host has a CPU free
+of other runnable work (armjit.analysis.host_load): a block measured beside a neighbour's build is
+noise the interval then has to pay for.
+
 ``--until-decided`` looks at a confidence sequence after every block (armjit.analysis.stats.sequential),
 stops a (benchmark, mode) once its interval has settled, and ends when all have or the budget is spent.
 """
@@ -19,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from armjit.analysis import measure, pyperf_data, stats
+from armjit.analysis import host_load, measure, pyperf_data, stats
 from armjit.analysis.stats import sequential
 from armjit.cinderx import counters
 from armjit.config import Settings
@@ -52,6 +56,7 @@ class Design:
     # Drift of the from arm may overrule a verdict (A/B on the wall or CPU clock; never an A/A,
     # where drift is the noise being measured, nor instruction counts, which do not drift).
     check_drift: bool = False
+    quiet_wait: float = 0.0  # seconds a block may wait for a free CPU on the host; 0: off
 
     def side_mode(self, label: str, mode: str) -> str:
         """The JIT mode a side's process runs for a key's mode."""
@@ -69,6 +74,7 @@ class Design:
             "budget_seconds": self.budget or None,
             "sequential_method": sequential.METHOD if self.until_decided else None,
             "mode_pair": list(self.mode_pair) if self.mode_pair else None,
+            "quiet_wait_seconds": self.quiet_wait or None,
         }
 
 
@@ -79,6 +85,26 @@ class Outcome:
     looks: dict[Key, list[sequential.Look]]
     starved: dict[Key, dict[str, int]]
     seconds: float
+
+
+@dataclass
+class QuietWaits:
+    """What ``--quiet-wait`` did over the run (run.json ``quiet_wait``, findings.md)."""
+
+    limit: float
+    blocks: int = 0  # blocks that had to wait for a quiet host
+    started_busy: int = 0  # of those, started when the limit was reached, the host still busy
+    seconds: float = 0.0
+    off: str = ""  # why waiting was turned off during the run
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "limit_seconds": self.limit,
+            "blocks_waited": self.blocks,
+            "started_busy": self.started_busy,
+            "seconds": round(self.seconds, 3),
+            "off": self.off or None,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,11 +122,14 @@ def run_blocks(
     looks: dict[Key, list[sequential.Look]] = {key: [] for key in loops}
     stopped: dict[Key, str] = {}
     a = sides[0]
+    waits = QuietWaits(design.quiet_wait)
     started = time.monotonic()
 
     def one_block(ctx: StepContext, key: Key, index: int, order: str) -> None:
         bench, mode = key
         for attempt in range(2):
+            if design.quiet_wait:
+                _wait_for_quiet(ctx, waits)  # a re-run of a starved block waits too
             got: dict[str, Measured] = {}
             for letter in order:
                 side = sides[0] if letter == "A" else sides[1]
@@ -161,6 +190,8 @@ def run_blocks(
     details["crashes"] = {side.label: {"attempts": side.attempts, "successes": side.successes} for side in sides}
     details["starved"] = {f"{b}/{m}": counts for (b, m), counts in starved.items()}
     details["blocks_seconds"] = round(seconds, 3)
+    if design.quiet_wait:
+        details["quiet_wait"] = waits.as_json()
     if design.until_decided:
         details["sequential"] = {
             f"{b}/{m}": {"stopped": stopped.get((b, m)), "looks": [lk.as_json() for lk in looks[(b, m)]]}
@@ -199,6 +230,42 @@ def _look(
             pipeline.progress.message(f"  {key[0]}/{key[1]} settled ({found.outcome}), but {held}: going on")
             continue
         stopped[key] = f"settled ({found.outcome}) after {found.blocks} blocks, {elapsed / 60:.1f} min"
+
+
+def _wait_for_quiet(ctx: StepContext, waits: QuietWaits) -> None:
+    """Wait, up to ``waits.limit`` seconds, until the host has a CPU free for the next block."""
+    if waits.off:
+        return
+    progress = ctx.pipeline.progress
+    follower = ctx.pipeline.follower
+
+    def probe() -> host_load.HostLoad | None:
+        result = ctx.run(host_load.PROBE_COMMAND, check=False)
+        return host_load.parse_probe(result.stdout)
+
+    started = time.monotonic()
+    told = False
+    while True:
+        load = probe() if follower is None else follower.reconnecting("the host-load probe", probe)
+        if load is None:
+            waits.off = "the host does not show its runnable tasks (/proc/loadavg)"
+            progress.message(f"--quiet-wait is off for this run: {waits.off}")
+            return
+        waited = time.monotonic() - started
+        if load.quiet or waited >= waits.limit:
+            break
+        if not told:
+            progress.message(f"host busy ({load.line()}): waiting up to {waits.limit:g} s for a free CPU")
+            told = True
+        time.sleep(min(1.0, waits.limit - waited))
+    if told:
+        waits.blocks += 1
+        waits.seconds += waited
+        if load.quiet:
+            progress.message(f"host quiet after {waited:.1f} s: measuring")
+        else:
+            waits.started_busy += 1
+            progress.message(f"host still busy after {waited:.0f} s ({load.line()}): measuring anyway")
 
 
 def _one_process(

@@ -12,7 +12,7 @@ from armjit.analysis import compare
 from armjit.analysis.stats.sequential import MIN_SEQUENTIAL_BLOCKS
 from armjit.render.tables import TableFormat, table
 
-__all__ = ["noise_table", "save_narrowing_plot", "sequence_table"]
+__all__ = ["noise_table", "quiet_wait_line", "save_narrowing_plot", "sequence_table"]
 
 
 def _shares(blocks: list[dict[str, Any]]) -> list[float]:
@@ -63,6 +63,24 @@ def noise_table(manifest: dict[str, Any], report: compare.Report, fmt: TableForm
         "stopped",
     ]
     return table(rows, headers, fmt)
+
+
+def quiet_wait_line(manifest: dict[str, Any]) -> str | None:
+    """What ``--quiet-wait`` did, in one sentence; None when it was off."""
+    waits = manifest.get("quiet_wait")
+    if not isinstance(waits, dict):
+        return None
+    text = f"Waiting for a quiet host (--quiet-wait {waits.get('limit_seconds', 0):g} s): "
+    blocks = waits.get("blocks_waited", 0)
+    if blocks:
+        text += f"{blocks} block{'s' if blocks != 1 else ''} waited, {waits.get('seconds', 0.0):.1f} s in all"
+        busy = waits.get("started_busy", 0)
+        text += f"; {busy} started with the host still busy." if busy else "; every one started on a quiet host."
+    else:
+        text += "the host was quiet before every block."
+    if waits.get("off"):
+        text += f" Turned off during the run: {waits['off']}."
+    return text
 
 
 def sequence_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:

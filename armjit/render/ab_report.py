@@ -7,7 +7,7 @@ from typing import Any
 
 from armjit.analysis import compare, stats
 from armjit.render import TableFormat, table
-from armjit.render.ab_noise import noise_table, save_narrowing_plot, sequence_table
+from armjit.render.ab_noise import noise_table, quiet_wait_line, save_narrowing_plot, sequence_table
 from armjit.render.baseline_report import tidy_paths
 from armjit.render.compare_report import comparison_findings_block, render_text
 from armjit.seams.store import RunDir
@@ -36,6 +36,9 @@ def crash_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
 def ab_text(manifest: dict[str, Any], report: compare.Report, noise: dict[str, float]) -> str:
     parts = [render_text(report), "", blocks_table(manifest), "", crash_table(manifest)]
     parts += ["", noise_table(manifest, report)]
+    quiet = quiet_wait_line(manifest)
+    if quiet:
+        parts += ["", quiet]
     won = [f"{c.mode}: B won {c.estimate.p_to_faster:.0%} of {c.estimate.n_from} blocks" for c in report.comparisons]
     parts += ["", "; ".join(won)]
     if noise:
@@ -80,6 +83,9 @@ def write_ab_notes(
     link = _link(run, notes_dir, plot) if plot else None
     body = comparison_findings_block(report, title=f"Iteration: {manifest['kind']} `{manifest['run_id']}`", plot=link)
     body += "\nBlocks, time and noise:\n\n" + noise_table(manifest, report, "github") + "\n"
+    quiet = quiet_wait_line(manifest)
+    if quiet:
+        body += f"\n{quiet}\n"
     if manifest.get("sequential"):
         body += "\nThe interval after each block (--until-decided):\n\n" + sequence_table(manifest, "github") + "\n"
         if sequence_plot:

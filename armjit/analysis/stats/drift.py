@@ -63,15 +63,17 @@ def drift_bias_bound(drift: Drift, n_blocks: int) -> float:
     return 2 * drift.log_size / max(n_blocks, 1)
 
 
-def survives_drift(estimate: Estimate, delta: float, drift: Drift) -> bool:
+def survives_drift(estimate: Estimate, delta: float, drift: Drift, *, sensitivity: float = 1.0) -> bool:
     """Whether the verdict stands even if the drift had biased the estimate as far as it can.
 
     The interval is moved by ``drift_bias_bound`` towards the other side of the band. A
     regression or improvement stands when it still clears the δ band, an equivalence when it
     still lies inside it: then the drift cannot explain the result. Anything else (a drift
     comparable to the effect, or no decisive result to begin with) is left to the drift gate.
+    ``sensitivity``: how much more than the mean the estimate moves with the blocks (a Huber
+    estimate: 1 / the share of blocks inside its clip).
     """
-    bound = drift_bias_bound(drift, estimate.n)
+    bound = drift_bias_bound(drift, estimate.n) * sensitivity
     up = math.log1p(delta)
     lo, hi = math.log(estimate.ci_lo), math.log(estimate.ci_hi)
     if lo > up or hi < -up:
