@@ -144,9 +144,7 @@ class Settings:
     cpu_share_gap: int = _s(
         25, "% by which A's and B's CPU shares in a block may differ before it is re-run once, then dropped (0 = off)"
     )
-    quiet_wait: int = _s(
-        0, "seconds ab may wait before each block until the host has a CPU free of other runnable work (0 = off)"
-    )
+    quiet_wait: int = _s(0, "seconds ab may wait before each block for a host CPU free of other work (0 = off)")
     # Output
     reference: str = _s("", "the host a fleet's cross-host table gives ratios to (default: the first of --hosts)")
     notes_dir: str = _s("", "where the notes (findings.md, progress.md, ...) go (unset: the repo, else REPORTS)")
@@ -371,8 +369,6 @@ def validate(s: Settings) -> None:
         raise UsageError(f"--cpu-share-gap {s.cpu_share_gap}: cannot be negative")
     if s.quiet_wait < 0:
         raise UsageError(f"--quiet-wait {s.quiet_wait}: cannot be negative (seconds; 0 = off)")
-    if s.quiet_wait and s.metric == "instructions":
-        raise UsageError("--quiet-wait applies to time: instruction counts do not depend on the host's load")
     if s.code_size_limit < 0:
         raise UsageError("--code-size-limit cannot be negative")
     if s.jit_hook not in ("pth", "sitecustomize", "none"):

@@ -106,6 +106,8 @@ def run_ab(
     if budget < 0 or (budget and not until_decided):
         raise UsageError("--budget is the time limit of --until-decided (a positive duration, e.g. 10m)")
     measure.check_clock(settings.clock, settings.bench, settings.metric)
+    if settings.quiet_wait and settings.metric == "instructions":
+        raise UsageError("--quiet-wait applies to time: instruction counts do not depend on the host's load")
     base_src, cand_src = ab_sides.resolve_sources(settings, repo, base, cand, aa=single)
     host, settings = bl.open_run_host(settings, host)
     root = f"{settings.remote_workdir.rstrip('/')}-ab"
