@@ -73,16 +73,11 @@ def probe() -> host_load.HostLoad | None:
 
 
 def wait_for_quiet(limit: float) -> float:
-    """As ``ab --quiet-wait`` waits: probe, sleep a second, until quiet or ``limit``; the wait."""
-    started = time.monotonic()
-    while True:
-        load = probe()
-        waited = time.monotonic() - started
-        if load is None:
-            raise SystemExit("this machine has no /proc/loadavg: nothing to measure")
-        if load.quiet or waited >= limit:
-            return waited
-        time.sleep(min(1.0, limit - waited))
+    """As ``ab --quiet-wait`` waits (the same loop); the seconds waited."""
+    found = host_load.wait_until_quiet(probe, limit)
+    if found.load is None:
+        raise SystemExit("this machine has no /proc/loadavg: nothing to measure")
+    return found.seconds
 
 
 def measure(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,5 @@
-"""Is the host quiet enough to start a block? (``ab --quiet-wait``; pure parsing and rules.)
+"""Is the host quiet enough to start a block? (``ab --quiet-wait``: parsing, the rule, and the
+wait around a probe the caller runs, so that ``ab`` and bench/quiet_wait_bench.py wait alike.)
 
 The signal is the kernel's count of runnable tasks (the fourth field of ``/proc/loadavg``,
 ``running/total``), read several times in a quarter of a second by a shell builtin. Unlike the
@@ -13,9 +14,11 @@ when fewer other tasks are runnable than it has CPUs.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["PROBE_COMMAND", "PROBE_SAMPLES", "HostLoad", "parse_probe"]
+__all__ = ["PROBE_COMMAND", "PROBE_SAMPLES", "HostLoad", "Wait", "parse_probe", "wait_until_quiet"]
 
 PROBE_SAMPLES = 5
 # POSIX sh: ``read`` is a builtin, so sampling forks nothing but ``sleep`` between the samples.
@@ -58,3 +61,28 @@ def parse_probe(text: str) -> HostLoad | None:
     if len(runnable) != PROBE_SAMPLES or cpus < 1:
         return None
     return HostLoad(max(min(runnable) - 1, 0), cpus)
+
+
+@dataclass(frozen=True)
+class Wait:
+    load: HostLoad | None  # the last probe's; None: the host cannot tell its load
+    seconds: float
+    waited: bool  # the first probe found the host busy
+
+
+def wait_until_quiet(
+    probe: Callable[[], HostLoad | None], limit: float, on_busy: Callable[[HostLoad], None] = lambda load: None
+) -> Wait:
+    """Probe, then again every second, until a CPU is free or ``limit`` seconds have passed;
+    ``on_busy`` hears the first busy probe."""
+    started = time.monotonic()
+    waited = False
+    while True:
+        load = probe()
+        seconds = time.monotonic() - started
+        if load is None or load.quiet or seconds >= limit:
+            return Wait(load, seconds, waited)
+        if not waited:
+            on_busy(load)
+            waited = True
+        time.sleep(min(1.0, limit - seconds))

@@ -243,29 +243,25 @@ def _wait_for_quiet(ctx: StepContext, waits: QuietWaits) -> None:
         result = ctx.run(host_load.PROBE_COMMAND, check=False)
         return host_load.parse_probe(result.stdout)
 
-    started = time.monotonic()
-    told = False
-    while True:
-        load = probe() if follower is None else follower.reconnecting("the host-load probe", probe)
-        if load is None:
-            waits.off = "the host does not show its runnable tasks (/proc/loadavg)"
-            progress.message(f"--quiet-wait is off for this run: {waits.off}")
-            return
-        waited = time.monotonic() - started
-        if load.quiet or waited >= waits.limit:
-            break
-        if not told:
-            progress.message(f"host busy ({load.line()}): waiting up to {waits.limit:g} s for a free CPU")
-            told = True
-        time.sleep(min(1.0, waits.limit - waited))
-    if told:
-        waits.blocks += 1
-        waits.seconds += waited
-        if load.quiet:
-            progress.message(f"host quiet after {waited:.1f} s: measuring")
-        else:
-            waits.started_busy += 1
-            progress.message(f"host still busy after {waited:.0f} s ({load.line()}): measuring anyway")
+    def busy(load: host_load.HostLoad) -> None:
+        progress.message(f"host busy ({load.line()}): waiting up to {waits.limit:g} s for a free CPU")
+
+    found = host_load.wait_until_quiet(
+        probe if follower is None else lambda: follower.reconnecting("the host-load probe", probe), waits.limit, busy
+    )
+    if found.load is None:
+        waits.off = "the host does not show its runnable tasks (/proc/loadavg)"
+        progress.message(f"--quiet-wait is off for this run: {waits.off}")
+        return
+    if not found.waited:
+        return
+    waits.blocks += 1
+    waits.seconds += found.seconds
+    if found.load.quiet:
+        progress.message(f"host quiet after {found.seconds:.1f} s: measuring")
+    else:
+        waits.started_busy += 1
+        progress.message(f"host still busy after {found.seconds:.0f} s ({found.load.line()}): measuring anyway")
 
 
 def _one_process(

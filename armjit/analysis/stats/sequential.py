@@ -94,6 +94,12 @@ def confidence_sequence(
 ) -> tuple[float, float]:
     """The time-uniform interval (in ln of the ratio) for the blocks' typical log-ratio so far:
     symmetric about ``huber_location``, so its midpoint is the estimate."""
+    lo, hi, _ = _sequence(log_ratios, confidence, tightest_at)
+    return lo, hi
+
+
+def _sequence(log_ratios: Sequence[float], confidence: float, tightest_at: int) -> tuple[float, float, float]:
+    """``confidence_sequence`` and the share of blocks inside the Huber clip (1 with no clip)."""
     t = len(log_ratios)
     if t < 2:
         raise ValueError("a confidence sequence needs at least two blocks")
@@ -101,13 +107,14 @@ def confidence_sequence(
     # ρ that minimises the boundary's width at ``tightest_at`` blocks (Waudby-Smith et al., §3).
     rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / tightest_at
     if t < MIN_SEQUENTIAL_BLOCKS:
-        mean, sd = math.fsum(log_ratios) / t, statistics.stdev(log_ratios)  # too few for a median and a MAD
+        # too few for a median and a MAD
+        mean, sd, inside = math.fsum(log_ratios) / t, statistics.stdev(log_ratios), 1.0
     else:
-        mean, sd, _ = huber_location(log_ratios)
+        mean, sd, inside = huber_location(log_ratios)
     z = statistics.NormalDist().inv_cdf(1 - alpha / 2)
     sd *= t_quantile(1 - alpha / 2, t - 1) / z
     half = sd * math.sqrt(2 * (t * rho2 + 1) / (t * t * rho2) * math.log(math.sqrt(t * rho2 + 1) / alpha))
-    return mean - half, mean + half
+    return mean - half, mean + half, inside
 
 
 def settled(lo: float, hi: float, delta: float) -> str | None:
@@ -190,7 +197,7 @@ def judge_sequential(
     ``stopped`` says why the run ended (settled, budget spent); it joins the reason.
     """
     est = paired_estimate(blocks, resamples=resamples, seed=seed, confidence=confidence)
-    lo, hi = confidence_sequence([b.log_ratio for b in blocks], confidence=confidence)
+    lo, hi, inside = _sequence([b.log_ratio for b in blocks], confidence, TIGHTEST_AT)
     # The ratio is the sequence's own estimate (its midpoint), so it always lies inside it.
     est = replace(est, ratio=math.exp((lo + hi) / 2), ci_lo=math.exp(lo), ci_hi=math.exp(hi))
     all_gates = [*gates, *health_gates(paired=True, n_from=est.n_from, n_to=est.n_to)]
@@ -199,8 +206,6 @@ def judge_sequential(
     if drift is not None:
         # A shift of the blocks inside the clip moves the Huber estimate by 1/share as much as
         # the mean: the drift's bound grows by that factor.
-        d = [b.log_ratio for b in blocks]
-        inside = huber_location(d)[2] if len(d) >= MIN_SEQUENTIAL_BLOCKS else 1.0
         if survives_drift(est, delta, drift, sensitivity=1 / inside):
             note = f"{drift.reason()}, too little to explain the result"
         else:
