@@ -24,7 +24,6 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     ("armjit.analysis.compare", "armjit.cinderx.modes"): "whether a mode must compile comes from the registry",
     ("armjit.config", "armjit.seams.safepaths"): "the path guard's rules are pure functions of the path",
 }
-MAX_LINES = 400
 
 
 def layer_of(dotted: str) -> str:
@@ -85,15 +84,6 @@ def test_no_layer_imports_a_layer_above_it() -> None:
                 where = path.relative_to(PACKAGE.parent)
                 upward.append(f"{where}:{line} ({layer_of(here)}) imports {target} ({there})")
     assert not upward, "imports that reach up a layer:\n" + "\n".join(upward)
-
-
-def test_modules_stay_small() -> None:
-    big = {
-        str(p.relative_to(PACKAGE.parent)): n
-        for p in python_sources()
-        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
-    }
-    assert not big, f"modules over {MAX_LINES} lines (split them by idea): {big}"
 
 
 def test_the_checker_sees_an_upward_import() -> None:
