@@ -10,6 +10,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A background job of a non-interactive shell (nohup, some CI runners) starts with SIGINT ignored,
+# and an ignored SIGINT stays ignored across exec: Python would then never see a Ctrl-C. A person
+# presses Ctrl-C in a terminal, where SIGINT is at its default disposition; this puts it there.
+_SIGINT_AT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def as_from_a_terminal(argv: list[str]) -> list[str]:
+    """``argv`` run with SIGINT at its default disposition, as from a terminal, whatever this runner has."""
+    return [sys.executable, "-c", _SIGINT_AT_DEFAULT, *argv]
+
 
 def run_invoke(
     *args: str, timeout: int = 600, env: Mapping[str, str] | None = None, cwd: Path = ROOT, root: Path = ROOT

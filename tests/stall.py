@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from invoke_cli import as_from_a_terminal
+
 HERE = Path(__file__).resolve().parent
 READY = "armjit-stall-ready"
 
@@ -39,7 +41,9 @@ def start_client(sshd: object, *, interval: int = 15, count: int = 3, token: str
         token,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARMJIT_")}
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        as_from_a_terminal(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def wait_ready(client: subprocess.Popen[str], timeout: float = 30.0) -> None:

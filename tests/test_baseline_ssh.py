@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from invoke_cli import as_from_a_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
@@ -119,11 +120,8 @@ def test_ctrl_c_keeps_the_record_and_cancel_stops_the_remote_build(
     # The build runs detached on the host (README "Reliability"): Ctrl-C stops armjit, says what
     # still runs there and how to stop it; `invoke cancel RUN` stops it.
     argv = baseline_argv(sshd_host, target_repo, tmp_path, "--build-env", "CINDERX_FIXTURE_BUILD_SECONDS=600")
-    # As from a terminal: SIGINT at its default disposition (a background job of a non-interactive
-    # shell, e.g. under some CI runners, starts with SIGINT ignored and Python would never see it).
-    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
     proc = subprocess.Popen(
-        [sys.executable, "-c", reset, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        as_from_a_terminal(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     runs = tmp_path / "reports" / "runs"
     deadline = time.monotonic() + 120

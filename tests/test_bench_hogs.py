@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from invoke_cli import as_from_a_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "validate_verdicts.py"
@@ -49,11 +50,9 @@ def test_a_hog_ends_by_itself_at_its_time_bound() -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_of_the_script_stops_its_hogs(sig: signal.Signals, tmp_path: Path) -> None:
-    # As from a terminal: SIGINT at its default disposition, even if this runner ignores it.
-    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
     argv = [sys.executable, str(SCRIPT), "--hogs", "2", "--hog-seconds", "600", "--pool-file", str(tmp_path / "p.json")]
     proc = subprocess.Popen(
-        [sys.executable, "-c", reset, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        as_from_a_terminal(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the hogs are announced as soon as they run

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from invoke_cli import run_invoke
+from invoke_cli import as_from_a_terminal, run_invoke
 from sshd import SshdHost
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,10 +212,8 @@ def test_ctrl_c_stops_every_host_and_keeps_their_records(
     script.write_text(SLEEP_SCRIPT.format(ms=300))  # a benchmark step of about a minute
     argv = [sys.executable, "-m", "invoke", "-r", str(ROOT), *_fleet_argv(tmp_path, ssh_config, script)]
     argv += ["--hosts", "arm1,arm2"]
-    # As from a terminal: SIGINT at its default disposition.
-    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
     proc = subprocess.Popen(
-        [sys.executable, "-c", reset, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        as_from_a_terminal(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     runs = tmp_path / "reports" / "runs"
     deadline = time.monotonic() + 300

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from invoke_cli import as_from_a_terminal
 from sshd import SshdHost
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,9 @@ class Baseline:
 
     def start(self, argv: list[str]) -> subprocess.Popen[str]:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("ARMJIT_")}
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean)
+        proc = subprocess.Popen(
+            as_from_a_terminal(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean
+        )
         self.procs.append(proc)
         return proc
 
