@@ -12,6 +12,7 @@ __all__ = [
     "HostKeyError",
     "HostKeyUnknown",
     "HostUnreachable",
+    "Terminated",
     "UsageError",
 ]
 
@@ -66,3 +67,14 @@ class HostKeyUnknown(HostKeyError):
 
 class ConnectionLost(HostError):
     """A session that was open went away mid-work (not bad input: the run is marked failed)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal, a killed job, a CI timeout) reached armjit. It is a
+    KeyboardInterrupt so that every path that records, gives back and hints on Ctrl-C does the same
+    for these: the record becomes ``interrupted``, the lease is given back, the attach hint printed."""
+
+    def __init__(self, signal_name: str, signal_number: int) -> None:
+        super().__init__(f"terminated by {signal_name}")
+        self.signal_name = signal_name
+        self.exit_code = 128 + signal_number

@@ -114,11 +114,21 @@ def test_inactive_jit_fails_the_gate_and_names_the_cause(sshd_host: Any, target_
     assert "| baseline" in errors and "nothing enables the JIT" in errors  # the Errors Encountered row
 
 
+@pytest.mark.parametrize(
+    ("sig", "code", "last_line"),
+    [
+        (signal.SIGINT, 130, "armjit: interrupted"),
+        (signal.SIGTERM, 143, "armjit: terminated by SIGTERM"),
+        (signal.SIGHUP, 129, "armjit: terminated by SIGHUP"),
+    ],
+    ids=["ctrl-c", "sigterm", "sighup"],
+)
 def test_ctrl_c_keeps_the_record_and_cancel_stops_the_remote_build(
-    sshd_host: Any, target_repo: Any, tmp_path: Path
+    sshd_host: Any, target_repo: Any, tmp_path: Path, sig: signal.Signals, code: int, last_line: str
 ) -> None:
     # The build runs detached on the host (README "Reliability"): Ctrl-C stops armjit, says what
-    # still runs there and how to stop it; `invoke cancel RUN` stops it.
+    # still runs there and how to stop it; `invoke cancel RUN` stops it. SIGTERM and SIGHUP (a
+    # killed job, a closed terminal) end armjit the same way, each with its own status.
     argv = baseline_argv(sshd_host, target_repo, tmp_path, "--build-env", "CINDERX_FIXTURE_BUILD_SECONDS=600")
     proc = subprocess.Popen(
         as_from_a_terminal(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -138,12 +148,14 @@ def test_ctrl_c_keeps_the_record_and_cancel_stops_the_remote_build(
     else:
         proc.kill()
         pytest.fail("the build step never started")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-2000:]
-    assert err.strip().splitlines()[-1] == "armjit: interrupted"
+    assert proc.returncode == code, err[-2000:]
+    assert err.strip().splitlines()[-1] == last_line
     m = json.loads(only_run(tmp_path).joinpath("run.json").read_text())
     assert m["status"] == "interrupted"
+    cause = "interrupted by the user" if sig == signal.SIGINT else last_line.removeprefix("armjit: ")
+    assert m["failure"]["cause"] == cause
     assert {s["name"]: s["status"] for s in m["steps"]}["build-wheel"] == "interrupted"
     assert f"step build-wheel is still running on {m['host']['name']}" in err
     assert f"invoke cancel {m['run_id']}" in err

@@ -18,6 +18,7 @@ from armjit.config import setting_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_NAMES = sorted(ns.task_names)
+ARMJIT = "import sys; from armjit.cli.program import main; sys.argv[0] = 'armjit'; main()"
 
 
 def invoke(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -150,3 +151,15 @@ def test_every_setting_is_in_exactly_one_group() -> None:
 def test_only_given_flags_count_as_the_command_line() -> None:
     given = {"bench": [], "rebase": True, "worktree": True, "port": None, "host": "arm1", "modes": ["nojit,jitlist"]}
     assert cli_values(given) == {"worktree": True, "host": "arm1", "modes": ["nojit", "jitlist"]}
+
+
+@pytest.mark.parametrize("program", ["invoke", "armjit"])
+def test_help_into_a_closed_pipe_ends_quietly(program: str) -> None:
+    # `invoke --help baseline | head -1`: the reader leaves before the help is written.
+    argv = [sys.executable, "-m", "invoke", "-r", str(ROOT)] if program == "invoke" else [sys.executable, "-c", ARMJIT]
+    proc = subprocess.Popen([*argv, "--help", "baseline"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""

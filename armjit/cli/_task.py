@@ -18,10 +18,14 @@ named ``--`` to ``--ssh-config``. The few short flags (``-k``, ``-m``) are one-l
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import FrameType
 from typing import Any
 
 from invoke import Argument, Context, Task, task
@@ -29,7 +33,7 @@ from invoke.exceptions import Exit
 
 from armjit.cli.crash import debug_requested
 from armjit.config import Settings, SettingSpec, setting_specs
-from armjit.errors import ArmjitError, UsageError
+from armjit.errors import ArmjitError, Terminated, UsageError
 from armjit.resolve import resolve_settings
 
 __all__ = [
@@ -151,13 +155,35 @@ def _refuse_flag_like(task_name: str, positional: Iterable[str], values: Mapping
             raise UsageError(f"{task_name}: --{name} {value}: for help run invoke --help {task_name}")
 
 
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(signal.Signals(signum).name, signum)
+
+
+@contextlib.contextmanager
+def _terminations_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP end armjit as Ctrl-C does, while a task runs (the main thread only can
+    take signals; a task called from another thread keeps the process's handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def _friendly(call: Callable[[], Any]) -> Any:
     """Run ``call``; armjit's errors become one line on stderr and their exit status, never a traceback."""
     try:
-        return call()
+        with _terminations_interrupt():
+            return call()
     except ArmjitError as exc:
         if debug_requested():
             traceback.print_exc()
+        raise Exit(f"armjit: {exc}", code=exc.exit_code) from None
+    except Terminated as exc:
         raise Exit(f"armjit: {exc}", code=exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("armjit: interrupted", code=130) from None

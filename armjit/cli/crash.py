@@ -52,6 +52,11 @@ def describe(exc: BaseException) -> tuple[str, int]:
 
 
 def _hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if isinstance(exc, BrokenPipeError):
+        # `invoke --help baseline | head -1`: the reader left, which is no failure. Stop quietly,
+        # and keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os._exit(0)
     if debug_requested() or not isinstance(exc, Exception):
         sys.__excepthook__(kind, exc, tb)
         return

@@ -236,8 +236,8 @@ class Pipeline:
             log = self.log_path(name)
             where = f" (log: {self.run_dir.relative(log)})" if log.exists() else ""
             raise GateFailed(f"step {name}: {failed}{where}") from None
-        except KeyboardInterrupt:
-            self._record(ctx, "interrupted", started, "interrupted by the user")
+        except KeyboardInterrupt as stop:
+            self._record(ctx, "interrupted", started, str(stop) or "interrupted by the user")
             raise
         except BaseException as exc:
             self._record(ctx, "failed", started, f"{type(exc).__name__}: {exc}")
@@ -278,7 +278,7 @@ def final_status(
     """
     bad = next((r for r in records if r.status in ("failed", "interrupted")), None)
     if isinstance(error, KeyboardInterrupt):
-        return "interrupted", {"step": step, "cause": "interrupted by the user"}
+        return "interrupted", {"step": step, "cause": str(error) or "interrupted by the user"}
     if error is not None:
         text = str(error) if isinstance(error, ArmjitError) else f"{type(error).__name__}: {error}"
         return "failed", {"step": step, "cause": text or type(error).__name__}
