@@ -56,7 +56,7 @@ _STOP_WAIT = 1.5
 def _hint(run_id: str, *, attachable: bool = True) -> str:
     if not attachable:
         return f"`invoke cancel {run_id}` stops it"
-    return f"`invoke attach {run_id}` follows it, `invoke cancel {run_id}` stops it"
+    return f"`invoke attach --run {run_id}` follows it, `invoke cancel {run_id}` stops it"
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -238,7 +239,10 @@ def test_a_host_that_stays_away_ends_in_detached_and_attach_finishes(faulty: Bas
     run = only_run(faulty.reports)
     assert json.loads((run / "run.json").read_text())["status"] == "detached"
     assert faulty.lease().exists()  # the benchmark goes on, so the host stays this run's
-    attached = faulty.run(faulty.task_argv("attach"))
+    # The hint, as printed: `invoke attach --run RUN` (the connection flags are this suite's own).
+    hinted = shlex.split(last.split("`")[1])
+    assert hinted[:2] == ["invoke", "attach"] and run.name in hinted, last
+    attached = faulty.run(faulty.task_argv(*hinted[1:]))
     assert attached.returncode == 0, attached.stderr[-3000:]
     check_complete(run, processes=12)
     assert faulty.leftovers() == [] and not faulty.lease().exists()

@@ -157,7 +157,7 @@ class Follower:
         self.reconnect_for = reconnect_for
         self.stall_after = stall_after
         self.notify = notify
-        self.hint = hint  # e.g. "invoke attach RUN (or invoke cancel RUN)"
+        self.hint = hint  # e.g. "invoke attach --run RUN (or invoke cancel RUN)"
         self.poll_extra = poll_extra  # a shell fragment run with every poll (the lease's heartbeat)
         self._uploaded = False
         self.rerun_failed = False  # set when going on with a run: its failed commands run again
