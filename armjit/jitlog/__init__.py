@@ -22,6 +22,8 @@ line longer than ``MAX_LINE`` is skipped, and per-name tables stop growing at ``
 
 Modules, in the order data flows through them:
 
+- ``formats``: the JIT's own format strings, read from its C++ source (a shipped table of
+  released versions, or a tree at mine time): they recognise lines and group failures
 - ``limits``: the bounds above (read at call time, so lowering one reaches every reader)
 - ``patterns``: how lines and messages are told apart
 - ``records``: the frozen per-process records (ProcessLog and its parts)
@@ -36,11 +38,12 @@ Modules, in the order data flows through them:
 """
 
 from armjit.jitlog.files import log_identity, read_log, scan_bytes
+from armjit.jitlog.formats import FormatTable, LogFormat, shipped_table
 from armjit.jitlog.limits import CHUNK_SIZE, MAX_LINE, MAX_NAMES, OVERFLOW_NAME
 from armjit.jitlog.records import Crash, Deopt, Failure, FunctionStats, ProcessLog, Thresholds
 from armjit.jitlog.roles import assign_roles
 from armjit.jitlog.scanner import Scanner
-from armjit.jitlog.summaries import Aggregate, FailureSummary, FunctionSummary, aggregate
+from armjit.jitlog.summaries import Aggregate, FailureSummary, FunctionSummary, InlineSummary, aggregate
 
 __all__ = [
     "CHUNK_SIZE",
@@ -52,8 +55,11 @@ __all__ = [
     "Deopt",
     "Failure",
     "FailureSummary",
+    "FormatTable",
     "FunctionStats",
     "FunctionSummary",
+    "InlineSummary",
+    "LogFormat",
     "ProcessLog",
     "Scanner",
     "Thresholds",
@@ -62,4 +68,5 @@ __all__ = [
     "log_identity",
     "read_log",
     "scan_bytes",
+    "shipped_table",
 ]

@@ -29,6 +29,8 @@ __all__ = [
     "FLAG_SET",
     "HEX",
     "INLINE",
+    "INLINE_LINES",
+    "INLINE_SLOW",
     "LAST_WINS",
     "NATIVE",
     "OPCODE",
@@ -57,6 +59,8 @@ FIN = re.compile(rb"Finished compiling (\S+(?: \S+)*?) in (\d+)\xc2\xb5s, code s
 # Rare messages: everything after " -- " but finishes, inlinings and starts (counted instead).
 OTHER = re.compile(rb" -- (?!Fin|Inl|Com)([^\r\n]*)")
 INLINE = b" -- Inlining function "
+INLINE_LINES = re.compile(rb" -- Inlining function (\S+(?: \S+)*?) into ([^\r\n]*?)\r?$", re.M)
+INLINE_SLOW = re.compile(rb"^Inlining function (.+?) into (.+?)\s*$")
 START = b" -- Compiling "
 BATCH_TAIL = b" functions it calls"
 BATCH_LINES = re.compile(rb" -- Compiling (.+) along with (\d+) functions it calls")

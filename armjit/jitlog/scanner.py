@@ -32,6 +32,8 @@ from armjit.jitlog.patterns import (
     FLAGS,
     HEX,
     INLINE,
+    INLINE_LINES,
+    INLINE_SLOW,
     LAST_WINS,
     NATIVE,
     OPCODE,
@@ -158,6 +160,8 @@ class Scanner:
         st.lines += lines
         st.jit_lines += lines
         st.inlines += inlines
+        if inlines:
+            st.inlined.update(INLINE_LINES.findall(buf, start, end))
         if count(BATCH_TAIL, start, end):
             for _name, callees in BATCH_LINES.findall(buf, start, end):
                 starts -= 1
@@ -168,10 +172,11 @@ class Scanner:
         # loop for the summed µs (measured: faster than map/deque compositions or defaultdict).
         st.fin_n.update(map(_FIRST, fin))
         st.fin_size.update(zip(map(_FIRST, fin), map(_SIZE, fin), strict=True))
-        acc = st.fin_us
-        get = acc.get
-        for name, us, _size in fin:
+        acc, total = st.fin_us, st.fin_bytes
+        get, tget = acc.get, total.get
+        for name, us, size in fin:
             acc[name] = get(name, 0) + int(us)
+            total[name] = tget(name, 0) + int(size)
         if len(st.fin_n) > limits.MAX_NAMES:
             st.cap()
         for msg, k in messages.items():
@@ -240,13 +245,19 @@ class Scanner:
             return
         if msg.startswith(b"Inlining function "):
             st.inlines += k
+            m = INLINE_SLOW.match(msg)
+            if m:
+                st.inlined[(m[1], m[2])] += k
             return
         if msg.startswith(DUMP_HEADERS):
             self._dump = loc is not None
             return
         text = _text(st, msg, k).rstrip()
         if not self._rare(text, k, loc):
+            # Kept for the end of the scan: a known format recognises it, and a line naming a
+            # function that never finished compiling is that function's reason (tallies.py).
             st.unrecognised += k
+            st.add_text(text, k)
 
     def _rare(self, text: str, k: int, loc: bytes | None) -> bool:
         """Handle one distinct rare message; False if it is not a known JIT message."""
@@ -260,31 +271,31 @@ class Scanner:
         if text.startswith("Cannot compile "):
             st.start_failures += k
             if m := OPCODE.match(text):
-                st.add_failure(m[1], "unsupported-opcode", m[3], int(m[2]), m[3], k)
+                st.add_failure(m[1], "unsupported-opcode", m[3], int(m[2]), m[3], k, message=text)
             elif m := BANNED.match(text):
-                st.add_failure(m[1], "banned-global", m[2], events=k)
+                st.add_failure(m[1], "banned-global", m[2], events=k, message=text)
             elif m := CANNOT_HIR.match(text):
-                st.add_failure(m[1], "hir", m[2], events=k)
+                st.add_failure(m[1], "hir", m[2], events=k, message=text)
             elif m := CANNOT.match(text):
-                st.add_failure(m[1], "cannot", m[2], events=k)
+                st.add_failure(m[1], "cannot", m[2], events=k, message=text)
             else:
                 return False
         elif text.startswith("Can't compile "):
             if m := FLAGS.match(text):
-                st.add_failure(m[1], "code-flags", m[2], events=k)
+                st.add_failure(m[1], "code-flags", m[2], events=k, message=text)
             elif m := CANT.match(text):
-                st.add_failure(m[1], "cannot", m[2], events=k)
+                st.add_failure(m[1], "cannot", m[2], events=k, message=text)
             else:
                 return False
         elif m := PROHIBITED.match(text):
-            st.add_failure(m[1], "prohibited-flags", m[2], events=k)
+            st.add_failure(m[1], "prohibited-flags", m[2], events=k, message=text)
         elif m := BACKGROUND.match(text):
-            st.add_failure(m[2], "background", m[1], events=k, code=int(m[1]))
+            st.add_failure(m[2], "background", m[1], events=k, code=int(m[1]), message=text)
         elif m := REFUSED.match(text):
-            st.add_failure(m[1], "refused", HEX.sub("0x…", m[2])[:120], events=k)
+            st.add_failure(m[1], "refused", HEX.sub("0x…", m[2])[:120], events=k, message=text)
         elif m := NATIVE.match(text):
             st.start_failures += k
-            st.add_failure(m[1], "native-codegen", events=k)
+            st.add_failure(m[1], "native-codegen", events=k, message=text)
         elif m := THRESH_BC.match(text):
             st.bytecodes = int(m[1])
         elif m := THRESH_CALLS.match(text):
@@ -319,7 +330,9 @@ class Scanner:
         elif m := EXCEPTION.match(text):
             st.start_failures += k
             name = EXC_NAME.search(text)
-            st.add_failure(name[1] if name else "<unknown>", "exception", HEX.sub("0x…", text)[:160], events=k)
+            st.add_failure(
+                name[1] if name else "<unknown>", "exception", HEX.sub("0x…", text)[:160], events=k, message=text
+            )
         elif m := FLAG_SET.match(text):
             st.flags.add(m[1])
         elif m := THREAD.match(text):
