@@ -123,7 +123,7 @@ def _arguments(text: str, start: int, limit: int = 4) -> list[str]:
     depth, pos, begin, n = 0, start, start, len(text)
     while pos < n and len(args) < limit:
         ch = text[pos]
-        if ch == '"' or ch == "'":
+        if ch in {'"', "'"}:
             pos += 1
             while pos < n and text[pos] != ch and text[pos] != "\n":
                 pos += 2 if text[pos] == "\\" else 1
@@ -152,7 +152,8 @@ def _arguments(text: str, start: int, limit: int = 4) -> list[str]:
 
 def _string_literal(arg: str) -> str | None:
     """The value of an argument made only of (adjacent) string literals, else None."""
-    pieces, pos = [], 0
+    pieces: list[str] = []
+    pos = 0
     arg = re.sub(r"//[^\n]*", "", arg)
     while pos < len(arg):
         m = _LITERAL.match(arg, pos)
@@ -241,7 +242,10 @@ def table_to_json(tables: Sequence[tuple[str, str, Sequence[LogFormat]]]) -> str
         for f in filter(matters, formats):
             rows.setdefault((f.sink, f.source, f.text), []).append(vid)
     lines = ["{", f'  "versions": {json.dumps(versions)},', '  "formats": [']
-    body = [json.dumps([sink, source, text, vids], ensure_ascii=False) for (sink, source, text), vids in sorted(rows.items())]
+    body = [
+        json.dumps([sink, source, text, vids], ensure_ascii=False)
+        for (sink, source, text), vids in sorted(rows.items())
+    ]
     lines.append(",\n".join(f"    {b}" for b in body))
     lines += ["  ]", "}"]
     return "\n".join(lines) + "\n"

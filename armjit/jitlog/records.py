@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["Crash", "Deopt", "Failure", "FunctionStats", "ProcessLog", "Thresholds", "UNFINISHED", "failure_reason"]
+__all__ = ["UNFINISHED", "Crash", "Deopt", "Failure", "FunctionStats", "ProcessLog", "Thresholds", "failure_reason"]
 
 # Failure kinds of a compile that started and never finished.
 UNFINISHED = ("unmatched", "crash")
@@ -110,6 +110,7 @@ class ProcessLog:
     truncated: bool = False
     crlf: bool = False
     notes: tuple[str, ...] = ()
+    benchmark: str = ""  # set by whoever knows it (the log's directory, or its __main__ functions)
 
     @property
     def compiled(self) -> int:

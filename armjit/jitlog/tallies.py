@@ -145,7 +145,9 @@ class Tallies:
                 if table is self.fin_n:
                     self.fin_us[limits.OVERFLOW] = self.fin_us.get(limits.OVERFLOW, 0) + self.fin_us.pop(key, 0)
                     self.fin_size[limits.OVERFLOW] = self.fin_size.pop(key, 0)
-                    self.fin_bytes[limits.OVERFLOW] = self.fin_bytes.get(limits.OVERFLOW, 0) + self.fin_bytes.pop(key, 0)
+                    self.fin_bytes[limits.OVERFLOW] = self.fin_bytes.get(limits.OVERFLOW, 0) + self.fin_bytes.pop(
+                        key, 0
+                    )
 
     def add_failure(
         self,
