@@ -71,7 +71,7 @@ class LogFormat:
             return "finish"
         if "functions it calls" in first:
             return "batch"
-        if "inline" in first.lower():
+        if "inlin" in first.lower():
             return "inline"
         return "message"
 
