@@ -25,7 +25,7 @@ class FunctionStats:
 
     name: str
     compiles: int
-    code_size: int  # bytes of the last compile (a recompile can differ)
+    code_size: int  # bytes of the largest compile (a recompile can differ)
     compile_us: int  # summed over the compiles
     total_size: int = 0  # bytes summed over the compiles
 

@@ -31,8 +31,6 @@ from armjit.jitlog.patterns import (
     FLAG_SET,
     FLAGS,
     HEX,
-    INLINE,
-    INLINE_LINES,
     INLINE_SLOW,
     LAST_WINS,
     NATIVE,
@@ -144,12 +142,11 @@ class Scanner:
         count = buf.count
         lines = count(b"\n", start, end)
         starts = count(START, start, end)
-        inlines = count(INLINE, start, end)
         fin = FIN.findall(buf, start, end)
         other = OTHER.findall(buf, start, end)
         # Every line must be exactly one of: finish, start, inlining, rare message. Otherwise the
         # chunk holds something else (stderr, a dump, odd spellings) and is read line by line.
-        if len(fin) + len(other) + starts + inlines != lines:
+        if len(fin) + len(other) + starts != lines:
             self._slow(buf, start, end)
             return
         messages = Counter(other)
@@ -159,24 +156,20 @@ class Scanner:
         st = self.state
         st.lines += lines
         st.jit_lines += lines
-        st.inlines += inlines
-        if inlines:
-            st.inlined.update(INLINE_LINES.findall(buf, start, end))
         if count(BATCH_TAIL, start, end):
             for _name, callees in BATCH_LINES.findall(buf, start, end):
                 starts -= 1
                 st.batches += 1
                 st.batch_callees += int(callees)
         st.anon_starts += starts
-        # C-level passes for the count and the last size (zip reuses its pair tuple); one plain
-        # loop for the summed µs (measured: faster than map/deque compositions or defaultdict).
+        # C-level passes for the count and the (name, size) pairs (zip reuses its pair tuple); one
+        # plain loop for the summed µs (measured: faster than map/deque compositions or defaultdict).
         st.fin_n.update(map(_FIRST, fin))
-        st.fin_size.update(zip(map(_FIRST, fin), map(_SIZE, fin), strict=True))
-        acc, total = st.fin_us, st.fin_bytes
-        get, tget = acc.get, total.get
-        for name, us, size in fin:
+        st.fin_sizes.update(zip(map(_FIRST, fin), map(_SIZE, fin), strict=True))
+        acc = st.fin_us
+        get = acc.get
+        for name, us, _size in fin:
             acc[name] = get(name, 0) + int(us)
-            total[name] = tget(name, 0) + int(size)
         if len(st.fin_n) > limits.MAX_NAMES:
             st.cap()
         for msg, k in messages.items():

@@ -40,11 +40,11 @@ class Tallies:
         self.overlong = 0
         self.truncated = False
         self.crlf = False
-        # Successful compiles by name: count, summed µs, size of the last compile (bytes or int).
+        # Successful compiles by name: count, summed µs, and compiles per (name, code size): the
+        # largest and the summed size come from those pairs (sizes as logged bytes, or int).
         self.fin_n: Counter[bytes] = Counter()
         self.fin_us: dict[bytes, int] = {}
-        self.fin_size: dict[bytes, bytes | int] = {}
-        self.fin_bytes: dict[bytes, int] = {}
+        self.fin_sizes: Counter[tuple[bytes, bytes | int]] = Counter()
         # Compile starts: named ones, plus plain "Compiling X" lines only counted on the fast path.
         self.starts: Counter[bytes] = Counter()
         self.anon_starts = 0
@@ -101,12 +101,10 @@ class Tallies:
         self.fin_n.update(other.fin_n)
         for key, us in other.fin_us.items():
             self.fin_us[key] = self.fin_us.get(key, 0) + us
-        for key, size in other.fin_bytes.items():
-            self.fin_bytes[key] = self.fin_bytes.get(key, 0) + size
         self.inlined.update(other.inlined)
         for text, n in other.texts.items():
             self.add_text(text, n)
-        self.fin_size.update(other.fin_size)
+        self.fin_sizes.update(other.fin_sizes)
         self.starts.update(other.starts)
         self.cap()
         for name, rec in other.fail.items():
@@ -127,8 +125,7 @@ class Tallies:
     def add_finish(self, name: bytes, n: int, us: int, size: int) -> None:
         self.fin_n[name] += n
         self.fin_us[name] = self.fin_us.get(name, 0) + us
-        self.fin_size[name] = size
-        self.fin_bytes[name] = self.fin_bytes.get(name, 0) + size * n
+        self.fin_sizes[(name, size)] += n
 
     def add_text(self, text: str, n: int) -> None:
         if text in self.texts or len(self.texts) < limits.MAX_NAMES:
@@ -144,10 +141,10 @@ class Tallies:
                 table[limits.OVERFLOW] += table.pop(key)
                 if table is self.fin_n:
                     self.fin_us[limits.OVERFLOW] = self.fin_us.get(limits.OVERFLOW, 0) + self.fin_us.pop(key, 0)
-                    self.fin_size[limits.OVERFLOW] = self.fin_size.pop(key, 0)
-                    self.fin_bytes[limits.OVERFLOW] = self.fin_bytes.get(limits.OVERFLOW, 0) + self.fin_bytes.pop(
-                        key, 0
-                    )
+            if table is self.fin_n and extra:
+                folded = set(extra)
+                for pair in [p for p in self.fin_sizes if p[0] in folded]:
+                    self.fin_sizes[(limits.OVERFLOW, pair[1])] += self.fin_sizes.pop(pair)
 
     def add_failure(
         self,
@@ -209,12 +206,14 @@ def to_process_log(
             invalid += 1
             return raw.decode("utf-8", errors="replace")
 
+    largest: dict[bytes, int] = {}
+    summed: dict[bytes, int] = {}
+    for (key, size), n in st.fin_sizes.items():
+        largest[key] = max(largest.get(key, 0), int(size))
+        summed[key] = summed.get(key, 0) + int(size) * n
     functions = tuple(
         sorted(
-            (
-                FunctionStats(name(k), n, int(st.fin_size.get(k, 0)), st.fin_us.get(k, 0), st.fin_bytes.get(k, 0))
-                for k, n in st.fin_n.items()
-            ),
+            (FunctionStats(name(k), n, largest.get(k, 0), st.fin_us.get(k, 0), summed.get(k, 0)) for k, n in st.fin_n.items()),
             key=lambda f: f.name,
         )
     )
