@@ -213,7 +213,10 @@ def to_process_log(
         summed[key] = summed.get(key, 0) + int(size) * n
     functions = tuple(
         sorted(
-            (FunctionStats(name(k), n, largest.get(k, 0), st.fin_us.get(k, 0), summed.get(k, 0)) for k, n in st.fin_n.items()),
+            (
+                FunctionStats(name(k), n, largest.get(k, 0), st.fin_us.get(k, 0), summed.get(k, 0))
+                for k, n in st.fin_n.items()
+            ),
             key=lambda f: f.name,
         )
     )
