@@ -11,7 +11,8 @@ are scanned in large chunks with a few C-level passes: one regex pulls every
 ``Finished compiling`` line, one pulls every other ``" -- "`` message except compile starts (only
 counted with ``bytes.count``), and messages are deduplicated with a Counter before any Python
 code looks at them (inlinings included: a caller's callees cost one entry per distinct line).
-A chunk whose line count does not add up (lines without ``" -- "``: stderr, dumps, garbage) or that holds an order-dependent message (an abort and its
+A chunk whose line count does not add up (lines without ``" -- "``: stderr, dumps, garbage) or
+that holds an order-dependent message (an abort and its
 text, runtime stats) is re-read line by line. Starts are paired with finishes and failures by
 count; only when the counts disagree is the file read a second time for the started names. So the
 order inside a chunk, and the way a file is split, does not matter; the few messages where the
