@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit.analysis.mine import (
+    UNKNOWN_BENCH,
     FunctionDiff,
     MineReport,
     SizeDiff,
@@ -95,6 +96,8 @@ def _compile_sections(report: MineReport, top: int, fmt: TableFormat) -> list[tu
     out: list[tuple[str, str]] = []
     split = bool(report.benches)
     title = "Compiles per benchmark and mode" if split else "Compiles per mode"
+    if any(g.label.endswith(f"/{UNKNOWN_BENCH}") for g in report.benches):
+        title += f" ({UNKNOWN_BENCH}: the logs name no __main__ function of any benchmark)"
     heads = ["mode", "benchmark", "processes", "main", "other", "total", "failed"]
     rows = _compiles_rows(report)
     out.append(
@@ -146,7 +149,10 @@ def _compile_sections(report: MineReport, top: int, fmt: TableFormat) -> list[tu
             (
                 f"Inlined calls ({agg.inlines} 'Inlining function' lines)",
                 table(
-                    [[i.caller, _names(f"{c} ({n})" for c, n in i.callees), i.processes] for i in agg.inlined[:top]],
+                    [
+                        [i.caller, _names((f"{c} ({n})" for c, n in i.callees), 4), i.processes]
+                        for i in agg.inlined[:top]
+                    ],
                     ["caller", "inlined callees (processes)", "processes"],
                     fmt,
                 ),

@@ -53,11 +53,12 @@ def mine(
         for i in inputs
     ]
     console = [log.with_role("console") for i, log in parsed if i.console]
-    jit = mark_deaths(assign_roles([log for i, log in parsed if not i.console]), console)
     benchmarks: dict[str, tuple[str, ...]] = {}
     for i, _log in parsed:
         benchmarks.setdefault(i.group, i.benchmarks)
-    jit = _with_benchmarks(jit, benchmarks)
+    jit = _with_benchmarks([log for i, log in parsed if not i.console], benchmarks)
+    # Roles per benchmark: each benchmark's pyperf run has its own parent and calibration process.
+    jit = mark_deaths(_per_benchmark_roles(jit), console)
     logs = jit + console
     if not any(log.jit_lines or log.crashes for log in logs):
         why = "; ".join(f"{Path(log.source).name}: {', '.join(log.notes) or 'no JIT lines'}" for log in logs[:5])
@@ -72,6 +73,16 @@ def mine(
         aggregate([log for log in jit if (log.group, log.benchmark) == pair], f"{pair[0]}/{pair[1]}") for pair in pairs
     )
     return MineReport(label, aggregate(logs, label), groups, benches, table.origin)
+
+
+def _per_benchmark_roles(logs: list[ProcessLog]) -> list[ProcessLog]:
+    """assign_roles within each (mode, benchmark), in the order of ``logs``."""
+    out: list[ProcessLog | None] = [None] * len(logs)
+    for key in dict.fromkeys((log.group, log.benchmark) for log in logs):
+        index = [i for i, log in enumerate(logs) if (log.group, log.benchmark) == key]
+        for i, log in zip(index, assign_roles([logs[i] for i in index]), strict=True):
+            out[i] = log
+    return [log for log in out if log is not None]
 
 
 def _with_benchmarks(logs: list[ProcessLog], benchmarks: dict[str, tuple[str, ...]]) -> list[ProcessLog]:
