@@ -124,3 +124,31 @@ def test_the_shipped_table_names_its_versions() -> None:
     both = shipped_table()
     assert RELEASE in both.origin
     assert len(both.formats) >= len(shipped_table(RELEASE).formats)
+
+
+def test_mine_with_repo_reads_the_trees_own_formats(sdist: Path, tmp_path: Path) -> None:
+    """``invoke mine --repo TREE``: the formats come from the tree's C++ sources, read at mine time."""
+    import tarfile
+
+    from invoke_cli import run_invoke
+
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path, filter="data")
+    tree = tmp_path / f"cinderx-{RELEASE}"
+    log = tmp_path / "jit_1.log"
+    log.write_text(
+        "JIT: cinderx/Jit/compiler.cpp:259 -- Compiling __main__:big\n"
+        "JIT: cinderx/Jit/pyjit.cpp:5365 -- HIR function '__main__:big' has too many basic blocks (9, max=2)\n",
+        encoding="utf-8",
+    )
+    args = ("mine", "--source", str(log), "--json", "--repo", str(tree), "--reports", str(tmp_path / "r"))
+    done = run_invoke(*args)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert "the tree at --repo" in data["formats"]
+    (failure,) = data["failures"]
+    assert failure["format"] == "HIR function '{}' has too many basic blocks ({}, max={})"
+    assert failure["format_source"] == "Jit/compiler.cpp"
+    assert failure["message"] == "HIR function '__main__:big' has too many basic blocks (9, max=2)"
+    without = json.loads(run_invoke(*args[:4], "--reports", str(tmp_path / "r")).stdout)
+    assert RELEASE in without["formats"]
