@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from armjit.jitlog import ProcessLog
 
@@ -41,47 +41,68 @@ def _by_name(log: ProcessLog, benchmarks: Sequence[str]) -> str | None:
     return winners[0] if best > 0 and len(winners) == 1 else None
 
 
-def assign_benchmarks(logs: Sequence[ProcessLog], benchmarks: Sequence[str]) -> list[ProcessLog]:
+def assign_benchmarks(logs: Sequence[ProcessLog], benchmarks: Mapping[str, Sequence[str]]) -> list[ProcessLog]:
     """Each log with its benchmark set, where the logs tell (else ``UNKNOWN_BENCH``).
 
-    In order of evidence: a benchmark already set (the log's directory), the only benchmark of
-    the run, a benchmark named in its ``__main__`` functions, ``__main__`` functions shared with
-    logs already placed, and last the pid range of a benchmark (benchmarks run one after another).
+    ``benchmarks``: the benchmarks each mode (log group) ran. In order of evidence: a benchmark
+    already set (the log's directory), the only benchmark of its mode, a benchmark named in its
+    ``__main__`` functions, ``__main__`` functions shared with logs already placed (in any mode: the
+    same benchmark file runs in every mode), ``__main__`` functions of no placed benchmark when one
+    benchmark of the mode is left, and last the pid range of a benchmark in the mode (benchmarks
+    run one after another).
     """
-    if not benchmarks:
-        return list(logs)
     known: dict[int, str] = {}
     for i, log in enumerate(logs):
+        names = benchmarks.get(log.group, ())
         if log.benchmark:
             known[i] = log.benchmark
-        elif len(benchmarks) == 1:
-            known[i] = benchmarks[0]
-        elif bench := _by_name(log, benchmarks):
+        elif len(names) == 1:
+            known[i] = names[0]
+        elif names and (bench := _by_name(log, names)):
             known[i] = bench
     owner: dict[str, Counter[str]] = {}
     for i, bench in known.items():
         for name in main_names(logs[i]):
             owner.setdefault(name, Counter())[bench] += 1
     for i, log in enumerate(logs):
-        if i in known:
+        names = benchmarks.get(log.group, ())
+        if i in known or not names:
             continue
         votes: Counter[str] = Counter()
         for name in main_names(log):
-            votes.update(owner.get(name, Counter()))
-        if votes:
-            top = votes.most_common(2)
-            if len(top) == 1 or top[0][1] > top[1][1]:
-                known[i] = top[0][0]
+            votes.update({b: n for b, n in owner.get(name, Counter()).items() if b in names})
+        top = votes.most_common(2)
+        if top and (len(top) == 1 or top[0][1] > top[1][1]):
+            known[i] = top[0][0]
+    for group, names in benchmarks.items():
+        members = [i for i, log in enumerate(logs) if log.group == group]
+        # Benchmarks run different files: __main__ functions no placed log shares belong to the
+        # one benchmark of the mode that has no log yet, when there is exactly one.
+        empty = [b for b in names if b not in {known[i] for i in members if i in known}]
+        if len(empty) == 1:
+            for i in members:
+                found = main_names(logs[i])
+                if i not in known and found and not any(n in owner for n in found):
+                    known[i] = empty[0]
+        _by_pid_range(logs, members, known)
+    return [
+        dataclasses.replace(log, benchmark=known.get(i, UNKNOWN_BENCH if benchmarks.get(log.group) else log.benchmark))
+        for i, log in enumerate(logs)
+    ]
+
+
+def _by_pid_range(logs: Sequence[ProcessLog], members: Sequence[int], known: dict[int, str]) -> None:
+    """Place the mode's remaining logs inside one benchmark's pid range, or just below it (the parent)."""
     ranges: dict[str, list[int]] = {}
-    for i, bench in known.items():
+    for i in members:
         pid = logs[i].pid
-        if pid is not None:
-            span = ranges.setdefault(bench, [pid, pid])
+        if i in known and pid is not None:
+            span = ranges.setdefault(known[i], [pid, pid])
             span[0], span[1] = min(span[0], pid), max(span[1], pid)
-    for i, log in enumerate(logs):
-        if i in known or log.pid is None:
+    for i in members:
+        pid = logs[i].pid
+        if i in known or pid is None:
             continue
-        pid = log.pid
         inside = [b for b, (lo, hi) in ranges.items() if lo <= pid <= hi]
         # pyperf's parent starts (lowest pid) before the workers of its benchmark: the next range up.
         above = sorted((lo, b) for b, (lo, _hi) in ranges.items() if lo > pid)
@@ -89,7 +110,6 @@ def assign_benchmarks(logs: Sequence[ProcessLog], benchmarks: Sequence[str]) -> 
             known[i] = inside[0]
         elif not inside and above and not any(pid < hi < above[0][0] for _lo, hi in ranges.values()):
             known[i] = above[0][1]
-    return [dataclasses.replace(log, benchmark=known.get(i, UNKNOWN_BENCH)) for i, log in enumerate(logs)]
 
 
 def mark_deaths(logs: Sequence[ProcessLog], console: Sequence[ProcessLog]) -> list[ProcessLog]:

@@ -87,12 +87,9 @@ def _per_benchmark_roles(logs: list[ProcessLog]) -> list[ProcessLog]:
 
 def _with_benchmarks(logs: list[ProcessLog], benchmarks: dict[str, tuple[str, ...]]) -> list[ProcessLog]:
     """Each mode's logs placed in their benchmarks (kept in input order)."""
-    placed: dict[int, ProcessLog] = {}
-    for group, names in benchmarks.items():
-        members = [(i, log) for i, log in enumerate(logs) if log.group == group]
-        for (i, _), log in zip(members, assign_benchmarks([m for _, m in members], names), strict=True):
-            placed[i] = log
-    return [placed.get(i, log) for i, log in enumerate(logs)]
+    if not any(benchmarks.values()) and not any(log.benchmark for log in logs):
+        return logs
+    return assign_benchmarks(logs, benchmarks)
 
 
 def report_json(report: MineReport, top: int | None = None) -> dict[str, Any]:
