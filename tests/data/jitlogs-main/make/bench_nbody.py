@@ -1,3 +1,4 @@
+# ruff: noqa  (the workload exactly as it ran to make the fixture)
 """An n-body step loop (float arithmetic over a few bodies), timed by pyperf."""
 import pyperf
 

@@ -1,3 +1,4 @@
+# ruff: noqa  (the workload exactly as it ran to make the fixture)
 """A task scheduler in the style of the richards benchmark: objects, method calls, small helpers."""
 import pyperf
 

@@ -1,3 +1,4 @@
+# ruff: noqa  (the workload exactly as it ran to make the fixture)
 """A process that dies (SIGSEGV sent to itself) while the JIT's background thread compiles.
 
 It calls a few functions past the auto-compile threshold, then watches its own JIT log and sends
