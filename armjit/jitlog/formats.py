@@ -212,20 +212,39 @@ class FormatTable:
     formats: tuple[LogFormat, ...]
 
     @cached_property
-    def _by_specificity(self) -> tuple[tuple[str, LogFormat], ...]:
-        ordered = sorted(self.formats, key=lambda f: (-f.literal, f.text))
-        return tuple((_PLACEHOLDER.split(f.text.split("\n", 1)[0], 1)[0], f) for f in ordered)
+    def _index(self) -> tuple[dict[str, list[LogFormat]], list[LogFormat]]:
+        """Formats by the first word of their fixed text, most specific first; and the formats
+        that start with a field (tried for every message). One dict lookup replaces a scan of
+        every format per message."""
+        by_word: dict[str, list[LogFormat]] = {}
+        open_start: list[LogFormat] = []
+        for f in sorted(self.formats, key=lambda f: (-f.literal, f.text)):
+            word = _first_word(_PLACEHOLDER.split(f.text.split("\n", 1)[0], 1)[0])
+            if word:
+                by_word.setdefault(word, []).append(f)
+            else:
+                open_start.append(f)
+        return by_word, open_start
 
     def match(self, message: str) -> tuple[LogFormat, tuple[str, ...]] | None:
         """The most specific format the message was written with, and its field values."""
-        bare = re.sub(r"^\S+:\d+ ", "", message)
-        for prefix, fmt in self._by_specificity:
-            if prefix and not (message.startswith(prefix) or bare.startswith(prefix)):
-                continue
+        by_word, open_start = self._index
+        bare = _THROWN_AT.sub("", message, count=1)
+        candidates = by_word.get(_first_word(message), []) + by_word.get(_first_word(bare), []) + open_start
+        best: tuple[LogFormat, tuple[str, ...]] | None = None
+        for fmt in candidates:
             m = fmt.regex.match(message)
-            if m:
-                return fmt, m.groups()
-        return None
+            if m and (best is None or fmt.literal > best[0].literal):
+                best = (fmt, m.groups())
+        return best
+
+
+_THROWN_AT = re.compile(r"^\S+:\d+ ")
+
+
+def _first_word(text: str) -> str:
+    """The text up to its first space (a format's fixed start is at least this long)."""
+    return text.split(" ", 1)[0] if " " in text else ""
 
 
 def matters(fmt: LogFormat) -> bool:
