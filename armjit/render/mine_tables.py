@@ -63,7 +63,8 @@ def _group_key(f: FailureSummary) -> str:
 def _where(report: MineReport) -> dict[tuple[str, str], list[str]]:
     """(function, failure group) -> the benchmark/mode labels it failed in."""
     out: dict[tuple[str, str], list[str]] = {}
-    for g in report.benches or report.groups:
+    unsplit = [g for g in report.groups if not any(log.benchmark for log in g.processes)]
+    for g in [*report.benches, *unsplit]:
         for f in g.failures:
             labels = out.setdefault((f.function, _group_key(f)), [])
             if g.label not in labels:
