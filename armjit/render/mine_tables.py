@@ -300,11 +300,13 @@ def _fmt_pct(p: float | None) -> str:
 
 
 def render_diff(d: SizeDiff, top: int = 10, fmt: TableFormat = "simple") -> str:
-    """Totals from -> to, then the functions that changed most (newly compiled or failing first)."""
+    """Totals from -> to, then the functions that changed most (newly compiled or failing first).
+
+    "max bytes" is a function's largest single compile in any process, as in the mine tables."""
     totals = table(
         [
-            ["code size, all compiled functions", d.total_from, d.total_to, _fmt_pct(d.total_pct)],
-            ["code size, functions compiled in both", d.common_from, d.common_to, _fmt_pct(d.common_pct)],
+            ["max bytes summed, all compiled functions", d.total_from, d.total_to, _fmt_pct(d.total_pct)],
+            ["max bytes summed, functions compiled in both", d.common_from, d.common_to, _fmt_pct(d.common_pct)],
             [
                 "Finished compiling events",
                 d.compiled_from,
@@ -328,7 +330,7 @@ def render_diff(d: SizeDiff, top: int = 10, fmt: TableFormat = "simple") -> str:
             [r.name, r.size_from, r.size_to, r.delta, _fmt_pct(r.pct), f"{r.status_from} -> {r.status_to}", r.change]
             for r in interesting
         ],
-        ["function", "bytes from", "bytes to", "delta", "%", "status", "change"],
+        ["function", "max bytes from", "max bytes to", "delta", "%", "status", "change"],
         fmt,
     )
     counts = ", ".join(
