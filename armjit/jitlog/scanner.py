@@ -239,7 +239,7 @@ class Scanner:
         if msg.startswith(b"Inlining function "):
             st.inlines += k
             m = INLINE_SLOW.match(msg)
-            if m:
+            if m and ((m[1], m[2]) in st.inlined or len(st.inlined) < limits.MAX_NAMES):
                 st.inlined[(m[1], m[2])] += k
             return
         if msg.startswith(DUMP_HEADERS):
