@@ -304,6 +304,17 @@ def test_name_tables_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(log.functions) <= 6
     assert log.compiled == 20 and log.failed == 0
     assert jitlog.OVERFLOW_NAME in {f.name for f in log.functions}
+    assert (
+        sum(f.total_size for f in log.functions)
+        == sum(f.code_size * f.compiles for f in scan_bytes(GOOD).functions) * 20
+    )
+    extra = b"".join(
+        f"JIT: cinderx/Jit/hir/inliner.cpp:249 -- Inlining function m:g{i} into m:f{i}\n"
+        f"JIT: cinderx/Jit/x.cpp:1 -- Something new about m:f{i}\n".encode()
+        for i in range(20)
+    )
+    bounded = scan_bytes(data + extra)
+    assert len(bounded.inlined) == 5 and bounded.inlines == 20
 
 
 def test_the_last_logged_threshold_wins_whatever_the_chunk_size() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 from invoke import Context
 
@@ -14,8 +15,10 @@ from armjit.analysis.mine import (
 from armjit.cli._task import OUTPUT, armjit_task
 from armjit.config import Settings
 from armjit.errors import UsageError
+from armjit.jitlog import FormatTable
 from armjit.render.mine_tables import candidate_table, mining_notes_block, render_diff, render_report
 from armjit.seams import notes
+from armjit.seams.jit_source import JIT_DIRS, has_jit_sources, tree_formats
 from armjit.seams.store import RunStore
 
 __all__ = ["TASKS", "mine"]
@@ -54,11 +57,13 @@ def mine(
         raise UsageError("--top must be a positive number")
     store = RunStore(settings.reports_path / "runs")
     target = settings.notes_path
+    formats = _formats(settings)
     if diff_:
         if len(refs) != 2:
             raise UsageError(f"--diff needs exactly two --source runs or log sets, got {len(refs)}")
         (label_a, inputs_a), (label_b, inputs_b) = collect([refs[0]], store), collect([refs[1]], store)
-        a, b = mine_logs(label_a, inputs_a).overall, mine_logs(label_b, inputs_b).overall
+        a = mine_logs(label_a, inputs_a, formats=formats).overall
+        b = mine_logs(label_b, inputs_b, formats=formats).overall
         result = diff(a, b)
         if json_:
             print(json.dumps(diff_json(result), indent=2))
@@ -72,7 +77,7 @@ def mine(
             print(f"notes: {path}")
         return
     label, inputs = collect(refs, store)
-    report = mine_logs(label, inputs)
+    report = mine_logs(label, inputs, formats=formats)
     if json_:
         print(json.dumps(report_json(report, top or None), indent=2))
         return
@@ -91,6 +96,17 @@ def mine(
         record.details["source"] = label
         record.details["summary"] = {k: summary[k] for k in ("processes", "compiled", "failed", "unrecognised_lines")}
         run.save(record)
+
+
+def _formats(settings: Settings) -> FormatTable | None:
+    """The JIT's format strings of the tree being built (``--repo`` with cinderx/Jit), read now;
+    else None: the table shipped for the released versions."""
+    if not settings.repo:
+        return None
+    root = Path(settings.repo).expanduser()
+    if not has_jit_sources(root):
+        return None
+    return tree_formats(root, f"the tree at --repo ({JIT_DIRS[0]})")
 
 
 TASKS = [mine]

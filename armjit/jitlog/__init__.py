@@ -8,10 +8,11 @@ exit signals become crash signatures.
 
 Why it is shaped like this: logs can be gigabytes, and a per-line Python loop is too slow. Bytes
 are scanned in large chunks with a few C-level passes: one regex pulls every
-``Finished compiling`` line, one pulls every other ``" -- "`` message except compile starts and
-inlinings (both only counted with ``bytes.count``), and messages are deduplicated with a Counter
-before any Python code looks at them. A chunk whose line count does not add up (lines without
-``" -- "``: stderr, dumps, garbage) or that holds an order-dependent message (an abort and its
+``Finished compiling`` line, one pulls every other ``" -- "`` message except compile starts (only
+counted with ``bytes.count``), and messages are deduplicated with a Counter before any Python
+code looks at them (inlinings included: a caller's callees cost one entry per distinct line).
+A chunk whose line count does not add up (lines without ``" -- "``: stderr, dumps, garbage) or
+that holds an order-dependent message (an abort and its
 text, runtime stats) is re-read line by line. Starts are paired with finishes and failures by
 count; only when the counts disagree is the file read a second time for the started names. So the
 order inside a chunk, and the way a file is split, does not matter; the few messages where the
@@ -22,6 +23,8 @@ line longer than ``MAX_LINE`` is skipped, and per-name tables stop growing at ``
 
 Modules, in the order data flows through them:
 
+- ``formats``: the JIT's own format strings, read from its C++ source (a shipped table of
+  released versions, or a tree at mine time): they recognise lines and group failures
 - ``limits``: the bounds above (read at call time, so lowering one reaches every reader)
 - ``patterns``: how lines and messages are told apart
 - ``records``: the frozen per-process records (ProcessLog and its parts)
@@ -36,11 +39,12 @@ Modules, in the order data flows through them:
 """
 
 from armjit.jitlog.files import log_identity, read_log, scan_bytes
+from armjit.jitlog.formats import FormatTable, LogFormat, shipped_table
 from armjit.jitlog.limits import CHUNK_SIZE, MAX_LINE, MAX_NAMES, OVERFLOW_NAME
 from armjit.jitlog.records import Crash, Deopt, Failure, FunctionStats, ProcessLog, Thresholds
 from armjit.jitlog.roles import assign_roles
 from armjit.jitlog.scanner import Scanner
-from armjit.jitlog.summaries import Aggregate, FailureSummary, FunctionSummary, aggregate
+from armjit.jitlog.summaries import Aggregate, FailureSummary, FunctionSummary, InlineSummary, aggregate
 
 __all__ = [
     "CHUNK_SIZE",
@@ -52,8 +56,11 @@ __all__ = [
     "Deopt",
     "Failure",
     "FailureSummary",
+    "FormatTable",
     "FunctionStats",
     "FunctionSummary",
+    "InlineSummary",
+    "LogFormat",
     "ProcessLog",
     "Scanner",
     "Thresholds",
@@ -62,4 +69,5 @@ __all__ = [
     "log_identity",
     "read_log",
     "scan_bytes",
+    "shipped_table",
 ]

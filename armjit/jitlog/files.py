@@ -10,6 +10,7 @@ from pathlib import Path
 
 from armjit.errors import UsageError
 from armjit.jitlog import limits
+from armjit.jitlog.formats import FormatTable
 from armjit.jitlog.parallel import default_jobs, scan_parallel
 from armjit.jitlog.patterns import PID_NAME
 from armjit.jitlog.records import ProcessLog
@@ -20,14 +21,21 @@ from armjit.jitlog.tallies import Tallies, to_process_log
 __all__ = ["log_identity", "read_log", "scan_bytes"]
 
 
-def scan_bytes(data: bytes, source: str = "<bytes>", *, pid: int | None = None, group: str = "") -> ProcessLog:
+def scan_bytes(
+    data: bytes,
+    source: str = "<bytes>",
+    *,
+    pid: int | None = None,
+    group: str = "",
+    formats: FormatTable | None = None,
+) -> ProcessLog:
     """One log held in memory, scanned as read_log scans a file (same tallies, same second pass)."""
     scanner = Scanner(source)
     scanner.feed(data)
     scanner.flush()
     if needs_names(scanner.state):
         add_start_names(scanner.state, start_names([data]))
-    return to_process_log(scanner.state, source, pid, group, "single")
+    return to_process_log(scanner.state, source, pid, group, "single", formats)
 
 
 def _file_blocks(path: Path, chunk_size: int) -> Iterable[bytes]:
@@ -45,7 +53,12 @@ def log_identity(path: Path) -> tuple[str, int | None]:
 
 
 def read_log(
-    path: Path, *, jobs: int | None = None, chunk_size: int = limits.CHUNK_SIZE, group: str | None = None
+    path: Path,
+    *,
+    jobs: int | None = None,
+    chunk_size: int = limits.CHUNK_SIZE,
+    group: str | None = None,
+    formats: FormatTable | None = None,
 ) -> ProcessLog:
     """Stream one file through the scanner; big files are split between ``jobs`` processes."""
     stem, pid = log_identity(path)
@@ -79,4 +92,4 @@ def read_log(
             add_start_names(state, start_names(_file_blocks(path, chunk_size)))
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return to_process_log(state, str(path), pid, group if group is not None else stem, "single")
+    return to_process_log(state, str(path), pid, group if group is not None else stem, "single", formats)

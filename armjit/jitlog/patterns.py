@@ -1,7 +1,7 @@
 """How lines are told apart: byte patterns for whole chunks, text patterns for distinct messages.
 
 The chunk patterns and the scanner's line count go together: every JIT line is exactly one of a
-finish (``FIN``), a start (``START``), an inlining (``INLINE``) or a rare message (``OTHER``), and a
+finish (``FIN``), a start (``START``) or another message (``OTHER``, inlinings included), and a
 chunk where those do not add up is read line by line (see scanner.py).
 """
 
@@ -29,6 +29,7 @@ __all__ = [
     "FLAG_SET",
     "HEX",
     "INLINE",
+    "INLINE_SLOW",
     "LAST_WINS",
     "NATIVE",
     "OPCODE",
@@ -54,9 +55,11 @@ __all__ = [
 # 0.3 ms/MB, so only two regex passes are made. Names may hold spaces ("__main__:<generic
 # parameters of f>"): the lazy tail costs nothing for a space-free name.
 FIN = re.compile(rb"Finished compiling (\S+(?: \S+)*?) in (\d+)\xc2\xb5s, code size: (\d+) bytes")
-# Rare messages: everything after " -- " but finishes, inlinings and starts (counted instead).
-OTHER = re.compile(rb" -- (?!Fin|Inl|Com)([^\r\n]*)")
+# Other messages: everything after " -- " but finishes and starts (counted instead). Inlinings
+# are among them: deduplicated by the Counter, their (callee, caller) pairs cost one dict entry.
+OTHER = re.compile(rb" -- (?!Fin|Com)([^\r\n]*)")
 INLINE = b" -- Inlining function "
+INLINE_SLOW = re.compile(rb"^Inlining function (.+?) into (.+?)\s*$")
 START = b" -- Compiling "
 BATCH_TAIL = b" functions it calls"
 BATCH_LINES = re.compile(rb" -- Compiling (.+) along with (\d+) functions it calls")

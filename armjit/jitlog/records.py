@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["Crash", "Deopt", "Failure", "FunctionStats", "ProcessLog", "Thresholds", "failure_reason"]
+__all__ = ["UNFINISHED", "Crash", "Deopt", "Failure", "FunctionStats", "ProcessLog", "Thresholds", "failure_reason"]
+
+# Failure kinds of a compile that started and never finished.
+UNFINISHED = ("unmatched", "crash")
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,9 @@ class FunctionStats:
 
     name: str
     compiles: int
-    code_size: int  # the largest size seen (a recompile can differ)
+    code_size: int  # bytes of the largest compile (a recompile can differ)
     compile_us: int  # summed over the compiles
+    total_size: int = 0  # bytes summed over the compiles
 
     @property
     def main(self) -> bool:
@@ -36,12 +40,21 @@ class Failure:
 
     function: str
     kind: str  # unsupported-opcode, banned-global, code-flags, prohibited-flags, hir, refused,
-    # native-codegen, exception, unhandled-opcode, background, unmatched
+    # native-codegen, exception, unhandled-opcode, background, logged (any other line naming
+    # the function), unmatched (no line names it), crash (no line names it and the process died)
     detail: str = ""
     opcode: int | None = None
     opcode_name: str | None = None
     events: int = 1
     result_code: int | None = None  # "Background compile failed: N"
+    message: str = ""  # the JIT's line, verbatim (after "JIT: file:line -- ")
+    format: str = ""  # the JIT's format string it was written with ("" when no known format fits)
+    source: str = ""  # the file of that format string, relative to cinderx/
+
+    @property
+    def group(self) -> str:
+        """What failures are grouped by: the format string, else the reason."""
+        return self.format or self.reason
 
     @property
     def reason(self) -> str:
@@ -85,6 +98,7 @@ class ProcessLog:
     exits: int = 0
     deopts: tuple[Deopt, ...] = ()
     hir_instructions: tuple[tuple[str, int], ...] = ()
+    inlined: tuple[tuple[str, str, int], ...] = ()  # (callee, caller, times logged)
     jit_flags: tuple[str, ...] = ()
     threads: tuple[str, ...] = ()
     jit_lines: int = 0
@@ -96,6 +110,7 @@ class ProcessLog:
     truncated: bool = False
     crlf: bool = False
     notes: tuple[str, ...] = ()
+    benchmark: str = ""  # set by whoever knows it (the log's directory, or its __main__ functions)
 
     @property
     def compiled(self) -> int:
@@ -132,6 +147,8 @@ def failure_reason(kind: str, detail: str, opcode: int | None, opcode_name: str 
         "native-codegen": "native code generation failed",
         "exception": f"exception: {detail}",
         "background": f"background compile failed ({detail})",
-        "unmatched": "started, never finished (crash or silent failure)",
+        "unmatched": "started, never finished: no reason logged",
+        "crash": f"started, never finished: the process died ({detail})",
+        "logged": detail,
     }
     return texts.get(kind, f"{kind}: {detail}" if detail else kind)

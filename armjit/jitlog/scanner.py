@@ -31,7 +31,7 @@ from armjit.jitlog.patterns import (
     FLAG_SET,
     FLAGS,
     HEX,
-    INLINE,
+    INLINE_SLOW,
     LAST_WINS,
     NATIVE,
     OPCODE,
@@ -142,12 +142,11 @@ class Scanner:
         count = buf.count
         lines = count(b"\n", start, end)
         starts = count(START, start, end)
-        inlines = count(INLINE, start, end)
         fin = FIN.findall(buf, start, end)
         other = OTHER.findall(buf, start, end)
         # Every line must be exactly one of: finish, start, inlining, rare message. Otherwise the
         # chunk holds something else (stderr, a dump, odd spellings) and is read line by line.
-        if len(fin) + len(other) + starts + inlines != lines:
+        if len(fin) + len(other) + starts != lines:
             self._slow(buf, start, end)
             return
         messages = Counter(other)
@@ -157,17 +156,16 @@ class Scanner:
         st = self.state
         st.lines += lines
         st.jit_lines += lines
-        st.inlines += inlines
         if count(BATCH_TAIL, start, end):
             for _name, callees in BATCH_LINES.findall(buf, start, end):
                 starts -= 1
                 st.batches += 1
                 st.batch_callees += int(callees)
         st.anon_starts += starts
-        # C-level passes for the count and the last size (zip reuses its pair tuple); one plain
-        # loop for the summed µs (measured: faster than map/deque compositions or defaultdict).
+        # C-level passes for the count and the (name, size) pairs (zip reuses its pair tuple); one
+        # plain loop for the summed µs (measured: faster than map/deque compositions or defaultdict).
         st.fin_n.update(map(_FIRST, fin))
-        st.fin_size.update(zip(map(_FIRST, fin), map(_SIZE, fin), strict=True))
+        st.fin_sizes.update(zip(map(_FIRST, fin), map(_SIZE, fin), strict=True))
         acc = st.fin_us
         get = acc.get
         for name, us, _size in fin:
@@ -240,13 +238,19 @@ class Scanner:
             return
         if msg.startswith(b"Inlining function "):
             st.inlines += k
+            m = INLINE_SLOW.match(msg)
+            if m and ((m[1], m[2]) in st.inlined or len(st.inlined) < limits.MAX_NAMES):
+                st.inlined[(m[1], m[2])] += k
             return
         if msg.startswith(DUMP_HEADERS):
             self._dump = loc is not None
             return
         text = _text(st, msg, k).rstrip()
         if not self._rare(text, k, loc):
+            # Kept for the end of the scan: a known format recognises it, and a line naming a
+            # function that never finished compiling is that function's reason (tallies.py).
             st.unrecognised += k
+            st.add_text(text, k)
 
     def _rare(self, text: str, k: int, loc: bytes | None) -> bool:
         """Handle one distinct rare message; False if it is not a known JIT message."""
@@ -260,31 +264,31 @@ class Scanner:
         if text.startswith("Cannot compile "):
             st.start_failures += k
             if m := OPCODE.match(text):
-                st.add_failure(m[1], "unsupported-opcode", m[3], int(m[2]), m[3], k)
+                st.add_failure(m[1], "unsupported-opcode", m[3], int(m[2]), m[3], k, message=text)
             elif m := BANNED.match(text):
-                st.add_failure(m[1], "banned-global", m[2], events=k)
+                st.add_failure(m[1], "banned-global", m[2], events=k, message=text)
             elif m := CANNOT_HIR.match(text):
-                st.add_failure(m[1], "hir", m[2], events=k)
+                st.add_failure(m[1], "hir", m[2], events=k, message=text)
             elif m := CANNOT.match(text):
-                st.add_failure(m[1], "cannot", m[2], events=k)
+                st.add_failure(m[1], "cannot", m[2], events=k, message=text)
             else:
                 return False
         elif text.startswith("Can't compile "):
             if m := FLAGS.match(text):
-                st.add_failure(m[1], "code-flags", m[2], events=k)
+                st.add_failure(m[1], "code-flags", m[2], events=k, message=text)
             elif m := CANT.match(text):
-                st.add_failure(m[1], "cannot", m[2], events=k)
+                st.add_failure(m[1], "cannot", m[2], events=k, message=text)
             else:
                 return False
         elif m := PROHIBITED.match(text):
-            st.add_failure(m[1], "prohibited-flags", m[2], events=k)
+            st.add_failure(m[1], "prohibited-flags", m[2], events=k, message=text)
         elif m := BACKGROUND.match(text):
-            st.add_failure(m[2], "background", m[1], events=k, code=int(m[1]))
+            st.add_failure(m[2], "background", m[1], events=k, code=int(m[1]), message=text)
         elif m := REFUSED.match(text):
-            st.add_failure(m[1], "refused", HEX.sub("0x…", m[2])[:120], events=k)
+            st.add_failure(m[1], "refused", HEX.sub("0x…", m[2])[:120], events=k, message=text)
         elif m := NATIVE.match(text):
             st.start_failures += k
-            st.add_failure(m[1], "native-codegen", events=k)
+            st.add_failure(m[1], "native-codegen", events=k, message=text)
         elif m := THRESH_BC.match(text):
             st.bytecodes = int(m[1])
         elif m := THRESH_CALLS.match(text):
@@ -319,7 +323,9 @@ class Scanner:
         elif m := EXCEPTION.match(text):
             st.start_failures += k
             name = EXC_NAME.search(text)
-            st.add_failure(name[1] if name else "<unknown>", "exception", HEX.sub("0x…", text)[:160], events=k)
+            st.add_failure(
+                name[1] if name else "<unknown>", "exception", HEX.sub("0x…", text)[:160], events=k, message=text
+            )
         elif m := FLAG_SET.match(text):
             st.flags.add(m[1])
         elif m := THREAD.match(text):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit.analysis.mine import (
+    UNKNOWN_BENCH,
     FunctionDiff,
     MineReport,
     SizeDiff,
@@ -31,27 +32,59 @@ def _names(items: Iterable[str], limit: int = 6) -> str:
 
 
 def _compiles_rows(report: MineReport) -> list[list[Any]]:
+    """One row per benchmark and mode when the logs say which benchmark, else one per mode."""
     rows: list[list[Any]] = []
-    for g in report.groups:
+    for g in report.benches or report.groups:
         if not g.processes:
             continue
-        rows.append([g.label, len(g.processes), g.compiled_main, g.compiled - g.compiled_main, g.compiled, g.failed])
+        mode, _, bench = g.label.partition("/")
+        rows.append(
+            [mode, bench, len(g.processes), g.compiled_main, g.compiled - g.compiled_main, g.compiled, g.failed]
+        )
     agg = report.overall
     rows.append(
-        ["total", len(agg.processes), agg.compiled_main, agg.compiled - agg.compiled_main, agg.compiled, agg.failed]
+        ["total", "", len(agg.processes), agg.compiled_main, agg.compiled - agg.compiled_main, agg.compiled, agg.failed]
     )
     return rows
 
 
-def _failure_groups(failures: Sequence[FailureSummary]) -> list[list[Any]]:
-    groups: dict[str, list[FailureSummary]] = {}
+NO_REASON = "(no line names it)"
+DIED = "(the process died)"
+
+
+def _group_key(f: FailureSummary) -> str:
+    if f.kind == "unmatched":
+        return NO_REASON
+    if f.kind == "crash":
+        return DIED
+    return f.group
+
+
+def _where(report: MineReport) -> dict[tuple[str, str], list[str]]:
+    """(function, failure group) -> the benchmark/mode labels it failed in."""
+    out: dict[tuple[str, str], list[str]] = {}
+    unsplit = [g for g in report.groups if not any(log.benchmark for log in g.processes)]
+    for g in [*report.benches, *unsplit]:
+        for f in g.failures:
+            labels = out.setdefault((f.function, _group_key(f)), [])
+            if g.label not in labels:
+                labels.append(g.label)
+    return out
+
+
+def _failure_rows(report: MineReport, failures: Sequence[FailureSummary]) -> list[list[Any]]:
+    """One row per function and format: the format string (the group), the function, where, and
+    the JIT's line verbatim. Groups with more processes first."""
+    where = _where(report)
+    weight: dict[str, int] = {}
     for f in failures:
-        groups.setdefault(f.reason, []).append(f)
-    rows = [
-        [reason, len(fs), max(f.processes for f in fs), _names(f"{f.function} ({f.processes})" for f in fs)]
-        for reason, fs in groups.items()
-    ]
-    return sorted(rows, key=lambda r: (-r[2], -r[1], r[0]))
+        weight[_group_key(f)] = weight.get(_group_key(f), 0) + f.processes
+    rows = []
+    for f in failures:
+        key = _group_key(f)
+        line = f.message or f.reason
+        rows.append([key, f.function, f.processes, ", ".join(where.get((f.function, key), [])), line])
+    return sorted(rows, key=lambda r: (-weight[r[0]], r[0], -r[2], r[1]))
 
 
 def _sections(report: MineReport, top: int, fmt: TableFormat) -> list[tuple[str, str]]:
@@ -62,41 +95,41 @@ def _sections(report: MineReport, top: int, fmt: TableFormat) -> list[tuple[str,
 def _compile_sections(report: MineReport, top: int, fmt: TableFormat) -> list[tuple[str, str]]:
     agg = report.overall
     out: list[tuple[str, str]] = []
+    split = bool(report.benches)
+    title = "Compiles per benchmark and mode" if split else "Compiles per mode"
+    if any(g.label.endswith(f"/{UNKNOWN_BENCH}") for g in report.benches):
+        title += f" ({UNKNOWN_BENCH}: the logs name no __main__ function of any benchmark)"
+    heads = ["mode", "benchmark", "processes", "main", "other", "total", "failed"]
+    rows = _compiles_rows(report)
     out.append(
-        (
-            "Compiles per mode",
-            table(_compiles_rows(report), ["mode", "processes", "main", "other", "total", "failed"], fmt),
-        )
+        (title, table(rows if split else [r[:1] + r[2:] for r in rows], heads if split else heads[:1] + heads[2:], fmt))
     )
-    out.append(
-        (
-            "Processes",
-            table(
-                [
-                    [
-                        Path(log.source).name,
-                        log.group,
-                        log.role,
-                        log.lines,
-                        log.compiled,
-                        log.failed,
-                        log.unrecognised,
-                        "; ".join(log.notes),
-                    ]
-                    for log in agg.logs
-                ],
-                ["log", "mode", "role", "lines", "compiled", "failed", "unrecognised", "notes"],
-                fmt,
-            ),
-        )
-    )
+    procs = [
+        [
+            Path(log.source).name,
+            log.group,
+            log.benchmark,
+            log.role,
+            log.lines,
+            log.compiled,
+            log.failed,
+            log.unrecognised,
+            "; ".join(log.notes),
+        ]
+        for log in agg.processes
+    ]
+    heads = ["log", "mode", "benchmark", "role", "lines", "compiled", "failed", "unrecognised", "notes"]
+    if not split:
+        procs, heads = [r[:2] + r[3:] for r in procs], heads[:2] + heads[3:]
+    out.append(("Processes", table(procs, heads, fmt)))
     largest = by_size(agg)[:top]
     out.append(
         (
-            f"Top {top} functions by code size",
+            f"Top {top} functions by code size (max bytes: its largest single compile; all bytes: summed over"
+            " every compile in every process)",
             table(
-                [[f.name, f.code_size, f.processes, f.compiles] for f in largest],
-                ["function", "bytes", "processes", "compiles"],
+                [[f.name, f.code_size, f.total_size, f.processes, f.compiles] for f in largest],
+                ["function", "max bytes", "all bytes", "processes", "compiles"],
                 fmt,
             ),
         )
@@ -112,16 +145,37 @@ def _compile_sections(report: MineReport, top: int, fmt: TableFormat) -> list[tu
             ),
         )
     )
+    if agg.inlined:
+        out.append(
+            (
+                f"Inlined calls ({agg.inlines} 'Inlining function' lines)",
+                table(
+                    [
+                        [i.caller, _names((f"{c} ({n})" for c, n in i.callees), 4), i.processes]
+                        for i in agg.inlined[:top]
+                    ],
+                    ["caller", "inlined callees (processes)", "processes"],
+                    fmt,
+                ),
+            )
+        )
+    elif agg.inlines:
+        out.append(("Inlined calls", f"{agg.inlines} 'Inlining function' lines"))
     return out
 
 
 def _problem_sections(report: MineReport, top: int, fmt: TableFormat) -> list[tuple[str, str]]:
     agg = report.overall
     out: list[tuple[str, str]] = []
+    origin = f" (formats: {report.formats})" if report.formats else ""
     out.append(
         (
-            "Failures by reason",
-            table(_failure_groups(agg.failures)[:top], ["reason", "functions", "processes", "which (processes)"], fmt)
+            f"Failures by format: the JIT's format string, the function, and its line verbatim{origin}",
+            table(
+                _failure_rows(report, agg.failures)[:top],
+                ["format", "function", "processes", "where", "line"],
+                fmt,
+            )
             if agg.failures
             else "none",
         )
@@ -178,12 +232,25 @@ def _disagree(agg: Aggregate) -> str:
     return "; ".join(notes)
 
 
+def _step_logs(report: MineReport) -> str:
+    """One line for the step logs read for crash signs (they are no JIT logs: no table of them)."""
+    steps = [log for log in report.overall.logs if log.role == "console"]
+    if not steps:
+        return ""
+    signs = sum(len(log.crashes) for log in steps)
+    return f"step logs read for crash signs: {len(steps)} ({signs} crash signatures)"
+
+
 def render_report(report: MineReport, top: int = 10) -> str:
     """Console tables."""
     parts = [f"JIT logs: {report.label}"]
     for title, body in _sections(report, top, "simple"):
         parts.append(f"\n{title}\n{body}")
-    parts.append(f"\nunrecognised lines: {report.overall.unrecognised}")
+    tail = [t for t in (_step_logs(report),) if t]
+    if report.overall.unrecognised:
+        tail.append(f"unrecognised lines (no known JIT format): {report.overall.unrecognised}")
+    if tail:
+        parts.append("\n" + "\n".join(tail))
     return "\n".join(parts) + "\n"
 
 
@@ -200,8 +267,11 @@ def mining_notes_block(report: MineReport, top: int = 10) -> str:
         f"- Compiled: {agg.compiled} (`__main__`: {agg.compiled_main}, other: {agg.compiled - agg.compiled_main});"
         f" failed: {agg.failed} function compiles",
     ]
-    for reason_row in _failure_groups(agg.failures)[:3]:
-        bullets.append(f"- Failure: {reason_row[0]}: {reason_row[3]}")
+    groups: dict[str, list[str]] = {}
+    for row in _failure_rows(report, agg.failures):
+        groups.setdefault(row[0], []).append(f"{row[1]} ({row[2]})")
+    for key, functions in list(groups.items())[:3]:
+        bullets.append(f"- Failure `{key}`: {_names(functions)}")
     for op, name, n, fs in unsupported_opcodes(agg)[:3]:
         bullets.append(f"- Unsupported opcode {op} ({name}) in {n} processes: {_names(fs)}")
     for sig, procs, _ in agg.crashes[:3]:
@@ -230,11 +300,13 @@ def _fmt_pct(p: float | None) -> str:
 
 
 def render_diff(d: SizeDiff, top: int = 10, fmt: TableFormat = "simple") -> str:
-    """Totals from -> to, then the functions that changed most (newly compiled or failing first)."""
+    """Totals from -> to, then the functions that changed most (newly compiled or failing first).
+
+    "max bytes" is a function's largest single compile in any process, as in the mine tables."""
     totals = table(
         [
-            ["code size, all compiled functions", d.total_from, d.total_to, _fmt_pct(d.total_pct)],
-            ["code size, functions compiled in both", d.common_from, d.common_to, _fmt_pct(d.common_pct)],
+            ["max bytes summed, all compiled functions", d.total_from, d.total_to, _fmt_pct(d.total_pct)],
+            ["max bytes summed, functions compiled in both", d.common_from, d.common_to, _fmt_pct(d.common_pct)],
             [
                 "Finished compiling events",
                 d.compiled_from,
@@ -258,7 +330,7 @@ def render_diff(d: SizeDiff, top: int = 10, fmt: TableFormat = "simple") -> str:
             [r.name, r.size_from, r.size_to, r.delta, _fmt_pct(r.pct), f"{r.status_from} -> {r.status_to}", r.change]
             for r in interesting
         ],
-        ["function", "bytes from", "bytes to", "delta", "%", "status", "change"],
+        ["function", "max bytes from", "max bytes to", "delta", "%", "status", "change"],
         fmt,
     )
     counts = ", ".join(

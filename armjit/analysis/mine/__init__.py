@@ -5,6 +5,7 @@ jitlog.read_log); everything after it is pure: data in, frozen records out. The 
 these records live in armjit.render.mine_tables.
 """
 
+from armjit.analysis.mine.attribution import UNKNOWN_BENCH, assign_benchmarks, mark_deaths
 from armjit.analysis.mine.candidates import Candidate, candidates, source_area
 from armjit.analysis.mine.inputs import LOG_SUFFIXES, LogInput, collect
 from armjit.analysis.mine.report import MineReport, by_size, mine, report_json, unsupported_opcodes
@@ -12,16 +13,19 @@ from armjit.analysis.mine.sizediff import FunctionDiff, SizeDiff, diff, diff_jso
 
 __all__ = [
     "LOG_SUFFIXES",
+    "UNKNOWN_BENCH",
     "Candidate",
     "FunctionDiff",
     "LogInput",
     "MineReport",
     "SizeDiff",
+    "assign_benchmarks",
     "by_size",
     "candidates",
     "collect",
     "diff",
     "diff_json",
+    "mark_deaths",
     "mine",
     "pct_change",
     "report_json",

@@ -20,7 +20,9 @@ _AREAS = {
     "native-codegen": "Jit/codegen/ (gen_asm.cpp, autogen.cpp)",
     "exception": "Jit/codegen/gen_asm.cpp (asmjit runtime)",
     "background": "Jit/pyjit.cpp (background compile)",
-    "unmatched": "Jit/compiler.cpp (crash or silent failure while compiling)",
+    "unmatched": "Jit/compiler.cpp (started, no reason logged)",
+    "crash": "Jit/ (the process died while compiling: see the crash signature)",
+    "logged": "Jit/",
 }
 
 
@@ -54,7 +56,15 @@ class Candidate:
 
 def candidates(report: MineReport) -> list[Candidate]:
     """Failures and crashes worth a look, most frequent first."""
-    rows = [Candidate(f.function, f.reason, f.processes, source_area(f.kind)) for f in report.overall.failures]
+    rows = [
+        Candidate(
+            f.function,
+            f.message or f.reason,
+            f.processes,
+            f"{f.source} (writes this line)" if f.source else source_area(f.kind),
+        )
+        for f in report.overall.failures
+    ]
     rows += [
         Candidate(f"crash: {sig}", "crash signature", procs, _crash_area(sig))
         for sig, procs, _events in report.overall.crashes

@@ -24,6 +24,8 @@ class LogInput:
     path: Path
     group: str  # the mode of a run, else the per-process log stem
     console: bool = False  # a step's console transcript: crash signatures only
+    bench: str = ""  # the benchmark, when the log's directory says (jitlogs/<mode>/<bench>/)
+    benchmarks: tuple[str, ...] = ()  # the benchmarks the mode ran (the run's record)
 
 
 def collect(refs: Sequence[str], store: RunStore) -> tuple[str, list[LogInput]]:
@@ -70,11 +72,14 @@ def _run_inputs(run: RunDir) -> list[LogInput]:
     if isinstance(modes, dict):
         for mode, record in modes.items():
             logs = record.get("jit_logs") if isinstance(record, dict) else None
+            benches = record.get("benchmarks") if isinstance(record, dict) else None
+            names = tuple(str(b) for b in benches) if isinstance(benches, list) else ()
             for rel in logs if isinstance(logs, list) else []:
                 path = run.path / str(rel)
                 if not path.is_file():
                     raise UsageError(f"run {run.run_id} lists JIT log {rel} but the file is missing")
-                inputs.append(LogInput(path, str(mode)))
+                folder = path.parent.name
+                inputs.append(LogInput(path, str(mode), bench=folder if folder in names else "", benchmarks=names))
     mode_names = [str(m) for m in modes] if isinstance(modes, dict) else []
     for step in manifest.get("steps") or []:
         rel = step.get("log") if isinstance(step, dict) else None
