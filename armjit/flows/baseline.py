@@ -230,9 +230,8 @@ class _Baseline:
 
     def _build(self) -> None:
         s, pipeline, host, target = self.target.settings, self.pipeline, self.target.host, self.target
-        steps.upload_resources(
-            target, ("armjit_jit_hook.py", "armjit_jit_hook.pth", "jit_smoke.py", "unittest_gate.py")
-        )
+        shipped = ("armjit_jit_hook.py", "armjit_jit_hook.pth", "jit_smoke.py", "unittest_gate.py")
+        steps.upload_resources(target, (*shipped, "armjit_which_cinderx.py"))  # the gate imports the last
         if s.bench_only:
             pipeline.skip("build-wheel", "--bench-only: using the installed build")
         elif s.build == "source":
