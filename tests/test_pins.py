@@ -110,6 +110,82 @@ def test_build_flags_and_type_from_the_environment_armjit_passes() -> None:
     assert pins.build_pins("pypi", 1, ())["cmake_build_type"] is None
 
 
+SHA = "a" * 64
+PYPI_REPORT = {
+    "version": "1",
+    "install": [
+        {"metadata": {"name": "pyperf", "version": "2.10.0"}, "download_info": {"url": "https://x/pyperf.whl"}},
+        {
+            "metadata": {"name": "CinderX", "version": "2026.11.2.0"},
+            "download_info": {
+                "url": "https://files.example/cinderx-2026.11.2.0-cp314-cp314-manylinux_2_28_aarch64.whl",
+                "archive_info": {"hash": f"sha256={SHA}", "hashes": {"sha256": SHA}},
+            },
+        },
+    ],
+}
+
+
+def test_pip_report_names_the_installed_wheel_and_its_hash() -> None:
+    found = pins.pip_report_wheel(json.dumps(PYPI_REPORT))
+    assert found == {
+        "version": "2026.11.2.0", "file": "cinderx-2026.11.2.0-cp314-cp314-manylinux_2_28_aarch64.whl",
+        "url": PYPI_REPORT["install"][1]["download_info"]["url"], "sha256": SHA,  # type: ignore[index]
+    }  # fmt: skip
+    older = json.loads(json.dumps(PYPI_REPORT))
+    del older["install"][1]["download_info"]["archive_info"]["hashes"]  # pip before 23: "hash" only
+    assert pins.pip_report_wheel(json.dumps(older)) == found
+    assert pins.pip_report_wheel("") is None and pins.pip_report_wheel("[1]") is None
+    assert pins.pip_report_wheel(json.dumps({"install": [PYPI_REPORT["install"][0], 3]})) is None  # type: ignore[index]
+
+
+def test_versions_compare_as_pep_440_releases() -> None:
+    assert pins.same_version("2026.11.2", "2026.11.2.0") and pins.same_version("v1.0", "1")
+    assert not pins.same_version("2026.11.2.0", "2026.11.20") and not pins.same_version("1.0rc1", "1.0")
+
+
+def test_a_pin_is_judged_per_venv() -> None:
+    report = {"version": "2026.11.2.0", "file": "cinderx-2026.11.2.0-x.whl", "url": "u", "sha256": SHA}
+    both = {"driver": "2026.11.2.0", "bench": "2026.11.2.0"}
+    ran, problems = pins.judge_cinderx("pypi", both, {"driver": report, "bench": report}, None)
+    assert problems == [] and ran == {"version": "2026.11.2.0", "sha256": SHA, "source": "pypi", "file": report["file"],
+                                      "url": "u"}  # fmt: skip
+    # The case: pip left a source build of a newer version in place.
+    stale = {"driver": "2026.12.7.0", "bench": "2026.12.7.0"}
+    _, problems = pins.judge_cinderx("pypi==2026.11.2", stale, {"driver": report, "bench": report}, None)
+    assert problems == [
+        "driver venv: cinderx 2026.12.7.0 is installed, not the 2026.11.2.0 pip installed",
+        "bench venv: cinderx 2026.12.7.0 is installed, not the 2026.11.2.0 pip installed",
+    ]
+    other = {**report, "file": "cinderx-2026.11.2.0-y.whl", "sha256": "b" * 64}
+    _, problems = pins.judge_cinderx("pypi==2026.11.1.0", both, {"driver": report, "bench": other}, None)
+    assert problems == [
+        "driver venv: pip installed cinderx 2026.11.2.0, not the 2026.11.1.0 asked for",
+        "bench venv: pip installed cinderx 2026.11.2.0, not the 2026.11.1.0 asked for",
+        "bench venv: pip installed another wheel (cinderx-2026.11.2.0-y.whl) than in the driver venv",
+    ]
+    ran, problems = pins.judge_cinderx("pypi", both, {"driver": None, "bench": report}, None)
+    assert problems == ["driver venv: pip reported no cinderx wheel installed (pip install --report)"]
+    assert ran is not None and ran["sha256"] == SHA
+    built = {"path": "/w/dist/cinderx-2026.12.7.0-cp314-cp314-linux_aarch64.whl", "sha256": SHA}
+    ran, problems = pins.judge_cinderx("source", {"driver": "2026.12.7.0", "bench": "2026.11.2.0"}, {}, built)
+    assert ran == {"version": "2026.12.7.0", "sha256": SHA, "source": "source build",
+                   "file": "cinderx-2026.12.7.0-cp314-cp314-linux_aarch64.whl"}  # fmt: skip
+    assert problems == ["bench venv: cinderx 2026.11.2.0 is installed, not the 2026.12.7.0 built (" + ran["file"] + ")"]
+    ran, problems = pins.judge_cinderx("source", {"driver": "2026.12.7.0"}, {}, None)  # --bench-only
+    assert ran is not None and ran["source"] == "installed before (--bench-only)" and problems == []
+    assert pins.judge_cinderx("none", {"driver": None}, {}, None) == (None, [])
+
+
+def test_what_the_benchmarks_changed_in_the_venvs() -> None:
+    before = {"driver": {"cinderx": "1", "pyperf": "2.11.0"}, "bench": {"cinderx": "1", "pyperf": "2.11.0"}}
+    after = {"driver": {"cinderx": "1", "pyperf": "2.11.0"}, "bench": {"cinderx": "1", "pyperf": "2.10.0"}}
+    assert pins.tool_changes(before, after) == ["bench venv: pyperf 2.11.0 -> 2.10.0"]
+    assert pins.tool_changes(before, before) == []
+    assert pins.tool_changes({}, {"bench": {"cinderx": None}}) == []
+    assert pins.tool_changes(before, {"bench": {"cinderx": None}}) == ["bench venv: cinderx 1 -> (none)"]
+
+
 def test_verify_reinstalls_the_pypi_version_the_baseline_measured() -> None:
     settings = {"build": "pypi", "bench": ["richards"]}
     measured = RunRecord("r1", "baseline", settings=settings, details={"pins": {"cinderx": {"version": "2026.11.2.0"}}})
