@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURE_TARGET
 
-from armjit.cinderx import targeted
+from armjit.cinderx import pins, targeted
 
 pytestmark = pytest.mark.slow
 
@@ -171,3 +171,12 @@ def test_without_an_installed_wheel_nothing_is_shadowed(tmp_path: Path) -> None:
     seen = gate_run(str(bare / "bin" / "python"), test_file)
     assert seen["installed"] == seen["version"] == seen["wheel"] == "" and not seen["shadowed"]
     assert seen["other_metadata"] == [str(tmp_path / "checkout" / LIB / "cinderx.egg-info")]
+
+
+def test_the_pins_probe_reads_the_wheel_not_the_tree_egg_info(venv: tuple[str, str], tmp_path: Path) -> None:
+    python, version = venv
+    make_tree(tmp_path / "checkout", package=True, egg_info=True, extension=False)
+    command = pins.pins_command(python, None, ("cinderx",))
+    where = tmp_path / "checkout" / LIB  # the tree's egg-info is the first cinderx metadata on sys.path here
+    result = subprocess.run(["sh", "-c", command], cwd=where, capture_output=True, text=True, check=True)
+    assert pins.parse_pins(result.stdout)["cinderx"] == {"version": version, "location": str(site_packages(python))}

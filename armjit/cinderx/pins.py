@@ -37,11 +37,10 @@ _SCRIPT = r"""
 import hashlib, importlib.metadata as md, json, sys
 found = {}
 for name in sys.argv[2:]:
-    try:
-        dist = md.distribution(name)
-        found[name] = {"version": dist.version, "location": str(dist.locate_file(""))}
-    except md.PackageNotFoundError:
-        found[name] = None
+    dists = list(md.distributions(name=name))
+    # What an installer installed (a RECORD), not a source tree's *.egg-info found on sys.path first.
+    dist = ([d for d in dists if d.read_text("RECORD") is not None] or dists or [None])[0]
+    found[name] = {"version": dist.version, "location": str(dist.locate_file(""))} if dist else None
 wheel = sys.argv[1]
 if wheel:
     digest = hashlib.sha256()
