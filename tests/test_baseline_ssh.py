@@ -60,11 +60,16 @@ def test_baseline_over_ssh_keeps_every_result(sshd_host: Any, target_repo: Any, 
     assert m["host"]["name"].endswith(f":{sshd_host.port}") and m["host"]["python"]
     steps = {s["name"]: s for s in m["steps"]}
     expected_steps = ("upstream-sync", "deploy", "build-wheel", "driver-venv", "runtime-tests", "jit-smoke")
-    expected_steps += ("bench-venv", "startup-smoke", "bench-nojit", "bench-jitlist", "bench-autojit", "jit-gate")
+    expected_steps += ("bench-venv", "pins", "startup-smoke", "bench-nojit", "bench-jitlist", "bench-autojit")
+    expected_steps += ("pins-after-bench", "jit-gate")
     for name in expected_steps:
         assert steps[name]["status"] == "ok", steps[name]
         assert steps[name]["seconds"] >= 0
     assert steps["runtime-tests"]["detail"] == "4 pass"
+    # The pins are the venvs after the benchmarks, which changed nothing here (the pyperf runner).
+    assert m["pins"]["taken"] == "after the benchmarks" and m["pins"]["changed_by_the_benchmarks"] == []
+    assert steps["pins-after-bench"]["detail"] == "unchanged since the pins step"
+    assert m["pins"]["cinderx"]["source"] == "source build" and m["pins"]["bench"]["cinderx"]
     assert [t["status"] for t in m["tests"]] == ["pass"] * 4
     modes = m["modes"]
     assert modes["nojit"]["compiles"] == {"main": 0, "total": 0, "other": 0}

@@ -67,6 +67,10 @@ def test_the_run_pins_the_wheel_it_built_and_the_tools(target_repo: Any, tmp_pat
     wheel = Path(record["remote"]["wheel"])  # --host local: the built wheel is on this machine
     assert pinned["wheel"] == {"path": str(wheel), "sha256": sha256(wheel), "source": "source"}
     assert pinned["cinderx"]["version"] == wheel.name.split("-")[1]
+    assert pinned["cinderx"]["source"] == "source build" and "problems" not in pinned
+    assert pinned["driver"]["cinderx"] == pinned["bench"]["cinderx"] == pinned["cinderx"]["version"]
+    ran = f"cinderx ran: {pinned['cinderx']['version']} (source build, wheel sha256 {sha256(wheel)})"
+    assert f"- {ran}" in (target_repo.path / "findings.md").read_text()  # and in the console summary
     assert pinned["build"]["cmake_build_type"] == "RelWithDebInfo (setup.py default)"
     assert pinned["build"]["env"] == {"CMAKE_BUILD_PARALLEL_LEVEL": "1"}
     assert pinned["driver"]["pyperf"] and pinned["driver"]["pytest"]

@@ -96,11 +96,17 @@ def ensure_venv_command(python: str, venv: str, *, recreate: bool = False) -> st
     return f"if [ -x {vpy} ] && {vpy} -c '' 2>/dev/null; then echo 'venv exists'; else {create}; fi"
 
 
-def install_command(venv: str, *, wheel: str | None, pypi_spec: str | None, tools: tuple[str, ...]) -> str:
+def install_command(
+    venv: str, *, wheel: str | None, pypi_spec: str | None, tools: tuple[str, ...], report: str | None = None
+) -> str:
     """Install the JIT build and the benchmark tools into ``venv``.
 
-    The wheel is force-reinstalled (a rebuilt wheel keeps its version number); tools are only
-    installed when they are missing, so a warm host does not need the network.
+    The build is force-reinstalled: a rebuilt wheel keeps its version number, and ``--build pypi``
+    must replace whatever cinderx the venv holds (a source build's, even of a higher version)
+    with the release's own wheel (``--only-binary``: never a build from its sdist). pip writes
+    what it installed, with the wheel's sha256, to ``report`` (``pip install --report``), which
+    the pins step checks. Tools are only installed when they are missing, so a warm host does not
+    need the network.
     """
     vpy = q(venv_python(venv))
     parts = []
@@ -109,7 +115,14 @@ def install_command(venv: str, *, wheel: str | None, pypi_spec: str | None, tool
             f"PYTHONJITDISABLE=1 CINDERX_DISABLE=1 {vpy} -m pip install -q --force-reinstall --no-deps {q(wheel)}"
         )
     if pypi_spec:
-        parts.append(f"CINDERX_DISABLE=1 {vpy} -m pip install -q {q(pypi_spec)}")
+        keep = ""
+        if report:
+            parts.append(f"mkdir -p {q(report.rsplit('/', 1)[0] or '/')} && rm -f {q(report)}")
+            keep = f" --report {q(report)}"
+        parts.append(
+            f"CINDERX_DISABLE=1 {vpy} -m pip install -q --force-reinstall --no-deps --only-binary :all:{keep} "
+            f"{q(pypi_spec)}"
+        )
     if tools:
         modules = ", ".join(t.split("[")[0].split("=")[0].split(">")[0] for t in tools)
         parts.append(

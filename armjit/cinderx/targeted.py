@@ -17,6 +17,7 @@ import json
 import shlex
 import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -44,34 +45,19 @@ __all__ = [
 DEFAULT_TEST_FILE = "cinderx/PythonLib/test_cinderx/test_arm_runtime.py"
 PASSED, FAILED, NO_MATCH, COLLECTION_ERROR, SKIPPED = "passed", "failed", "no-match", "collection-error", "skipped"
 
+# Host-side, what the runtime gate also reports: which cinderx the tests loaded, against the wheel's RECORD.
+_WHICH_CINDERX = (resources.files("armjit.cinderx") / "resources" / "armjit_which_cinderx.py").read_text("utf-8")
 # Host-side: plain stdlib plus (optionally) pytest, for whatever Python the host has.
 # unittest imports only the named module, as ``python -m unittest test_cinderx.test_x`` does from
 # the first directory above the file without ``__init__.py`` (cinderx/PythonLib): discovering the
 # package would import every sibling, and some need CPython's ``test`` package, which Debian lacks.
-RUNNER_SCRIPT = r"""
+_RUNNER_BODY = r"""
 import fnmatch, inspect, json, os, sys, traceback, unittest
 path, keyword, runner = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
 def out(kind, data):
     print("armjit-" + kind + " " + json.dumps(data), flush=True)
 def which_cinderx():
-    import importlib.metadata, importlib.util
-    module = sys.modules.get("cinderx")
-    where, imported = (getattr(module, "__file__", None) or "", True) if module is not None else ("", False)
-    if module is None:
-        try:
-            spec = importlib.util.find_spec("cinderx")
-            where = (spec.origin or "") if spec else ""
-        except Exception:
-            where = ""
-    try:
-        dist = importlib.metadata.distribution("cinderx")
-        version, installed = dist.version, str(dist.locate_file("cinderx/__init__.py"))
-    except Exception:
-        version, installed = "", ""
-    real = lambda p: os.path.realpath(p) if p else ""
-    shadowed = bool(where and installed and real(where) != real(installed))
-    out("cinderx", {"path": where, "version": version, "installed": installed, "imported": imported,
-                    "shadowed": shadowed})
+    out("cinderx", cinderx_seen())
 if not os.path.isfile(path):
     out("collect-error", {"id": sys.argv[1], "detail": "no such test file"})
     sys.exit(4)
@@ -188,6 +174,7 @@ result = unittest.TextTestRunner(resultclass=Recorder, verbosity=2, stream=sys.s
 which_cinderx()
 sys.exit(0 if result.wasSuccessful() else 1)
 """
+RUNNER_SCRIPT = _WHICH_CINDERX + _RUNNER_BODY
 
 
 @dataclass(frozen=True)
@@ -257,13 +244,19 @@ def cinderx_line(found: dict[str, Any] | None) -> str:
 
 
 def shadow_warning(found: dict[str, Any] | None) -> str:
-    """The warning when the source tree's cinderx shadowed the installed wheel ("" otherwise)."""
+    """The warning when the tests loaded cinderx files that the installed wheel did not install
+    ("" otherwise): which ones, from where, and the wheel's own."""
     if not found or not found.get("shadowed"):
         return ""
-    return (
-        f"warning: the tests imported cinderx from {found.get('path')}, not the installed wheel "
-        f"({found.get('installed')}): the source tree's Python files were tested with the wheel's _cinderx"
-    )
+    extension = found.get("extension") or {}
+    files = {"cinderx": (found.get("path"), found.get("installed"))}
+    files["_cinderx"] = (extension.get("path"), extension.get("installed"))
+    names = found.get("not_from_wheel") or ["cinderx"]  # a record from before the extension was judged
+    version = f" (cinderx {found['version']})" if found.get("version") else ""
+    said = [f"{name} from {files[name][0]}, not the installed wheel's {files[name][1] or '(none)'}" for name in names]
+    said[0] += version
+    said += [f"{name} came from the wheel" for name in files if name not in names and files[name][0]]
+    return "warning: the tests imported " + "; ".join(said)
 
 
 def classify(run: TargetedRun) -> str:

@@ -217,6 +217,12 @@ def _prepare_side(pipeline: Pipeline, side: ab_sides.Side, repo: Path | None) ->
     venv = lambda ctx: steps.bench_venv(ctx, target, side.driver_python, side.wheel)  # noqa: E731
     pipeline.result(f"{label}-bench-venv", host, venv, bench)
 
+    def pinned(found: steps.Pins) -> None:  # each side's build checked as a baseline's is (pins.a, pins.b)
+        record.details["pins"] = {**(record.details.get("pins") or {}), label: found.data}
+
+    pins = lambda ctx: steps.pin_run(ctx, target, side.driver_python, side.bench.python, side.wheel)  # noqa: E731
+    pipeline.result(f"{label}-pins", host, pins, pinned)
+
 
 def _fix_loops(pipeline: Pipeline, a: ab_sides.Side, store: RunStore) -> dict[tuple[str, str], int]:
     """Loops per (bench, mode): the baseline's, else one calibration process on A."""

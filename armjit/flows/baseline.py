@@ -198,6 +198,7 @@ class _Baseline:
                     self._bench(name)
                 except GateFailed as exc:
                     failures.append(str(exc))
+            self._repin(failures)
             pipeline.result("jit-gate", self.target.host, self._gate, self._judged)
         except GateFailed as exc:
             failures.append(str(exc))
@@ -230,9 +231,8 @@ class _Baseline:
 
     def _build(self) -> None:
         s, pipeline, host, target = self.target.settings, self.pipeline, self.target.host, self.target
-        steps.upload_resources(
-            target, ("armjit_jit_hook.py", "armjit_jit_hook.pth", "jit_smoke.py", "unittest_gate.py")
-        )
+        shipped = ("armjit_jit_hook.py", "armjit_jit_hook.pth", "jit_smoke.py", "unittest_gate.py")
+        steps.upload_resources(target, (*shipped, "armjit_which_cinderx.py"))  # the gate imports the last
         if s.bench_only:
             pipeline.skip("build-wheel", "--bench-only: using the installed build")
         elif s.build == "source":
@@ -259,6 +259,18 @@ class _Baseline:
         pins = lambda ctx: steps.pin_run(ctx, target, self.driver_python, self.bench.python, self.wheel)  # noqa: E731
         pipeline.result("pins", host, pins, self._pins)
         pipeline.step("startup-smoke", host, lambda ctx: steps.startup_smoke(ctx, target, self.bench.python))
+
+    def _repin(self, failures: list[str]) -> None:
+        """The pins again, after the last change to the venvs: the benchmarks change them."""
+        before = self.record.details.get("pins")
+        if not before:
+            return
+        target = self.target
+        repin = lambda ctx: steps.repin_run(ctx, target, self.driver_python, self.bench.python, before)  # noqa: E731
+        try:
+            self.pipeline.result("pins-after-bench", target.host, repin, self._pins)
+        except GateFailed as exc:
+            failures.append(str(exc))
 
     def _kept_deploy(self) -> bool:
         """Resumed: keep the deploy when the host still holds the tree it sent (same marker)."""

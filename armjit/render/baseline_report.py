@@ -77,6 +77,8 @@ def summary_text(run: RunDir, manifest: dict[str, Any]) -> str:
         "",
         steps_table(manifest),
     ]
+    if _cinderx_ran(manifest):
+        parts += ["", _cinderx_ran(manifest)]
     if manifest.get("modes"):
         parts += ["", modes_table(manifest)]
     if manifest.get("skipped_modes"):
@@ -84,6 +86,18 @@ def summary_text(run: RunDir, manifest: dict[str, Any]) -> str:
     parts += ["", *_warning_lines(manifest)] if manifest.get("warnings") else []
     parts += ["", artifacts_table(run, manifest)]
     return "\n".join(parts)
+
+
+def _cinderx_ran(manifest: dict[str, Any]) -> str:
+    """Which cinderx the run measured, from its pins: version, where it came from, the wheel's sha256."""
+    pins = manifest.get("pins") or {}
+    ran = pins.get("cinderx") or {}
+    if not ran.get("version"):
+        return ""
+    sha = f", wheel sha256 {ran['sha256']}" if ran.get("sha256") else ""
+    changed = pins.get("changed_by_the_benchmarks") or []
+    after = f"; the benchmarks changed: {', '.join(changed)}" if changed else ""
+    return f"cinderx ran: {ran['version']} ({ran.get('source') or 'installed'}{sha}){after}"
 
 
 def _warning_lines(manifest: dict[str, Any]) -> list[str]:
@@ -115,6 +129,7 @@ def baseline_findings_block(run: RunDir, manifest: dict[str, Any]) -> str:
         f"load {host.get('loadavg', '?')})",
         f"- Build: `{manifest['settings'].get('build')}`; status: **{manifest.get('status')}**"
         + (f"; runtime test gate: `{str(manifest['gate']).rsplit('/', 1)[-1]}`" if manifest.get("gate") else ""),
+        *([f"- {_cinderx_ran(manifest)}"] if _cinderx_ran(manifest) else []),
         "- Change: baseline (no from -> to yet; `invoke verify` compares against this run)",
         "",
         "Results (median of per-process medians, seconds per iteration, lower is better):",

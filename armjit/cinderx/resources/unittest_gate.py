@@ -2,8 +2,8 @@
 
 Usage: python unittest_gate.py TEST_FILE [SKIP_TOKEN,...]
 Lines: ``armjit-test {"id": ..., "status": "pass|fail|error|skip", "detail": ...}``, and
-``armjit-cinderx {...}``: which cinderx the tests saw. Exit 1 if any test failed or errored, 3 if
-nothing was collected, 4 if the file could not be loaded.
+``armjit-cinderx {...}``: which cinderx the tests saw (``armjit_which_cinderx.py``, shipped beside
+it). Exit 1 if any test failed or errored, 3 if nothing was collected, 4 if the file could not be loaded.
 
 Only the file's module is imported, by its dotted name from the first directory above it without
 ``__init__.py`` (``test_cinderx.test_oss_quick`` from cinderx/PythonLib), as ``python -m unittest``
@@ -12,13 +12,14 @@ CPython's ``test`` package, which Debian's python3.14 does not ship.
 """
 
 import importlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import sys
 import traceback
 import unittest
+
+# Shipped beside this script (its directory is sys.path[0]).
+from armjit_which_cinderx import cinderx_seen
 
 
 def emit(test_id, status, detail=""):
@@ -61,23 +62,8 @@ def flatten(suite):
 
 
 def which_cinderx():
-    """Which cinderx the tests imported (or would import), and whether it is the installed one."""
-    module = sys.modules.get("cinderx")
-    where = (getattr(module, "__file__", None) or "") if module is not None else ""
-    if module is None:
-        try:
-            spec = importlib.util.find_spec("cinderx")
-            where = (spec.origin or "") if spec else ""
-        except Exception:
-            where = ""
-    try:
-        dist = importlib.metadata.distribution("cinderx")
-        version, installed = dist.version, str(dist.locate_file("cinderx/__init__.py"))
-    except Exception:
-        version, installed = "", ""
-    shadowed = bool(where and installed and os.path.realpath(where) != os.path.realpath(installed))
-    record = {"path": where, "version": version, "installed": installed, "imported": module is not None}
-    print("armjit-cinderx " + json.dumps({**record, "shadowed": shadowed}), flush=True)
+    """Which cinderx the tests imported (or would import), against the installed wheel's RECORD."""
+    print("armjit-cinderx " + json.dumps(cinderx_seen()), flush=True)
 
 
 def load(path):

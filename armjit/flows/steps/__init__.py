@@ -25,7 +25,7 @@ from armjit.flows.steps.bench import (
     startup_smoke,
 )
 from armjit.flows.steps.build import TestRun, Venv, Wheel, build_wheel, driver_venv, jit_smoke, runtime_tests
-from armjit.flows.steps.pins import Pins, pin_run
+from armjit.flows.steps.pins import Pins, pin_run, repin_run
 from armjit.flows.steps.source import Deployed, FoundHost, deploy, deployed, host_facts, upstream_sync
 from armjit.flows.steps.target import Target, bench_runner, claim_workdir, pypi_spec, resource, upload_resources
 
@@ -54,6 +54,7 @@ __all__ = [
     "pin_run",
     "planned_mode",
     "pypi_spec",
+    "repin_run",
     "resource",
     "runtime_tests",
     "startup_smoke",

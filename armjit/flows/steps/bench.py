@@ -14,6 +14,7 @@ from armjit.cinderx import commands as cinderx
 from armjit.cinderx import gate
 from armjit.cinderx.modes import inherit_environ, jitlist_text
 from armjit.flows.pipeline import StepContext, StepFailed
+from armjit.flows.steps.pins import install_report
 from armjit.flows.steps.target import Target, pypi_spec
 from armjit.seams.records import ModeRecord
 from armjit.seams.store import RunDir
@@ -71,7 +72,8 @@ def bench_venv(ctx: StepContext, target: Target, driver_python: str, wheel: str 
 def _install_jit(ctx: StepContext, target: Target, venv: str, wheel: str | None) -> BenchVenv:
     s = target.settings
     python = cinderx.venv_python(venv)
-    command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=())
+    report = install_report(ctx, target, "bench")
+    command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=(), report=report)
     ctx.run(command, what="JIT build install", detach=True)
     hook = ctx.run(cinderx.hook_install_command(venv, target.remote_run, s.jit_hook), what="JIT hook install")
     probe = ctx.run(cinderx.hook_probe_command(python), check=False)

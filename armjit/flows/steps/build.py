@@ -10,6 +10,7 @@ from typing import Any
 from armjit.cinderx import commands as cinderx
 from armjit.cinderx import targeted, testgate
 from armjit.flows.pipeline import StepContext, StepFailed, StepSkipped
+from armjit.flows.steps.pins import install_report
 from armjit.flows.steps.target import Target, pypi_spec
 from armjit.flows.steps.wheel import Wheel, build_wheel
 
@@ -38,7 +39,8 @@ def driver_venv(ctx: StepContext, target: Target, wheel: str | None) -> Venv:
     tools: tuple[str, ...] = ("pyperf", "pytest")
     if target.runner == "pyperformance" or not s.bench_script:
         tools = ("pyperf", "pyperformance", "pytest")
-    command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=tools)
+    report = install_report(ctx, target, "driver")
+    command = cinderx.install_command(venv, wheel=wheel, pypi_spec=pypi_spec(s), tools=tools, report=report)
     ctx.run(command, what="driver venv install", detach=True)
     return Venv(venv, cinderx.venv_python(venv))
 
