@@ -1,0 +1,169 @@
+"""nojit as a control: a drift-cancelled verdict for the JIT modes of two separate runs.
+
+Two runs measured at different times see different machines: a busy hour slows every mode. A run
+that benchmarks the interpreter (the control mode, nojit) beside a JIT mode measures that hour's
+machine twice, so the within-run ratio JIT/nojit cancels it, and the ratio of those ratios between
+the runs, (to_jit/to_nojit) / (from_jit/from_nojit), is a verdict on the JIT alone. On a real
+CinderX tree, nojit moved +22% and +52% between two runs of unchanged interpreter code while
+jitlist nbody ran 2.49x slower with 55 failed compiles; the raw rule could only say
+"inconclusive", the controlled ratio says regression.
+
+That holds only when the change cannot touch what nojit measures. It is judged from the files
+that changed between the two runs' commits (``scope_of_changes``): only ``cinderx/Jit/`` changed
+=> the interpreter path is unchanged and the controlled verdict carries the claim; anything else
+changed => nojit may measure the change too, the control is not valid and the raw verdict carries
+the claim; not known (no repo, a release or wheel, uncommitted changes that cannot be listed) =>
+the controlled ratio is shown as advisory only.
+
+It also assumes that the machine's state is the same for the two modes inside one run (they run
+one after the other); a load that starts between a run's nojit and JIT steps is not cancelled.
+
+Pure: plain data in, decisions out. Validated by bench/control_bench.py (pairs of runs where only
+the load changed, and pairs with a JIT-only change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from armjit.analysis import stats
+from armjit.analysis.crossrun import Reason
+
+__all__ = [
+    "CONTROL_MIN_DELTA",
+    "JIT_ONLY_PATHS",
+    "ControlScope",
+    "Controlled",
+    "decide_controlled",
+    "scope_of_changes",
+    "unknown_scope",
+]
+
+# A change confined to these paths cannot touch the interpreter that nojit runs: with the JIT
+# disabled, CinderX never initialises the JIT and runs none of its code.
+JIT_ONLY_PATHS = ("cinderx/Jit/",)
+# The smallest controlled change that is claimed. Load does not scale every mode exactly alike
+# (a JIT mode spends a different share of its time in the interpreter, in allocation, in a
+# compile thread), so the ratio of ratios of identical code moves a little with the load:
+# bench/control_bench.py measures that residual on pairs of runs where only the load changed.
+CONTROL_MIN_DELTA = 0.05
+
+ScopeState = Literal["valid", "invalid", "unknown"]
+
+
+@dataclass(frozen=True)
+class ControlScope:
+    """Whether the control mode measures the same code in both runs, and why."""
+
+    state: ScopeState
+    reason: str
+    changed: tuple[str, ...] = ()  # the changed files it was judged from (empty when unknown)
+
+    @property
+    def valid(self) -> bool:
+        return self.state == "valid"
+
+    def as_json(self) -> dict[str, object]:
+        return {"state": self.state, "reason": self.reason, "changed_files": list(self.changed)}
+
+
+def _listed(paths: Sequence[str], most: int = 3) -> str:
+    shown = ", ".join(paths[:most])
+    return shown + (f" and {len(paths) - most} more" if len(paths) > most else "")
+
+
+def scope_of_changes(changed: Sequence[str], *, between: str) -> ControlScope:
+    """The control's validity from the files that differ between the two runs' code."""
+    files = tuple(sorted(set(changed)))
+    outside = [p for p in files if not p.startswith(JIT_ONLY_PATHS)]
+    where = " or ".join(JIT_ONLY_PATHS)
+    if outside:
+        return ControlScope(
+            "invalid",
+            f"the change between {between} touches files outside {where} ({_listed(outside)}): "
+            "nojit may measure the change too, so it is no control",
+            files,
+        )
+    what = f"only {where} changed ({len(files)} files)" if files else "no file changed"
+    return ControlScope(
+        "valid", f"{what} between {between}: the interpreter path that nojit measures is unchanged", files
+    )
+
+
+def unknown_scope(why: str) -> ControlScope:
+    return ControlScope("unknown", f"which files changed is not known ({why})")
+
+
+@dataclass(frozen=True)
+class Controlled:
+    """One JIT mode and benchmark judged against the control mode of each run."""
+
+    benchmark: str
+    mode: str
+    control: str
+    judgement: stats.Judgement
+    control_moved: float  # the control's median to/from: the machine's drift as the control saw it
+    scope: ControlScope
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def estimate(self) -> stats.Estimate:
+        return self.judgement.estimate
+
+    @property
+    def decision(self) -> stats.Decision:
+        return self.judgement.decision
+
+    @property
+    def verdict(self) -> stats.Verdict:
+        return self.decision.verdict
+
+    @property
+    def carries(self) -> bool:
+        """The controlled verdict is the claim for this row (else the raw verdict is)."""
+        return self.scope.valid
+
+    @property
+    def standing(self) -> str:
+        if self.scope.state == "valid":
+            return "carries the claim"
+        if self.scope.state == "unknown":
+            return "advisory only"
+        return "not valid"
+
+
+def decide_controlled(
+    estimate: stats.Estimate,
+    *,
+    delta: float,
+    scope: ControlScope,
+    gates: Sequence[str] = (),
+    reasons: Sequence[Reason] = (),
+    same: Reason | None = None,
+) -> tuple[stats.Decision, tuple[Reason, ...]]:
+    """The controlled verdict and the reasons behind it.
+
+    The interval is read against δ as any verdict is (``stats.decide``). Unlike the raw
+    cross-run rule, an unstable side does not block it: the drift that made the side unstable
+    between runs is what the control cancels, and each side's process noise is in the interval.
+    A failed gate or a setting that differs between the runs blocks it; the same code on both
+    sides is no improvement whatever the numbers; an invalid control is no verdict at all.
+    """
+    all_reasons = (*(Reason("gate", g) for g in gates), *reasons, *((same,) if same else ()))
+    texts = [r.text for r in all_reasons if r.kind != "same_code"]
+    if same is not None:
+        return stats.Decision("no clear improvement", "; ".join([same.text, *texts]), delta), all_reasons
+    if any(r.kind in ("gate", "not_comparable") for r in all_reasons):
+        return stats.Decision("inconclusive", "inconclusive: " + "; ".join(texts), delta), all_reasons
+    if scope.state == "invalid":
+        return stats.Decision("inconclusive", f"control not valid: {scope.reason}", delta), all_reasons
+    plain = stats.decide(estimate, delta)
+    reason = plain.reason
+    if scope.state == "unknown":
+        reason += f"; advisory only: {scope.reason}"
+    return (
+        stats.Decision(plain.verdict, reason, delta, blocks_needed=plain.blocks_needed, warning=plain.warning),
+        all_reasons,
+    )
