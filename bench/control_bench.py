@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -155,6 +156,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     parser.add_argument("--save", type=Path, help="keep the pyperf files here")
     args = parser.parse_args()
+    # SIGTERM ends the bench through the normal exit path, so the hogs are stopped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     rows = []
     tally: dict[str, Counter[str]] = {}
     residual: dict[str, list[float]] = {"raw": [], "controlled": []}

@@ -312,10 +312,21 @@ def _controlled(
     ]
     same = next((r for r in raw.reasons if r.kind == "same_code"), None)
     used = max(control.CONTROL_MIN_DELTA, delta or 0.0)
-    decision, reasons = control.decide_controlled(
-        est, delta=used, scope=scope, gates=gates, reasons=mismatch, same=same
-    )
     moved = _run_median(kb) / _run_median(ka)
+    decision, reasons = control.decide_controlled(
+        est,
+        delta=used,
+        scope=scope,
+        control_moved=moved,
+        step_margins=(
+            control.step_load_margin(fa.runnable_per_cpu, ka.runnable_per_cpu),
+            control.step_load_margin(fb.runnable_per_cpu, kb.runnable_per_cpu),
+        ),
+        control=str(ca.mode),
+        gates=gates,
+        reasons=mismatch,
+        same=same,
+    )
     return Controlled(name, str(raw.mode), str(ca.mode), stats.Judgement(est, decision), moved, scope, reasons)
 
 

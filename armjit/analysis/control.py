@@ -15,8 +15,14 @@ changed => nojit may measure the change too, the control is not valid and the ra
 the claim; not known (no repo, a release or wheel, uncommitted changes that cannot be listed) =>
 the controlled ratio is shown as advisory only.
 
-It also assumes that the machine's state is the same for the two modes inside one run (they run
-one after the other); a load that starts between a run's nojit and JIT steps is not cancelled.
+What cancels is the part of the drift that scales both modes alike (a share of the CPU taken by
+other work). A JIT mode can feel a busy machine more or less than the interpreter (caches, memory
+bandwidth, a compile thread), and the modes of a run are measured one after the other, so a load
+that changes between a run's nojit and JIT steps is not cancelled either. So a controlled claim
+must also clear two margins: the drift it cancelled (``drift_margin``: were the JIT mode's
+sensitivity to the drift anywhere from none to twice the control's, the ratio of ratios would be
+off by at most the control's own move), and the change of load inside each run between its two
+steps (``step_load_margin``, from the runnable threads pyperf records for every process).
 
 Pure: plain data in, decisions out. Validated by bench/control_bench.py (pairs of runs where only
 the load changed, and pairs with a JIT-only change).
@@ -24,6 +30,8 @@ the load changed, and pairs with a JIT-only change).
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -37,17 +45,18 @@ __all__ = [
     "ControlScope",
     "Controlled",
     "decide_controlled",
+    "drift_margin",
     "scope_of_changes",
+    "step_load_margin",
     "unknown_scope",
 ]
 
 # A change confined to these paths cannot touch the interpreter that nojit runs: with the JIT
 # disabled, CinderX never initialises the JIT and runs none of its code.
 JIT_ONLY_PATHS = ("cinderx/Jit/",)
-# The smallest controlled change that is claimed. Load does not scale every mode exactly alike
-# (a JIT mode spends a different share of its time in the interpreter, in allocation, in a
-# compile thread), so the ratio of ratios of identical code moves a little with the load:
-# bench/control_bench.py measures that residual on pairs of runs where only the load changed.
+# The smallest controlled change that is claimed, beside the drift margin: the within-run ratio
+# of two modes run one after the other moves a little with the load even when the machine as a
+# whole did not (bench/control_bench.py, same-code pairs).
 CONTROL_MIN_DELTA = 0.05
 
 ScopeState = Literal["valid", "invalid", "unknown"]
@@ -134,11 +143,41 @@ class Controlled:
         return "not valid"
 
 
+def drift_margin(control_moved: float) -> float:
+    """How far (in ln) the ratio of ratios can be off when the JIT mode felt the machine's drift
+    anywhere from not at all to twice as much as the control: |ln(control moved)|."""
+    return abs(math.log(control_moved))
+
+
+def step_load_margin(target: Sequence[float], control: Sequence[float]) -> float | None:
+    """How far (in ln) a run's JIT-mode step and control step saw a different machine.
+
+    A process sharing the CPUs with r runnable threads per CPU gets about 1/max(1, r) of one, so
+    its time stretches by that factor; the margin is the ln of the ratio of the two steps' median
+    factors. None when pyperf did not record the runnable threads.
+    """
+    if not target or not control:
+        return None
+    stretch_target = statistics.median(max(1.0, r) for r in target)
+    stretch_control = statistics.median(max(1.0, r) for r in control)
+    return abs(math.log(stretch_target / stretch_control))
+
+
+def _clears(estimate: stats.Estimate, delta: float, margin: float) -> bool:
+    """The interval, moved towards 1 by ``margin``, still lies beyond the δ band."""
+    up = math.log1p(delta)
+    lo, hi = math.log(estimate.ci_lo), math.log(estimate.ci_hi)
+    return lo - margin > up or hi + margin < -up
+
+
 def decide_controlled(
     estimate: stats.Estimate,
     *,
     delta: float,
     scope: ControlScope,
+    control_moved: float = 1.0,
+    step_margins: Sequence[float | None] = (),
+    control: str = "the control",
     gates: Sequence[str] = (),
     reasons: Sequence[Reason] = (),
     same: Reason | None = None,
@@ -160,10 +199,25 @@ def decide_controlled(
     if scope.state == "invalid":
         return stats.Decision("inconclusive", f"control not valid: {scope.reason}", delta), all_reasons
     plain = stats.decide(estimate, delta)
-    reason = plain.reason
+    verdict, reason = plain.verdict, plain.reason
+    drift = drift_margin(control_moved)
+    known = [m for m in step_margins if m is not None]
+    inside = math.fsum(known)
+    if verdict in ("real improvement", "regression") and not _clears(estimate, delta, drift + inside):
+        verdict = "no clear improvement"
+        reason += (
+            f", but not beyond the margins: {control} moved {stats.pct_change(control_moved):+.1f}% between "
+            f"the runs (a JIT mode that felt none or twice that drift would be off by {math.expm1(drift):.0%})"
+        )
+        if inside:
+            reason += f" and the load changed between the steps inside the runs (up to {math.expm1(inside):.0%})"
+    warning = plain.warning
+    if len(known) < len(step_margins):
+        unchecked = "the load of each step is not recorded: a change of load inside a run is not checked"
+        warning = "; ".join(w for w in (warning, unchecked) if w)
     if scope.state == "unknown":
         reason += f"; advisory only: {scope.reason}"
     return (
-        stats.Decision(plain.verdict, reason, delta, blocks_needed=plain.blocks_needed, warning=plain.warning),
+        stats.Decision(verdict, reason, delta, blocks_needed=plain.blocks_needed, warning=warning),
         all_reasons,
     )

@@ -77,8 +77,18 @@ def _controlled_row(c: Comparison) -> list[Any]:
         f"{k.control} {stats.pct_change(k.control_moved):+.1f}%",
         k.verdict,
         k.standing,
-        "; ".join(p for p in (k.decision.reason, k.decision.warning) if p),
+        _joined(k.decision.reason, k.decision.warning),
     ]
+
+
+def _joined(*texts: str | None) -> str:
+    """ "; "-separated parts of several texts, each part once (a warning often repeats the reason)."""
+    parts: list[str] = []
+    for text in texts:
+        for part in (text or "").split("; "):
+            if part and part not in parts:
+                parts.append(part)
+    return "; ".join(parts)
 
 
 def render_controlled(report: Report, fmt: TableFormat = "simple") -> str:
