@@ -21,7 +21,8 @@ table prints per pair and benchmark: how far nojit moved, the raw jitlist verdic
 controlled one, and which one carries the claim; then per scenario how often each one claimed.
 
 Run: .venv/bin/python bench/control_bench.py --trials 3 --hogs 2
-     .venv/bin/python bench/control_bench.py --trials 1 --save tests/data/control   (keep the files)
+     .venv/bin/python bench/control_bench.py --trials 1 --save DIR   (keep the pyperf files)
+     .venv/bin/python bench/control_bench.py --trials 1 --judge DIR  (judge kept files again, no measuring)
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ SCENARIOS = (
     Scenario("same code, quiet -> hogs", {}, {}, False, True, "none"),
     Scenario("same code, hogs -> quiet", {}, {}, True, False, "none"),
     Scenario("jitlist compiles nothing, quiet -> hogs", {}, {"STANDIN_JITLIST": ""}, False, True, "regression"),
+    Scenario("jitlist compiles nothing, quiet -> quiet", {}, {"STANDIN_JITLIST": ""}, False, False, "regression"),
     Scenario("JIT kernels +30%, hogs -> quiet", {}, {"STANDIN_JIT_EXTRA": "0.3"}, True, False, "regression"),
     Scenario("JIT kernels back from +30%, quiet -> hogs", {"STANDIN_JIT_EXTRA": "0.3"}, {}, False, True, "improvement"),
     Scenario(
@@ -112,13 +114,20 @@ def run_mode(mode: str, env: dict[str, str], out: Path, args: argparse.Namespace
 
 
 def measure_run(label: str, env: dict[str, str], hogs: int, folder: Path, args: argparse.Namespace) -> compare.Input:
-    """Both modes, one after the other, under one load; as compare loads a run."""
+    """Both modes, one after the other, under one load; as compare loads a run. With ``--judge``,
+    the files a ``--save`` kept are judged again instead (no measurement)."""
     files = {}
+    if args.judge:
+        files = {mode: args.judge / f"{label}-{mode}.json" for mode in MODES}
+        if not all(path.is_file() for path in files.values()):
+            raise SystemExit(f"--judge {args.judge}: no saved run {label}")
+        hogs = 0
     with cpu_hogs(hogs, 900):
         if hogs:
             time.sleep(2)  # let the hogs take their CPUs before the first process starts
         for mode in MODES:
-            files[mode] = run_mode(mode, env, folder / f"{label}-{mode}.json", args)
+            if not args.judge:
+                files[mode] = run_mode(mode, env, folder / f"{label}-{mode}.json", args)
     modes: dict[str | None, compare.ModeData] = {
         m: compare.ModeData(m, pyperf_data.load(path), runner="pyperf") for m, path in files.items()
     }
@@ -155,6 +164,7 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=32, help="about 60 ms per nojit value, 30 ms per jitlist value")
     parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     parser.add_argument("--save", type=Path, help="keep the pyperf files here")
+    parser.add_argument("--judge", type=Path, help="judge the files a --save kept, without measuring")
     args = parser.parse_args()
     # SIGTERM ends the bench through the normal exit path, so the hogs are stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
