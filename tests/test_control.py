@@ -309,3 +309,17 @@ def test_cli_compare_reads_the_recorded_repo_and_claims_the_controlled_regressio
     jitlist = {c["benchmark"]: c for c in data["comparisons"] if c["mode"] == "jitlist"}
     assert jitlist["floats"]["claim"] == "regression" and jitlist["floats"]["claim_from"] == "controlled"
     assert all(c["verdict"] == "inconclusive" for c in jitlist.values())
+
+
+def test_runs_without_a_jit_mode_have_no_control_view(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    run_record(store, "a", {"nojit": QUIET["nojit"]}, commit=A)
+    run_record(store, "b", {"nojit": HOGS["nojit"]}, commit=B)
+    report = judge(store, "a", "b", None)
+    assert report.control_scope is None and report.controlled == ()
+    assert all(c.claim_from == "raw" and c.control_note is None for c in report.comparisons)
+    assert compare.report_json(report)["control_scope"] is None
+    assert "Drift-cancelled" not in compare_report.render_text(report)
+    # only JIT files changed: nojit's own move is still the machine, with nothing to cancel it for
+    jit_only = judge(store, "a", "b", JIT_ONLY)
+    assert jit_only.controlled == () and all(c.claim_from == "control" for c in jit_only.comparisons)

@@ -367,7 +367,8 @@ def _with_controls(
             found = _controlled(sides, raw, scope, delta, resamples, seed + 7919 + index)
             row = replace(raw, controlled=found) if found is not None else raw
         out.append(row)
-    return out, scope
+    used = any(c.controlled is not None or c.control_note for c in out)
+    return out, scope if used else None
 
 
 def compare_inputs(
