@@ -6,7 +6,8 @@ machine twice, so the within-run ratio JIT/nojit cancels it, and the ratio of th
 the runs, (to_jit/to_nojit) / (from_jit/from_nojit), is a verdict on the JIT alone. On a real
 CinderX tree, nojit moved +22% and +52% between two runs of unchanged interpreter code while
 jitlist nbody ran 2.49x slower with 55 failed compiles; the raw rule could only say
-"inconclusive", the controlled ratio says regression.
+"inconclusive", while the controlled ratio calls such a regression wherever it is larger than the
+drift it cancels (below).
 
 That holds only when the change cannot touch what nojit measures. It is judged from the files
 that changed between the two runs' commits (``scope_of_changes``): only ``cinderx/Jit/`` changed
