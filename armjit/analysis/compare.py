@@ -12,12 +12,14 @@ Beside this module: loading the inputs (armjit.analysis.run_inputs), the per-hos
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from armjit.analysis import crossrun, stats
+from armjit.analysis import control, crossrun, stats
+from armjit.analysis.control import Controlled, ControlScope
 from armjit.analysis.crossrun import Reason
 from armjit.analysis.noise_store import (
     NOISE_FILE,
@@ -39,6 +41,8 @@ __all__ = [
     "NOISE_FILE",
     "NOT_INTERLEAVED",
     "Comparison",
+    "ControlScope",
+    "Controlled",
     "Input",
     "ModeData",
     "Report",
@@ -74,6 +78,10 @@ class Comparison:
     reasons: tuple[Reason, ...] = ()
     comparable: bool | None = None
     delta_source: str | None = None
+    # Unpaired JIT-mode rows: the same mode judged against the control mode (nojit) of each run.
+    controlled: Controlled | None = None
+    # The control mode's own row when the control is valid: why its move is the machine's drift.
+    control_note: str | None = None
 
     @property
     def same_code(self) -> bool:
@@ -92,9 +100,26 @@ class Comparison:
         return self.decision.verdict
 
     @property
+    def claim_from(self) -> str:
+        """Which verdict is this row's claim: ``controlled``, ``control`` (the control mode's own
+        row, whose code did not change) or ``raw``."""
+        if self.controlled is not None and self.controlled.carries:
+            return "controlled"
+        return "control" if self.control_note else "raw"
+
+    @property
+    def claim(self) -> stats.Verdict:
+        """The verdict this row claims: the drift-cancelled one when the control is valid."""
+        if self.controlled is not None and self.controlled.carries:
+            return self.controlled.verdict
+        if self.control_note and self.verdict in ("real improvement", "regression"):
+            return "no clear improvement"  # the interpreter did not change: its move is the machine
+        return self.verdict
+
+    @property
     def reason(self) -> str:
         parts: list[str] = []
-        for text in (self.decision.reason, self.decision.warning, *self.notes):
+        for text in (self.control_note, self.decision.reason, self.decision.warning, *self.notes):
             for part in (text or "").split("; "):
                 if part and part not in parts:
                     parts.append(part)
@@ -108,14 +133,19 @@ class Report:
     comparisons: tuple[Comparison, ...]
     notes: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()  # modes/benchmarks one side could not provide (never an improvement)
+    control_scope: ControlScope | None = None  # set when both runs measured the control mode
 
     @property
     def paired(self) -> bool:
         return bool(self.comparisons) and all(c.estimate.paired for c in self.comparisons)
 
     @property
+    def controlled(self) -> tuple[Controlled, ...]:
+        return tuple(c.controlled for c in self.comparisons if c.controlled is not None)
+
+    @property
     def overall(self) -> stats.Verdict:
-        verdicts: list[stats.Verdict] = [c.verdict for c in self.comparisons]
+        verdicts: list[stats.Verdict] = [c.claim for c in self.comparisons]
         verdicts += ["inconclusive"] * len(self.missing)
         return stats.overall_verdict(verdicts)
 
@@ -251,6 +281,96 @@ def _compare_benchmark(
     )
 
 
+def _controlled(
+    sides: tuple[tuple[Input, ModeData, ModeData], tuple[Input, ModeData, ModeData]],
+    raw: Comparison,
+    scope: ControlScope,
+    delta: float | None,
+    resamples: int,
+    seed: int,
+) -> Controlled | None:
+    """One JIT mode and benchmark judged against each run's control mode (None: a side lacks it)."""
+    (a, ma, ca), (b, mb, cb) = sides
+    if ca.data is None or cb.data is None or ma.data is None or mb.data is None:
+        return None
+    name = raw.benchmark
+    if name not in ca.data.names or name not in cb.data.names:
+        return None
+    fa, fb, ka, kb = ma.data.get(name), mb.data.get(name), ca.data.get(name), cb.data.get(name)
+    est = stats.controlled_estimate(
+        fa.processes, ka.processes, fb.processes, kb.processes, resamples=resamples, seed=seed
+    )
+    gates = [r.text for r in raw.reasons if r.kind == "gate"]
+    n_control = (len(ka.processes), len(kb.processes))
+    gates += [f"control {g}" for g in stats.health_gates(paired=False, n_from=n_control[0], n_to=n_control[1])]
+    mismatch = [r for r in raw.reasons if r.kind == "not_comparable"]
+    mismatch += [
+        Reason("not_comparable", f"control {r.text}", r.data)
+        for r in crossrun.comparability(
+            side_measurement(a, ca, ka, run_hosts=True), side_measurement(b, cb, kb, run_hosts=True)
+        )
+    ]
+    same = next((r for r in raw.reasons if r.kind == "same_code"), None)
+    used = max(control.CONTROL_MIN_DELTA, delta or 0.0)
+    moved = _run_median(kb) / _run_median(ka)
+    decision, reasons = control.decide_controlled(
+        est,
+        delta=used,
+        scope=scope,
+        control_moved=moved,
+        step_margins=(
+            control.step_load_margin(fa.runnable_per_cpu, ka.runnable_per_cpu),
+            control.step_load_margin(fb.runnable_per_cpu, kb.runnable_per_cpu),
+        ),
+        control=str(ca.mode),
+        gates=gates,
+        reasons=mismatch,
+        same=same,
+    )
+    return Controlled(name, str(raw.mode), str(ca.mode), stats.Judgement(est, decision), moved, scope, reasons)
+
+
+def _run_median(bench: BenchmarkData) -> float:
+    """The median of a benchmark's process medians."""
+    return statistics.median(stats.process_median(p) for p in bench.processes)
+
+
+def _with_controls(
+    a: Input,
+    b: Input,
+    comparisons: list[Comparison],
+    scope: ControlScope | None,
+    delta: float | None,
+    resamples: int,
+    seed: int,
+) -> tuple[list[Comparison], ControlScope | None]:
+    """Each unpaired JIT-mode row with its controlled view, when both runs measured the control mode."""
+    name = jit_modes.control_mode()
+    if name is None or not (a.is_run and b.is_run) or name not in a.modes or name not in b.modes:
+        return comparisons, None
+    ca, cb = a.modes[name], b.modes[name]
+    if ca.data is None or cb.data is None:
+        return comparisons, None
+    scope = scope or control.unknown_scope("no repository was given to list the changed files")
+    out = []
+    for index, raw in enumerate(comparisons):
+        row = raw
+        if raw.mode == name and scope.valid:
+            moved = _run_median(cb.data.get(raw.benchmark)) / _run_median(ca.data.get(raw.benchmark))
+            note = (
+                f"{name} is the control: it moved {stats.pct_change(moved):+.1f}% on unchanged interpreter "
+                "code, which is the machine, not the change"
+            )
+            row = replace(raw, control_note=note)
+        elif raw.mode is not None and raw.mode != name and raw.mode in a.modes and raw.mode in b.modes:
+            sides = ((a, a.modes[raw.mode], ca), (b, b.modes[raw.mode], cb))
+            found = _controlled(sides, raw, scope, delta, resamples, seed + 7919 + index)
+            row = replace(raw, controlled=found) if found is not None else raw
+        out.append(row)
+    used = any(c.controlled is not None or c.control_note for c in out)
+    return out, scope if used else None
+
+
 def compare_inputs(
     a: Input,
     b: Input,
@@ -260,8 +380,13 @@ def compare_inputs(
     mode: str | None = None,
     resamples: int = stats.RESAMPLES,
     seed: int = stats.DEFAULT_SEED,
+    control_scope: ControlScope | None = None,
 ) -> Report:
-    """Unpaired from -> to per mode and benchmark, with every input check as a note or a gate."""
+    """Unpaired from -> to per mode and benchmark, with every input check as a note or a gate.
+
+    When both runs measured the control mode (nojit), each JIT-mode row also carries its
+    drift-cancelled view (armjit.analysis.control); ``control_scope`` says whether the change can
+    touch what the control measures (None: not known, so that view is advisory)."""
     pairs, notes = _pair_modes(a, b, mode)
     notes.insert(0, NOT_INTERLEAVED)
     if a.host and b.host and a.host != b.host:
@@ -300,7 +425,8 @@ def compare_inputs(
         nb = sorted({n for _, _, m in pairs if m.data for n in m.data.names})
         if na and nb:
             raise UsageError(f"no benchmark in common: from has {', '.join(na)}; to has {', '.join(nb)}")
-    return Report(a.label, b.label, tuple(comparisons), tuple(notes), tuple(missing))
+    comparisons, used_scope = _with_controls(a, b, comparisons, control_scope, delta, resamples, seed)
+    return Report(a.label, b.label, tuple(comparisons), tuple(notes), tuple(missing), used_scope)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +462,33 @@ def _comparison_json(c: Comparison) -> dict[str, Any]:
         "delta_source": c.delta_source,
         "same_code": c.same_code,
         "reasons": [r.as_json() for r in c.reasons],
+        "claim": c.claim,
+        "claim_from": c.claim_from,
+        "control_note": c.control_note,
+        "controlled": None if c.controlled is None else _controlled_json(c.controlled),
+    }
+
+
+def _controlled_json(c: Controlled) -> dict[str, Any]:
+    e, d = c.estimate, c.decision
+    return {
+        "control": c.control,
+        "ratio": e.ratio,
+        "ci": [e.ci_lo, e.ci_hi],
+        "pct_change": stats.pct_change(e.ratio),
+        "from_ratio_to_control": e.from_median,
+        "to_ratio_to_control": e.to_median,
+        "control_moved": c.control_moved,
+        "verdict": c.verdict,
+        "reason": d.reason,
+        "warning": d.warning,
+        "delta": d.delta,
+        "carries_claim": c.carries,
+        "standing": c.standing,
+        "reasons": [r.as_json() for r in c.reasons],
+        "confidence": e.confidence,
+        "resamples": e.resamples,
+        "seed": e.seed,
     }
 
 
@@ -350,5 +503,6 @@ def report_json(report: Report) -> dict[str, Any]:
         "overall_text": report.overall_text,
         "notes": list(report.notes),
         "missing": list(report.missing),
+        "control_scope": None if report.control_scope is None else report.control_scope.as_json(),
         "comparisons": [_comparison_json(c) for c in report.comparisons],
     }

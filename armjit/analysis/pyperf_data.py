@@ -43,6 +43,9 @@ class BenchmarkData:
     # Warmup values each measured process ran before its values: part of what makes two files
     # comparable (a JIT mode measured after 3 warmups is not the one measured after 10).
     warmups: tuple[int, ...] = ()
+    # Per measured process, the machine's runnable threads per CPU as pyperf recorded them at its end
+    # (pyperf's ``runnable_threads`` / ``cpu_count``); empty when the file does not say.
+    runnable_per_cpu: tuple[float, ...] = ()
 
     @property
     def n_values(self) -> int:
@@ -135,7 +138,10 @@ def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
             raise UsageError(f"{path}: benchmark #{index + 1} has no name in its metadata")
         processes = []
         warmups = []
+        runnable: list[float] = []
         run_loops = set()
+        raw_cpus = meta.get("cpu_count")
+        cpus = float(raw_cpus) if isinstance(raw_cpus, int) and raw_cpus > 0 else None
         for run in bench["runs"]:
             values = run.get("values") if isinstance(run, dict) else None
             if not values:
@@ -154,6 +160,9 @@ def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
             run_meta = run.get("metadata")
             if isinstance(run_meta, dict) and isinstance(run_meta.get("loops"), int):
                 run_loops.add(run_meta["loops"])
+            threads = run_meta.get("runnable_threads") if isinstance(run_meta, dict) else None
+            if isinstance(threads, int | float) and not isinstance(threads, bool) and cpus is not None:
+                runnable.append(float(threads) / cpus)
         if for_comparison:
             _check_comparable(path, name, sum(len(p) for p in processes))
         loops = meta.get("loops")
@@ -168,6 +177,7 @@ def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
                 loops=loops if isinstance(loops, int) else None,
                 metadata=meta,
                 warmups=tuple(warmups),
+                runnable_per_cpu=tuple(runnable) if len(runnable) == len(processes) else (),
             )
         )
     if not benches and for_comparison:

@@ -21,6 +21,7 @@ __all__ = [
     "JitMode",
     "ModeContext",
     "ModeSpec",
+    "control_mode",
     "default_modes",
     "expects_compiles",
     "inherit_environ",
@@ -75,6 +76,9 @@ class ModeSpec:
     expects_compiles: bool = True
     runs_without_cinderx: bool = False  # its variables mean nothing to a plain interpreter
     default: bool = False  # benchmarked when --modes is not given
+    # The interpreter-only mode that measures the machine beside the JIT modes of a run: the
+    # control that cancels drift between two runs (armjit.analysis.control).
+    control: bool = False
 
 
 _REGISTRY: dict[str, ModeSpec] = {}
@@ -98,6 +102,11 @@ def known_modes() -> tuple[str, ...]:
 
 def default_modes() -> tuple[str, ...]:
     return tuple(name for name, spec in _REGISTRY.items() if spec.default)
+
+
+def control_mode() -> str | None:
+    """The registered control mode (nojit), if any."""
+    return next((name for name, spec in _REGISTRY.items() if spec.control), None)
 
 
 def mode_spec(name: str) -> ModeSpec:
@@ -179,6 +188,6 @@ def _autojit(c: ModeContext) -> JitMode:
     return JitMode("autojit", env, jitlist=jitlist, description=described)
 
 
-register(ModeSpec("nojit", _nojit, expects_compiles=False, runs_without_cinderx=True, default=True))
+register(ModeSpec("nojit", _nojit, expects_compiles=False, runs_without_cinderx=True, default=True, control=True))
 register(ModeSpec("jitlist", _jitlist, default=True))
 register(ModeSpec("autojit", _autojit, default=True))

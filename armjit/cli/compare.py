@@ -21,6 +21,7 @@ from armjit.analysis.compare import (
 from armjit.cli._task import armjit_task
 from armjit.config import Settings
 from armjit.errors import UsageError
+from armjit.flows.control_scope import scope_for_runs
 from armjit.render.compare_report import render_text
 from armjit.seams.store import RunStore
 
@@ -78,7 +79,10 @@ def compare(
     if record_noise:
         # Measured and written before the comparison, so the verdict below already uses it.
         stored = store_between_run_noise(noise_path(reports), measure_between_run_noise(a, b, store))
-    report = compare_inputs(a, b, delta=explicit, noise_file=noise_path(reports), mode=mode or None, seed=int(seed))
+    scope = scope_for_runs(None, a.path, b.path) if a.is_run and b.is_run else None
+    report = compare_inputs(
+        a, b, delta=explicit, noise_file=noise_path(reports), mode=mode or None, seed=int(seed), control_scope=scope
+    )
     plot_note = None
     if plot:
         from armjit.render.plot import SKIPPED_NOTE, PlotItem, save_plot

@@ -18,6 +18,7 @@ from armjit.cinderx.buildsource import BuildSource
 from armjit.cinderx.pins import pinned_build
 from armjit.config import Settings, merge_settings
 from armjit.errors import UsageError
+from armjit.flows.control_scope import control_scope
 from armjit.render.progress import Progress
 from armjit.seams.hosts import Host
 from armjit.seams.records import RunRecord
@@ -156,5 +157,7 @@ def run_verify(
         compare.load_input(base.path, store),
         compare.load_input(fresh.run.path, store),
         noise_file=compare.noise_path(reports),
+        # nojit measured in both runs cancels the machine's drift, if the change leaves it alone.
+        control_scope=control_scope(settings.repo, base.manifest(), fresh.run.manifest()),
     )
     return VerifyOutcome(base, fresh.run, report, False, fresh.record)

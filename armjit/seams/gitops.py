@@ -24,6 +24,8 @@ __all__ = [
     "JIT_DIRS",
     "RepoReport",
     "SourceState",
+    "changed_between",
+    "changed_since",
     "check_repo",
     "current_branch",
     "describe",
@@ -302,3 +304,16 @@ def dirty_hash(repo: Path) -> str | None:
         elif path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def changed_between(repo: Path, a: str, b: str) -> list[str]:
+    """The files that differ between commits ``a`` and ``b``."""
+    out = git(repo, "diff", "--name-only", "-z", "--no-renames", a, b).stdout
+    return sorted({p for p in out.split("\0") if p})
+
+
+def changed_since(repo: Path, commit: str) -> list[str]:
+    """The files of the working tree (untracked-unignored included) that differ from ``commit``."""
+    out = git(repo, "diff", "--name-only", "-z", "--no-renames", commit).stdout
+    untracked = git(repo, "ls-files", "-z", "--others", "--exclude-standard").stdout
+    return sorted({p for p in (*out.split("\0"), *untracked.split("\0")) if p})

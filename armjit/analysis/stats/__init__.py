@@ -39,7 +39,13 @@ from armjit.analysis.stats.core import (
     quantile,
 )
 from armjit.analysis.stats.drift import Drift, drift_bias_bound, drift_gate, from_arm_drift, survives_drift
-from armjit.analysis.stats.estimates import expanded_tail, paired_estimate, t_quantile, unpaired_estimate
+from armjit.analysis.stats.estimates import (
+    controlled_estimate,
+    expanded_tail,
+    paired_estimate,
+    t_quantile,
+    unpaired_estimate,
+)
 from armjit.analysis.stats.sequential import judge_sequential
 from armjit.analysis.stats.verdicts import (
     blocks_needed,
@@ -72,6 +78,7 @@ __all__ = [
     "Verdict",
     "block_order",
     "blocks_needed",
+    "controlled_estimate",
     "cv",
     "decide",
     "drift_bias_bound",

@@ -18,7 +18,7 @@ from armjit.analysis.stats.core import (
     quantile,
 )
 
-__all__ = ["expanded_tail", "paired_estimate", "t_quantile", "unpaired_estimate"]
+__all__ = ["controlled_estimate", "expanded_tail", "paired_estimate", "t_quantile", "unpaired_estimate"]
 
 
 def _percentile_ci(stats_: list[float], confidence: float) -> tuple[float, float]:
@@ -163,4 +163,60 @@ def unpaired_estimate(
         seed=seed,
         from_processes=tuple(a),
         to_processes=tuple(b),
+    )
+
+
+def controlled_estimate(
+    from_target: Sequence[Sequence[float]],
+    from_control: Sequence[Sequence[float]],
+    to_target: Sequence[Sequence[float]],
+    to_control: Sequence[Sequence[float]],
+    *,
+    resamples: int = RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    confidence: float = CONFIDENCE,
+) -> Estimate:
+    """The ratio of within-run ratios, (to_target/to_control) / (from_target/from_control), of one benchmark.
+
+    Each run measured a target mode (a JIT mode) and a control mode (the interpreter) on the same
+    machine in the same hour, so a slowdown of the whole machine between the runs scales both and
+    cancels in the within-run ratio. Each of the four medians of process medians is resampled on
+    its own (processes, then values inside each, as in ``unpaired_estimate``): the four samples are
+    separate sets of processes, and the interval carries the process noise of all four.
+
+    In the result, ``from_median``/``to_median`` are the within-run ratios target/control of each
+    run, and the CVs are the larger of each run's two CVs of process medians.
+    """
+    samples = (from_target, from_control, to_target, to_control)
+    if any(not side for side in samples):
+        raise ValueError("a controlled estimate needs processes in all four samples")
+    if any(not p for side in samples for p in side):
+        raise ValueError("a process without measured values")
+    medians = [statistics.median(process_median(p) for p in side) for side in samples]
+    from_ratio = medians[0] / medians[1]
+    to_ratio = medians[2] / medians[3]
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(resamples):
+        ft, fc, tt, tc = (_resampled_median(rng, side) for side in samples)
+        ratios.append((tt / tc) / (ft / fc))
+    lo, hi = _percentile_ci(ratios, confidence)
+    cvs = [cv([process_median(p) for p in side]) for side in samples]
+    return Estimate(
+        paired=False,
+        ratio=to_ratio / from_ratio,
+        ci_lo=lo,
+        ci_hi=hi,
+        from_median=from_ratio,
+        to_median=to_ratio,
+        n_from=min(len(from_target), len(from_control)),
+        n_to=min(len(to_target), len(to_control)),
+        p_to_faster=_p_less(
+            [process_median(p) / medians[3] for p in to_target], [process_median(p) / medians[1] for p in from_target]
+        ),
+        cv_from=max(cvs[0], cvs[1]),
+        cv_to=max(cvs[2], cvs[3]),
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
     )
