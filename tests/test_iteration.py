@@ -9,6 +9,7 @@ installed into a real venv; the tests run in real processes, locally or over a r
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import sysconfig
@@ -277,9 +278,9 @@ def test_deploy_builds_before_red_and_green_over_ssh(sshd_host: Any, target_repo
 
 def test_handoff_refuses_to_push_without_evidence(target_repo: Any, tmp_path: Path) -> None:
     result = invoke("handoff", "--push", "origin", "--commit", "-m", "x", *common(target_repo, tmp_path))
-    assert result.returncode == 1
+    assert result.returncode == 2
     line = one_line_error(result)
-    assert "refusing to push, missing: green evidence" in line and "verify verdict" in line
+    assert "refusing to push: missing green evidence" in line and "verify verdict" in line
     # the plan was shown first: the delta and the JIT-related files
     assert "cinderx/Jit/codegen_arm64.cpp" in result.stdout and "2 files changed" in result.stdout
     assert target_repo.git("ls-remote", "--heads", str(target_repo.origin), "arm-jit") == ""
@@ -310,24 +311,35 @@ def test_scripted_iteration_status_notes_and_handoff(red_repo: tuple[Any, Path],
     assert task_plan.count("- **Status:** complete") == 2 and "- **Status:** in_progress" in task_plan
 
     # green is there, the verify verdict is not: push is refused and says which one is missing
-    refused = invoke("handoff", "--push", "origin", *common(repo, tmp_path))
-    assert refused.returncode == 1
+    refused = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", *common(repo, tmp_path))
+    assert refused.returncode == 2
     line = one_line_error(refused)
-    assert "verify verdict" in line and "green evidence" not in line
+    assert "verify verdict" in line and "green evidence" not in line and "stale" not in line
+    # --force must say why
+    bare = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--force",
+                  *common(repo, tmp_path))  # fmt: skip
+    assert bare.returncode == 2 and '--force "why"' in one_line_error(bare)
+    assert repo.git("status", "--porcelain", CODEGEN) != ""  # nothing committed
 
-    pushed = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--force",
+    why = "verify needs the arm host, back tomorrow"
+    pushed = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--force", why,
                     *common(repo, tmp_path))  # fmt: skip
     assert pushed.returncode == 0, pushed.stderr
-    assert "forced past: verify verdict" in pushed.stdout
+    assert f"forced past: verify verdict (run `invoke verify`); why: {why}" in pushed.stdout
+    # what would be committed was shown before it was: the file with its counts, the notes left out
+    assert re.search(rf"\+1 +-1 +{CODEGEN}", pushed.stdout), pushed.stdout
+    assert "left out (armjit's notes; --with-notes to commit them): progress.md, task_plan.md" in pushed.stdout
+    assert "will push: branch arm-jit (refs/heads/arm-jit) to remote origin" in pushed.stdout
     head = repo.head()
     assert repo.git("log", "-1", "--format=%s") == "arm-jit: fast path on"
     committed = set(repo.git("show", "--name-only", "--format=", head).split())
-    assert committed == {CODEGEN, "progress.md", "task_plan.md"}
+    assert committed == {CODEGEN}  # armjit's notes stay out of the code commit
     assert repo.git("ls-remote", str(repo.origin), "refs/heads/arm-jit").split()[0] == head
     progress = (repo.path / "progress.md").read_text()
     assert "## Handoff: " in progress and "- Verify verdict: **missing**" in progress
+    assert f"- Pushed with --force: {why}" in progress
     (handoff,) = manifests(tmp_path, "handoff")
-    assert handoff["pushed"] == "origin" and handoff["committed"] == head and handoff["forced"] is True
+    assert handoff["pushed"] == "origin" and handoff["committed"] == head and handoff["forced"] == why
 
     after = invoke("status", "--json", *common(repo, tmp_path))
     data = json.loads(after.stdout)

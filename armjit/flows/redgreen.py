@@ -192,6 +192,10 @@ def run_targeted(
     if repo is not None:
         commits = {"commit": gitops.head_commit(repo, "HEAD"), "branch": gitops.current_branch(repo)}
         commits["dirty_hash"] = gitops.dirty_hash(repo)
+        if settings.is_local or (deploy and settings.worktree):
+            # The code the test ran on, notes left out: handoff pushes only what this covers. (A
+            # test in a tree deployed from a commit is covered by the deploy marker's commit.)
+            commits["code_tree"] = gitops.code_tree(repo, None, exclude=gitops.notes_in(repo, notes_dir))
 
     # From here on ``host`` is the open host: the one lent, or a new connection closed at the end.
     with opened(use_host(settings, host)) as host:  # noqa: PLR1704

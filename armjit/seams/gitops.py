@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,16 @@ __all__ = [
     "RepoReport",
     "SourceState",
     "check_repo",
+    "code_tree",
     "current_branch",
     "describe",
     "describe_lines",
     "dirty_hash",
     "dirty_paths",
     "git",
+    "notes_in",
+    "numstat",
+    "tree_diff",
     "git_bytes",
     "head_commit",
     "jit_files",
@@ -147,6 +153,16 @@ def parse_porcelain(text: str) -> list[tuple[str, str]]:
 
 
 NOTES_FILES = frozenset({"findings.md", "progress.md", "task_plan.md", "notes.md"})
+
+
+def notes_in(repo: Path, notes_dir: Path) -> list[str]:
+    """armjit's notes files (and its state file) as repo-relative paths, when ``notes_dir`` is
+    inside the checkout; notes kept elsewhere are no part of any commit."""
+    try:
+        rel = notes_dir.resolve().relative_to(repo.resolve())
+    except ValueError:
+        return []
+    return sorted((rel / name).as_posix() for name in (*NOTES_FILES, ".armjit-state.json"))
 
 
 def dirty_paths(repo: Path) -> list[tuple[str, str]]:
@@ -302,3 +318,48 @@ def dirty_hash(repo: Path) -> str | None:
         elif path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+# -- what a piece of evidence covers -------------------------------------------------------------
+
+
+def code_tree(repo: Path, ref: str | None, *, exclude: Iterable[str] = (), paths: Sequence[str] | None = None) -> str:
+    """The git tree id of the code, without the ``exclude`` paths (armjit's notes): ``ref``'s
+    tree, or with ``ref`` None the working tree: every tracked and untracked-unignored file, or,
+    given ``paths``, HEAD with only those paths taken from the working tree (what a commit of
+    them would hold). Built in a throwaway index: the repo's own index is never touched."""
+    with tempfile.TemporaryDirectory(prefix="armjit-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if ref is None and paths is None:
+            # The repo's index as the start keeps its stat cache: only changed files are hashed.
+            own = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-path", "index").stdout.strip())
+            if own.is_file():
+                shutil.copyfile(own, env["GIT_INDEX_FILE"])
+            else:
+                git(repo, "read-tree", "HEAD", env=env)
+            git(repo, "add", "--all", "--", ".", env=env)
+        else:
+            git(repo, "read-tree", ref or "HEAD", env=env)
+        if ref is None and paths:
+            git(repo, "add", "--all", "--", *paths, env=env)
+        dropped = list(exclude)
+        if dropped:
+            git(repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *dropped, env=env)
+        return git(repo, "write-tree", env=env).stdout.strip()
+
+
+def tree_diff(repo: Path, old: str, new: str) -> list[str] | None:
+    """The paths that differ between two trees; None when one of them is not in the repo."""
+    result = git(repo, "diff", "--name-only", "-z", "--no-renames", old, new, check=False)
+    return [p for p in result.stdout.split("\0") if p] if result.ok else None
+
+
+def numstat(repo: Path, old: str, new: str) -> list[tuple[str, str, str]]:
+    """(added, deleted, path) per changed file between two trees or commits; ``-`` for binary."""
+    out = git(repo, "diff", "--numstat", "-z", "--no-renames", old, new).stdout
+    rows = []
+    for item in out.split("\0"):
+        parts = item.split("\t", 2)
+        if len(parts) == 3:
+            rows.append((parts[0], parts[1], parts[2]))
+    return rows
