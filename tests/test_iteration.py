@@ -8,6 +8,7 @@ installed into a real venv; the tests run in real processes, locally or over a r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -21,6 +22,7 @@ from invoke_cli import run_invoke
 
 from armjit.cinderx import targeted
 from armjit.flows import iteration, task_plan
+from armjit.seams.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = "test_arm64_fast_path"
@@ -346,6 +348,91 @@ def test_scripted_iteration_status_notes_and_handoff(red_repo: tuple[Any, Path],
     steps = {s["name"]: s for s in data["steps"]}
     assert steps["handoff"]["done"] and steps["handoff"]["run_id"] == handoff["run_id"]
     assert data["next"] == "baseline"
+
+
+def write_verify(reports: Path, commit: str, *, verdict: str = "no clear improvement", failed_to: int = 0) -> str:
+    """A verify record and the run it measured, as ``invoke verify`` leaves them (the measured
+    run's deploy marker names the commit); returns the verify run id."""
+    store = RunStore(reports / "runs")
+    now = dt.datetime.now(dt.UTC)
+    measured, record = store.new_run("baseline", now, commit[:8], "baseline")
+    record.status = "ok"
+    record.commits = {"commit": commit, "deployed": {"commit": commit, "dirty_hash": None}}
+    measured.save(record)
+    verify, data = store.new_run("verify", now + dt.timedelta(seconds=1), "verify")
+    data.status = "ok"
+    rows = [{"benchmark": "nbody", "mode": "jitlist", "verdict": verdict, "ratio": 2.49}]
+    data.details |= {
+        "verdict": verdict,
+        "to_run": measured.run_id,
+        "report": {"overall": verdict, "comparisons": rows},
+        "size_guard": {"jitlist": {"failed": {"from": 0, "to": failed_to}}},
+    }
+    verify.save(data)
+    return verify.run_id
+
+
+def test_handoff_pushes_only_what_green_and_verify_covered(red_repo: tuple[Any, Path], tmp_path: Path) -> None:
+    repo, python = red_repo
+    reports = tmp_path / "reports"
+    # The checkout tracks a notes file, as upstream CinderX tracks findings.md.
+    (repo.path / "findings.md").write_text("# Findings\n")
+    repo.git("add", "findings.md")
+    repo.git("commit", "-q", "-m", "team findings")
+    set_fast_path(repo, "on", commit=False)
+    install_build(repo.path, python, tmp_path / "dist")
+    assert invoke("green", "-k", TEST, *common(repo, tmp_path, python)).returncode == 0
+    parent = repo.head()
+    (repo.path / "findings.md").write_text("# Findings\narmjit wrote here\n")  # notes change: no code change
+
+    before = repo.git("status", "--porcelain")
+    preview = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--dry-run",
+                     *common(repo, tmp_path))  # fmt: skip
+    assert preview.returncode == 0, preview.stderr
+    assert re.search(rf"\+1 +-1 +{CODEGEN}", preview.stdout) and "findings.md" in preview.stdout.split("left out")[1]
+    assert "would be refused: refusing to push: missing verify verdict" in preview.stdout
+    assert "dry run: nothing written, committed or pushed" in preview.stdout
+    assert repo.git("status", "--porcelain") == before and manifests(tmp_path, "handoff") == []
+
+    committed = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", *common(repo, tmp_path))
+    assert committed.returncode == 0, committed.stderr
+    head = repo.head()
+    assert set(repo.git("show", "--name-only", "--format=", head).split()) == {CODEGEN}
+    assert "armjit wrote here" in (repo.path / "findings.md").read_text()  # kept, uncommitted
+
+    # verify measured the head: green (on the uncommitted fix, now committed) and verify both cover it
+    write_verify(reports, head)
+    ok = invoke("handoff", "--push", "origin", "--dry-run", *common(repo, tmp_path))
+    assert "would be refused" not in ok.stdout and "not covered" not in ok.stdout, ok.stdout
+
+    # a code change after the evidence: both are stale, and the refusal says which file and what to run
+    other = repo.path / "cinderx" / "Jit" / "other.cpp"
+    other.write_text("// later change\n")
+    repo.git("add", str(other))
+    repo.git("commit", "-q", "-m", "later change")
+    stale = invoke("handoff", "--push", "origin", *common(repo, tmp_path))
+    assert stale.returncode == 2
+    line = one_line_error(stale)
+    green_at = f"green is stale: recorded at {parent[:8]} + uncommitted changes"
+    assert green_at in line and f"verify is stale: recorded at {head[:8]}" in line
+    assert "differs: cinderx/Jit/other.cpp" in line and f"run `invoke green -k {TEST}`" in line
+    assert "run `invoke verify`" in line
+    assert repo.git("ls-remote", "--heads", str(repo.origin), "arm-jit") == ""
+
+    # verify on the new head, with a regression and new failed compiles: refused for those
+    write_verify(reports, repo.head(), verdict="regression", failed_to=55)
+    bad = invoke("handoff", "--push", "origin", *common(repo, tmp_path))
+    line = one_line_error(bad)
+    assert bad.returncode == 2 and "verify is stale" not in line
+    assert "shows a regression (nbody/jitlist)" in line and "shows 55 new failed compile(s) in jitlist" in line
+
+
+def test_handoff_with_notes_commits_the_notes(target_repo: Any, tmp_path: Path) -> None:
+    (target_repo.path / CODEGEN).write_text((target_repo.path / CODEGEN).read_text() + "// x\n")
+    result = invoke("handoff", "--commit", "-m", "with notes", "--with-notes", *common(target_repo, tmp_path))
+    assert result.returncode == 0, result.stderr
+    files = set(target_repo.git("show", "--name-only", "--format=", target_repo.head()).split())
+    assert files == {CODEGEN, "progress.md", "task_plan.md"}
 
 
 # -- pure parts --------------------------------------------------------------------------------

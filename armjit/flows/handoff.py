@@ -23,14 +23,14 @@ __all__ = [
     "HandoffPlan",
     "check_commit",
     "check_force",
-    "evidence_problems",
-    "refusal",
-    "regressions",
     "commit_handoff",
+    "evidence_problems",
     "evidence_rows",
     "plan_handoff",
     "push_handoff",
     "record_handoff",
+    "refusal",
+    "regressions",
 ]
 
 # -- handoff -------------------------------------------------------------------------------------
@@ -153,26 +153,38 @@ def plan_handoff(settings: Settings, reports: Path, *, commit: bool = False, wit
 # -- does the evidence cover the pushed code? ---------------------------------------------------
 
 
-def _measured(step: str, m: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> tuple[str | None, str | None, str]:
-    """(code tree, commit, how) of what a green or verify record measured; tree None when the
-    record cannot say (uncommitted changes that left no code tree)."""
+@dataclass(frozen=True)
+class Measured:
+    """What a green or verify record measured: a code tree, or the clean commit whose tree it is."""
+
+    tree: str | None
+    commit: str | None
+    label: str  # as the refusal names it: a short commit, maybe "+ uncommitted changes"
+    unknown: str = ""  # why the record cannot say (then tree and commit are None)
+
+
+def _measured(step: str, m: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> Measured:
     if step == "verify":
         target = by_id.get(str(m.get("to_run"))) or {}
         marker = ((target.get("deployed") or {}).get("b")) or ((target.get("commits") or {}).get("deployed")) or {}
         if not marker:
-            return None, None, f"its measured run {m.get('to_run')} names no deployed commit"
+            return Measured(None, None, "", f"its measured run {m.get('to_run')} names no deployed commit")
         commit = str(marker.get("commit") or "")
         if marker.get("dirty_hash"):
-            return None, commit, f"it measured uncommitted changes on {commit[:8]}"
-        return None, commit or None, ""
+            return Measured(None, None, "", f"it measured uncommitted changes on {commit[:8]}")
+        return Measured(None, commit, commit[:8])
     commits = m.get("commits") or {}
+    commit = str(commits.get("commit") or "")
     if commits.get("code_tree"):
-        return str(commits["code_tree"]), str(commits.get("commit") or ""), ""
+        changes = " + uncommitted changes" if commits.get("dirty_hash") else ""
+        return Measured(str(commits["code_tree"]), commit, f"{commit[:8]}{changes}")
     marker = m.get("deploy_marker") or {}
-    commit = str(marker.get("commit") or commits.get("commit") or "")
+    commit = str(marker.get("commit") or commit)
     if marker.get("dirty_hash") or (not marker and commits.get("dirty_hash")):
-        return None, commit, f"it ran on uncommitted changes on {commit[:8]}"
-    return None, commit or None, ""
+        return Measured(None, None, "", f"it ran on uncommitted changes on {commit[:8]}")
+    if not commit:
+        return Measured(None, None, "", "it names no commit")
+    return Measured(None, commit, commit[:8])
 
 
 def evidence_problems(
@@ -193,11 +205,13 @@ def evidence_problems(
         m = by_id.get(str(done.run_id)) if done.done else None
         if m is None:
             continue
-        tree, commit, why = _measured(step, m, by_id)
-        if tree is None and commit and not why:
-            found = gitops.resolve(repo, f"{commit}^{{commit}}")
-            tree = gitops.code_tree(repo, commit, exclude=notes_paths) if found else None
-            why = "" if found else f"its commit {commit[:8]} is not in the repo"
+        found = _measured(step, m, by_id)
+        tree, why = found.tree, found.unknown
+        if tree is None and found.commit:  # a clean commit: its tree is the code measured
+            if gitops.resolve(repo, f"{found.commit}^{{commit}}") is not None:
+                tree = gitops.code_tree(repo, found.commit, exclude=notes_paths)
+            else:
+                why = f"its commit {found.label} is not in the repo"
         keyword = ((m.get("targeted") or {}).get("keyword")) or "NAME"
         run = f"run `{rerun.format(k=keyword)}`"
         if tree is None:
@@ -205,11 +219,10 @@ def evidence_problems(
             continue
         if tree == pushed:
             continue
-        differ = gitops.tree_diff(repo, tree, pushed)
-        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if differ and len(differ) > 5 else "")
-        at = f"at {commit[:8]}" if commit else ""
+        differ = gitops.tree_diff(repo, tree, pushed) or []
+        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
         problems.append(
-            f"{step} is stale: recorded {at} (run {done.run_id}), the push carries {pushed_label}"
+            f"{step} is stale: recorded at {found.label} (run {done.run_id}), the push carries {pushed_label}"
             + (f"; differs: {shown}" if shown else "")
             + f": {run}"
         )
@@ -270,9 +283,7 @@ def check_commit(plan: HandoffPlan, message: str) -> None:
         raise UsageError(f"--commit: the checkout is on {plan.current_branch or 'a detached HEAD'}, not {plan.branch}")
 
 
-def commit_handoff(
-    plan: HandoffPlan, message: str, notes_dir: Path, now: dt.datetime, forced: str = ""
-) -> str | None:
+def commit_handoff(plan: HandoffPlan, message: str, notes_dir: Path, now: dt.datetime, forced: str = "") -> str | None:
     """Write the summary, then commit the plan's files (armjit's notes only with --with-notes);
     None when nothing changed."""
     from armjit.seams import gitops
