@@ -273,6 +273,11 @@ def test_deploy_builds_before_red_and_green_over_ssh(sshd_host: Any, target_repo
         assert record["deploy_marker"]["commit"] == deploy["commits"]["commit"] == record["commits"]["commit"]
     state = iteration.iteration_state(iteration.load_manifests(tmp_path / "reports"))
     assert state.step("red").done and state.step("green").done and not state.step("baseline").done
+    # a deploy is no baseline: no "Iteration: baseline" block, only red and green's own notes
+    findings = target_repo.path / "findings.md"
+    assert not findings.exists() or "Iteration: baseline" not in findings.read_text()
+    progress = (target_repo.path / "progress.md").read_text()
+    assert "baseline-" not in progress and TEST in progress
 
 
 # -- status, decide, handoff -------------------------------------------------------------------

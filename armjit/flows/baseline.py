@@ -60,9 +60,12 @@ def run_baseline(
     progress: Progress,
     host: Host | None = None,
     resume: RunDir | None = None,
+    write_notes: bool = True,
 ) -> BaselineOutcome:
     """Run the whole pipeline. Bad input raises UsageError before anything is written.
     ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it).
+    ``write_notes``: False for a deploy inside red/green, which is no baseline and writes its own
+    notes (no "Iteration: baseline" block, no baseline row in the errors table).
     ``resume``: a run that did not end ok, to go on with (its recorded settings are ``settings``):
     steps that passed are kept, detached steps are re-joined or read back, never run again.
 
@@ -139,7 +142,7 @@ def run_baseline(
             pipeline.save()
         if status in ("interrupted", "detached"):
             host.close()
-        else:
+        elif write_notes:
             # The run's own error is what the user must see, not one from writing the notes.
             with contextlib.suppress(Exception):
                 cause = record.failure.cause if record.failure else str(exc)
@@ -148,6 +151,8 @@ def run_baseline(
     pipeline.finish(failure=(None, outcome.failures[0]) if outcome.failures else None)
     work.end(None, progress)
     host.close()
+    if not write_notes:
+        return outcome
     from armjit.render import baseline_report as report
 
     report.write_baseline_notes(run, record.to_json(), notes_dir)

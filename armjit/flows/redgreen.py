@@ -131,7 +131,9 @@ def _deploy(
     # The TDD fast path ships what is in front of the engineer; rebasing on upstream is opt-in here.
     sync_upstream = settings.sync_upstream if "sync_upstream" in explicit else False
     deploy_settings = replace(settings, skip_pyperf=True, runtime_skip_tests=skip, sync_upstream=sync_upstream)
-    outcome = run_baseline(deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress, host=host)
+    outcome = run_baseline(
+        deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress, host=host, write_notes=False
+    )
     steps = {s.name: s for s in outcome.record.steps or []}
     # The build and the install are what the test needs; a later gate failing is reported, not fatal.
     for name in ("deploy", "build-wheel", "driver-venv"):
