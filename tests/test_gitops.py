@@ -162,9 +162,17 @@ def test_missing_local_upstream_branch_is_created(tmp_path: Path, upstream: Path
 
 def test_rebase_conflict_is_aborted_and_reported(tmp_path: Path, upstream: Path, work: Path) -> None:
     work_before = sha(work, "arm-jit")
-    advance_upstream(tmp_path, upstream, name="cinderx/Jit/lir.h")  # the same file, other content
-    with pytest.raises(ArmjitError, match=r"rebase of arm-jit onto main stopped on a conflict in cinderx/Jit/lir.h"):
+    main_before = sha(work, "main")
+    new_upstream = advance_upstream(tmp_path, upstream, name="cinderx/Jit/lir.h")  # the same file, other content
+    with pytest.raises(
+        ArmjitError, match=r"rebase of arm-jit onto main stopped on a conflict in cinderx/Jit/lir.h"
+    ) as e:
         upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
+    # local main did move (a fast-forward to origin/main): the message says so, and what to do
+    assert sha(work, "main") == new_upstream
+    moved = f"local main was fast-forwarded {main_before[:10]} -> {new_upstream[:10]} (origin/main) and stays there"
+    assert moved in str(e.value) and "git rebase main arm-jit" in str(e.value)
+    assert "\n" not in str(e.value)
     assert sha(work, "arm-jit") == work_before
     assert git(work, "symbolic-ref", "--short", "HEAD").strip() == "arm-jit"
     assert git(work, "status", "--porcelain") == ""
