@@ -255,3 +255,37 @@ def test_source_state(work: Path) -> None:
     assert "working tree of arm-jit" in tree.label() and "+ changes" in tree.label()
     with pytest.raises(UsageError, match="no such branch or commit"):
         gitops.head_commit(work, "nope")
+
+
+# -- what a piece of evidence covers ------------------------------------------------------------
+
+
+def test_code_tree_is_the_tracked_code_without_the_notes(work: Path) -> None:
+    notes = gitops.notes_in(work, work)
+    assert "findings.md" in notes and ".armjit-state.json" in notes
+    assert gitops.notes_in(work, work.parent / "elsewhere") == []
+    commit_file(work, "findings.md", "team notes\n", "the team tracks findings.md")
+    head = gitops.code_tree(work, "HEAD", exclude=notes)
+    assert gitops.code_tree(work, None, exclude=notes) == head
+    # armjit's notes and untracked files (a build tree in the checkout) are no part of the code
+    (work / "findings.md").write_text("team notes\narmjit's block\n")
+    (work / "build").mkdir()
+    (work / "build" / "gen_asm.o").write_bytes(b"\x7fELF")
+    assert gitops.code_tree(work, None, exclude=notes) == head
+    # a changed tracked file, and a new file once staged, are
+    (work / "cinderx" / "Jit" / "lir.h").write_text("arm64 v2\n")
+    changed = gitops.code_tree(work, None, exclude=notes)
+    assert gitops.tree_diff(work, head, changed) == ["cinderx/Jit/lir.h"]
+    (work / "cinderx" / "Jit" / "new.cpp").write_text("new\n")
+    git(work, "add", "cinderx/Jit/new.cpp")
+    staged = gitops.code_tree(work, None, exclude=notes)
+    assert gitops.tree_diff(work, head, staged) == ["cinderx/Jit/lir.h", "cinderx/Jit/new.cpp"]
+    # only the given paths, as a commit of them would hold: the rest stays HEAD's
+    only = gitops.code_tree(work, None, paths=["cinderx/Jit/lir.h"], exclude=notes)
+    assert gitops.tree_diff(work, head, only) == ["cinderx/Jit/lir.h"]
+    assert gitops.numstat(work, "HEAD^{tree}", gitops.code_tree(work, None, paths=["cinderx/Jit/lir.h"])) == [
+        ("1", "1", "cinderx/Jit/lir.h")
+    ]
+    # the repo's own index was never touched: only what the test staged itself is staged
+    assert git(work, "diff", "--cached", "--name-only").split() == ["cinderx/Jit/new.cpp"]
+    assert gitops.tree_diff(work, head, "0" * 40) is None

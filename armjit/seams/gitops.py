@@ -325,9 +325,11 @@ def dirty_hash(repo: Path) -> str | None:
 
 def code_tree(repo: Path, ref: str | None, *, exclude: Iterable[str] = (), paths: Sequence[str] | None = None) -> str:
     """The git tree id of the code, without the ``exclude`` paths (armjit's notes): ``ref``'s
-    tree, or with ``ref`` None the working tree: every tracked and untracked-unignored file, or,
-    given ``paths``, HEAD with only those paths taken from the working tree (what a commit of
-    them would hold). Built in a throwaway index: the repo's own index is never touched."""
+    tree, or with ``ref`` None the working tree: every file git tracks (staged new ones too) as
+    it is on disk, or, given ``paths``, HEAD with only those paths taken from the working tree
+    (what a commit of them would hold). Untracked files are left out: a checkout that is built in
+    place has untracked build trees, and they are never part of a commit. Built in a throwaway
+    index: the repo's own index is never touched."""
     with tempfile.TemporaryDirectory(prefix="armjit-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if ref is None and paths is None:
@@ -337,7 +339,7 @@ def code_tree(repo: Path, ref: str | None, *, exclude: Iterable[str] = (), paths
                 shutil.copyfile(own, env["GIT_INDEX_FILE"])
             else:
                 git(repo, "read-tree", "HEAD", env=env)
-            git(repo, "add", "--all", "--", ".", env=env)
+            git(repo, "add", "--update", "--", ".", env=env)
         else:
             git(repo, "read-tree", ref or "HEAD", env=env)
         if ref is None and paths:
