@@ -259,7 +259,7 @@ def _show_commit(plan: handoff_plan.HandoffPlan, message: str) -> None:
         print(table(rows, ["added", "deleted", "file"]))
     else:
         print(f"will commit on {plan.branch}: no changed files (nothing to commit)")
-    left = [p for p in plan.notes_files if (plan.repo / p).exists() and p not in plan.commit_files]
+    left = [p for p in plan.notes_changed if p not in plan.commit_files]
     if left:
         print("left out (armjit's notes; --with-notes to commit them): " + ", ".join(left))
     print(f"commit message: {message}")

@@ -54,6 +54,7 @@ class HandoffPlan:
     missing: tuple[str, ...]  # what push needs and the records do not show
     state: IterationState
     notes_in_repo: tuple[str, ...] = ()  # every path armjit's notes may take in the checkout
+    notes_changed: tuple[str, ...] = ()  # the notes files with uncommitted changes (or untracked)
     commit_files: tuple[str, ...] = ()  # what --commit commits (the notes only with --with-notes)
     commit_numstat: tuple[tuple[str, str, str], ...] = ()  # (added, deleted, path) of that commit
     problems: tuple[str, ...] = ()  # why the evidence does not cover what would be pushed
@@ -103,10 +104,12 @@ def plan_handoff(settings: Settings, reports: Path, *, commit: bool = False, wit
     notes_dir = settings.notes_path
     in_repo = tuple(gitops.notes_in(repo, notes_dir))
     notes_files = tuple(p for p in in_repo if Path(p).name != notes.STATE)
-    touched = tuple(sorted({path for xy, path in gitops.dirty_paths(repo) if xy != "??"}))
+    dirty = gitops.dirty_paths(repo)
+    touched = tuple(sorted({path for xy, path in dirty if xy != "??"}))
+    notes_changed = tuple(sorted({path for _, path in dirty if path in notes_files}))
     code = [p for p in touched if p not in in_repo]
     if with_notes:
-        code += [p for p in notes_files if (repo / p).exists() and p not in code]
+        code += [p for p in notes_changed if p not in code]
     commit_files = tuple(sorted(code))
     manifests = load_manifests(reports)
     state = iteration_state(manifests, mined_source(notes_dir, reports))
@@ -143,6 +146,7 @@ def plan_handoff(settings: Settings, reports: Path, *, commit: bool = False, wit
         missing=tuple(missing),
         state=state,
         notes_in_repo=in_repo,
+        notes_changed=notes_changed,
         commit_files=commit_files,
         commit_numstat=tuple(numstat),
         problems=tuple(problems),
