@@ -344,7 +344,7 @@ def test_scripted_iteration_status_notes_and_handoff(red_repo: tuple[Any, Path],
     assert repo.git("ls-remote", str(repo.origin), "refs/heads/arm-jit").split()[0] == head
     progress = (repo.path / "progress.md").read_text()
     assert "## Handoff: " in progress and "- Verify verdict: **missing**" in progress
-    assert f"- Pushed with --force: {why}" in progress
+    assert f"- Forced past the evidence checks (--force): {why}" in progress
     (handoff,) = manifests(tmp_path, "handoff")
     assert handoff["pushed"] == "origin" and handoff["committed"] == head and handoff["forced"] == why
 

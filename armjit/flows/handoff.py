@@ -76,7 +76,7 @@ class HandoffPlan:
         if self.problems:
             lines.append("- Evidence that does not cover the pushed code: " + "; ".join(self.problems))
         if forced:
-            lines.append(f"- Pushed with --force: {forced}")
+            lines.append(f"- Forced past the evidence checks (--force): {forced}")
         return "\n".join(lines) + "\n"
 
 
