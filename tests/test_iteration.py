@@ -336,7 +336,7 @@ def test_scripted_iteration_status_notes_and_handoff(red_repo: tuple[Any, Path],
     # what would be committed was shown before it was: the file with its counts, the notes left out
     assert re.search(rf"\+1 +-1 +{CODEGEN}", pushed.stdout), pushed.stdout
     assert "left out (armjit's notes; --with-notes to commit them): progress.md, task_plan.md" in pushed.stdout
-    assert "will push: branch arm-jit (refs/heads/arm-jit) to remote origin" in pushed.stdout
+    assert "will push: branch arm-jit @ the new commit (refs/heads/arm-jit) to remote origin" in pushed.stdout
     head = repo.head()
     assert repo.git("log", "-1", "--format=%s") == "arm-jit: fast path on"
     committed = set(repo.git("show", "--name-only", "--format=", head).split())

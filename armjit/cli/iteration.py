@@ -219,7 +219,8 @@ def handoff(
     if m and not commit:
         print("-m given without --commit: nothing is committed")
     if push:
-        print(f"will push: branch {plan.branch} (refs/heads/{plan.branch}) to remote {push}")
+        what = "the new commit" if commit and plan.commit_files else plan.commit[:10]
+        print(f"will push: branch {plan.branch} @ {what} (refs/heads/{plan.branch}) to remote {push}")
     refused = handoff_plan.refusal(plan) if push else None
     if dry_run:
         if refused and not reason:
