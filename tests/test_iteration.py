@@ -280,6 +280,31 @@ def test_deploy_builds_before_red_and_green_over_ssh(sshd_host: Any, target_repo
     assert "baseline-" not in progress and TEST in progress
 
 
+def test_a_deploy_that_stops_on_a_rebase_conflict_is_reds_error(target_repo: Any, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(target_repo.origin), str(other)], check=True)
+    (other / CODEGEN).write_text("upstream's own version\n")
+    subprocess.run(["git", "-C", str(other), "-c", "user.name=up", "-c", "user.email=up@example.invalid",
+                    "commit", "-q", "-am", "upstream 2"], check=True)  # fmt: skip
+    subprocess.run(["git", "-C", str(other), "push", "-q", "origin", "main"], check=True)
+    # red/green --deploy sync only when asked: a flag equal to its default does not count as
+    # asked, so the environment asks.
+    result = run_invoke(
+        "red", "-k", TEST, "--deploy", "--remote-workdir", str(tmp_path / "work"),
+        "--remote-incoming", str(tmp_path / "incoming"), "--driver-venv", str(tmp_path / "venv"),
+        *common(target_repo, tmp_path), env={"ARMJIT_SYNC_UPSTREAM": "true"},
+    )  # fmt: skip
+    line = one_line_error(result)
+    assert result.returncode == 2 and "stopped on a conflict in cinderx/Jit/codegen_arm64.cpp" in line
+    assert "local main was fast-forwarded" in line
+    (deploy,) = manifests(tmp_path, "baseline")
+    assert deploy["status"] == "failed" and deploy["failure"]["step"] == "upstream-sync"
+    (error,) = task_plan.load(target_repo.path).errors  # red's row, no baseline row
+    assert error.step == "red" and "stopped on a conflict" in error.message
+    assert "stopped on a conflict" in (target_repo.path / "task_plan.md").read_text()
+    assert not (target_repo.path / "findings.md").exists()
+
+
 # -- status, decide, handoff -------------------------------------------------------------------
 
 

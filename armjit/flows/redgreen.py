@@ -185,8 +185,10 @@ def run_targeted(
     if deploy:
         try:
             deploy_run, deploy_build = _deploy(settings, explicit, keyword, reports, progress, host)
-        except GateFailed as exc:
-            if fleet is None:
+        except ArmjitError as exc:
+            # The deploy writes no notes of its own: its failure (a gate, a rebase conflict) is this
+            # step's error row. Bad input writes nothing.
+            if fleet is None and not isinstance(exc, UsageError):
                 record_error(notes_dir, step, str(exc))
             raise
     settings, interpreter, cwd = _where(settings, explicit, repo, python, deploy)
