@@ -156,3 +156,58 @@ def test_settings_sources_layer_through_the_real_cli(tmp_path: Path) -> None:
     assert (s["parallel"], src["parallel"]) == (5, "environment")
     assert (s["port"], src["port"]) == (2201, "invoke config")
     assert (s["bench"], src["bench"]) == (["go"], "pyproject [tool.armjit]")
+
+
+def _advance_upstream(repo: Any, tmp_path: Path, name: str, text: str) -> str:
+    """A new commit on the repo's upstream (origin/main), made from a second clone."""
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(repo.origin), str(other)], check=True)
+    (other / name).write_text(text)
+    for args in (
+        ["add", name],
+        ["-c", "user.name=up", "-c", "user.email=up@example.invalid", "commit", "-q", "-m", "upstream 2"],
+        ["push", "-q", "origin", "main"],
+    ):
+        subprocess.run(["git", "-C", str(other), *args], check=True)
+    return repo.git("ls-remote", str(repo.origin), "refs/heads/main").split()[0]
+
+
+def _sync_baseline(repo: Any, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """A local baseline that syncs upstream, deploys, then stops at host-facts (no such python):
+    enough to name the run, fast."""
+    result = invoke(
+        "baseline", "--repo", str(repo.path), "--branch", "arm-jit", "--reports", str(tmp_path / "reports"),
+        "--remote-workdir", str(tmp_path / "work"), "--remote-incoming", str(tmp_path / "incoming"),
+        "--driver-venv", str(tmp_path / "venv"), "--remote-python", str(tmp_path / "no-python"),
+        "--build", "none", "--skip-pyperf",
+    )  # fmt: skip
+    (run,) = (tmp_path / "reports" / "runs").iterdir()
+    return result, json.loads((run / "run.json").read_text())
+
+
+def test_the_run_id_names_the_commit_measured_after_a_rebase(tmp_path: Path, target_repo: Any) -> None:
+    before = target_repo.head("arm-jit")
+    _advance_upstream(target_repo, tmp_path, "upstream2.txt", "upstream 2\n")
+    result, manifest = _sync_baseline(target_repo, tmp_path)
+    after = target_repo.head("arm-jit")
+    assert after != before, result.stderr  # the sync rebased arm-jit
+    assert f"_{after[:8]}_" in manifest["run_id"] and before[:8] not in manifest["run_id"]
+    assert manifest["commits"]["commit"] == after
+    steps = {s["name"]: s for s in manifest["steps"]}
+    assert (
+        steps["upstream-sync"]["status"] == "ok"
+        and f"rebased {before[:10]} -> {after[:10]}" in steps["upstream-sync"]["detail"]
+    )
+    assert steps["deploy"]["status"] == "ok"
+
+
+def test_a_rebase_conflict_is_the_runs_failed_step_and_says_main_moved(tmp_path: Path, target_repo: Any) -> None:
+    main_before = target_repo.git("rev-parse", "main").strip()
+    upstream = _advance_upstream(target_repo, tmp_path, "cinderx/Jit/codegen_arm64.cpp", "upstream's own version\n")
+    result, manifest = _sync_baseline(target_repo, tmp_path)
+    assert result.returncode != 0
+    line = result.stderr.strip().splitlines()[-1]
+    assert "stopped on a conflict in cinderx/Jit/codegen_arm64.cpp" in line
+    assert f"local main was fast-forwarded {main_before[:10]} -> {upstream[:10]} (origin/main)" in line
+    assert manifest["status"] == "failed" and manifest["failure"]["step"] == "upstream-sync"
+    assert f"_{target_repo.head('arm-jit')[:8]}_" in manifest["run_id"]

@@ -108,6 +108,48 @@ def test_verify_reads_armjit_reports(tmp_path: Path) -> None:
     assert str(tmp_path / "flag" / "runs") in flag.stderr  # a flag beats the environment
 
 
+def _baseline_record(reports: Path, repo: Path, *, measured: bool = True, status: str = "ok") -> str:
+    """A finished baseline record of ``repo`` (what verify selects by), through the run store."""
+    import datetime as dt
+
+    from armjit.seams.records import ModeRecord, RemotePaths
+    from armjit.seams.store import RunStore
+
+    run, record = RunStore(reports / "runs").new_run("baseline", dt.datetime.now(dt.UTC), "baseline")
+    record.status = status
+    record.settings = {"repo": str(repo)}
+    record.remote = RemotePaths(run_dir="/srv/armjit-runs/x")
+    if measured:
+        record.modes = {"nojit": ModeRecord(value=0.01)}
+    run.save(record)
+    return run.run_id
+
+
+def test_every_task_that_reads_a_repo_takes_repo(tmp_path: Path) -> None:
+    for name in ("verify", "history", "attach", "mine", "status", "handoff", "baseline", "ab", "red", "doctor"):
+        result = invoke("--help", name)
+        assert "--repo" in result.stdout, name
+    reports, mine, other = tmp_path / "reports", tmp_path / "mine", tmp_path / "other"
+    env = {"ARMJIT_REPORTS": str(reports)}
+    none = invoke("verify", "--repo", str(mine), cwd=tmp_path, env=env)
+    assert none.returncode == 2 and "No idea" not in none.stderr
+    assert none.stderr.strip() == (
+        f"armjit: no successful baseline of {mine} under {reports / 'runs'}: run `invoke baseline --repo {mine}` first"
+    )
+    theirs = _baseline_record(reports, other)
+    refused = invoke("verify", "--repo", str(mine), "--baseline", theirs, cwd=tmp_path, env=env)
+    assert refused.returncode == 2
+    assert f"--baseline {theirs} measured {other}, not --repo {mine}" in refused.stderr
+    # neither another checkout's baseline nor a deploy-only run (no modes) of this one is picked
+    _baseline_record(reports, mine, measured=False)
+    assert "no successful baseline of" in invoke("verify", "--repo", str(mine), cwd=tmp_path, env=env).stderr
+    # attach goes on with the checkout the run started from: another --repo is refused
+    failed = _baseline_record(reports, other, status="failed")
+    attach = invoke("attach", "--run", failed, "--repo", str(mine), cwd=tmp_path, env=env)
+    assert attach.returncode == 2
+    assert attach.stderr.strip() == f"armjit: run {failed} started from {other}, not --repo {mine}"
+
+
 def test_status_and_mine_use_the_same_reports_and_notes(tmp_path: Path) -> None:
     env = {"ARMJIT_REPORTS": str(tmp_path / "reports"), "ARMJIT_NOTES_DIR": str(tmp_path / "notes")}
     status = invoke("status", "--json", cwd=tmp_path, env=env)

@@ -162,9 +162,17 @@ def test_missing_local_upstream_branch_is_created(tmp_path: Path, upstream: Path
 
 def test_rebase_conflict_is_aborted_and_reported(tmp_path: Path, upstream: Path, work: Path) -> None:
     work_before = sha(work, "arm-jit")
-    advance_upstream(tmp_path, upstream, name="cinderx/Jit/lir.h")  # the same file, other content
-    with pytest.raises(ArmjitError, match=r"rebase of arm-jit onto main stopped on a conflict in cinderx/Jit/lir.h"):
+    main_before = sha(work, "main")
+    new_upstream = advance_upstream(tmp_path, upstream, name="cinderx/Jit/lir.h")  # the same file, other content
+    with pytest.raises(
+        ArmjitError, match=r"rebase of arm-jit onto main stopped on a conflict in cinderx/Jit/lir.h"
+    ) as e:
         upstream_sync.sync_upstream(work, "origin", "main", "arm-jit")
+    # local main did move (a fast-forward to origin/main): the message says so, and what to do
+    assert sha(work, "main") == new_upstream
+    moved = f"local main was fast-forwarded {main_before[:10]} -> {new_upstream[:10]} (origin/main) and stays there"
+    assert moved in str(e.value) and "git rebase main arm-jit" in str(e.value)
+    assert "\n" not in str(e.value)
     assert sha(work, "arm-jit") == work_before
     assert git(work, "symbolic-ref", "--short", "HEAD").strip() == "arm-jit"
     assert git(work, "status", "--porcelain") == ""
@@ -247,3 +255,37 @@ def test_source_state(work: Path) -> None:
     assert "working tree of arm-jit" in tree.label() and "+ changes" in tree.label()
     with pytest.raises(UsageError, match="no such branch or commit"):
         gitops.head_commit(work, "nope")
+
+
+# -- what a piece of evidence covers ------------------------------------------------------------
+
+
+def test_code_tree_is_the_tracked_code_without_the_notes(work: Path) -> None:
+    notes = gitops.notes_in(work, work)
+    assert "findings.md" in notes and ".armjit-state.json" in notes
+    assert gitops.notes_in(work, work.parent / "elsewhere") == []
+    commit_file(work, "findings.md", "team notes\n", "the team tracks findings.md")
+    head = gitops.code_tree(work, "HEAD", exclude=notes)
+    assert gitops.code_tree(work, None, exclude=notes) == head
+    # armjit's notes and untracked files (a build tree in the checkout) are no part of the code
+    (work / "findings.md").write_text("team notes\narmjit's block\n")
+    (work / "build").mkdir()
+    (work / "build" / "gen_asm.o").write_bytes(b"\x7fELF")
+    assert gitops.code_tree(work, None, exclude=notes) == head
+    # a changed tracked file, and a new file once staged, are
+    (work / "cinderx" / "Jit" / "lir.h").write_text("arm64 v2\n")
+    changed = gitops.code_tree(work, None, exclude=notes)
+    assert gitops.tree_diff(work, head, changed) == ["cinderx/Jit/lir.h"]
+    (work / "cinderx" / "Jit" / "new.cpp").write_text("new\n")
+    git(work, "add", "cinderx/Jit/new.cpp")
+    staged = gitops.code_tree(work, None, exclude=notes)
+    assert gitops.tree_diff(work, head, staged) == ["cinderx/Jit/lir.h", "cinderx/Jit/new.cpp"]
+    # only the given paths, as a commit of them would hold: the rest stays HEAD's
+    only = gitops.code_tree(work, None, paths=["cinderx/Jit/lir.h"], exclude=notes)
+    assert gitops.tree_diff(work, head, only) == ["cinderx/Jit/lir.h"]
+    assert gitops.numstat(work, "HEAD^{tree}", gitops.code_tree(work, None, paths=["cinderx/Jit/lir.h"])) == [
+        ("1", "1", "cinderx/Jit/lir.h")
+    ]
+    # the repo's own index was never touched: only what the test staged itself is staged
+    assert git(work, "diff", "--cached", "--name-only").split() == ["cinderx/Jit/new.cpp"]
+    assert gitops.tree_diff(work, head, "0" * 40) is None

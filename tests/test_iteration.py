@@ -8,7 +8,9 @@ installed into a real venv; the tests run in real processes, locally or over a r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +22,7 @@ from invoke_cli import run_invoke
 
 from armjit.cinderx import targeted
 from armjit.flows import iteration, task_plan
+from armjit.seams.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = "test_arm64_fast_path"
@@ -270,6 +273,36 @@ def test_deploy_builds_before_red_and_green_over_ssh(sshd_host: Any, target_repo
         assert record["deploy_marker"]["commit"] == deploy["commits"]["commit"] == record["commits"]["commit"]
     state = iteration.iteration_state(iteration.load_manifests(tmp_path / "reports"))
     assert state.step("red").done and state.step("green").done and not state.step("baseline").done
+    # a deploy is no baseline: no "Iteration: baseline" block, only red and green's own notes
+    findings = target_repo.path / "findings.md"
+    assert not findings.exists() or "Iteration: baseline" not in findings.read_text()
+    progress = (target_repo.path / "progress.md").read_text()
+    assert "baseline-" not in progress and TEST in progress
+
+
+def test_a_deploy_that_stops_on_a_rebase_conflict_is_reds_error(target_repo: Any, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(target_repo.origin), str(other)], check=True)
+    (other / CODEGEN).write_text("upstream's own version\n")
+    subprocess.run(["git", "-C", str(other), "-c", "user.name=up", "-c", "user.email=up@example.invalid",
+                    "commit", "-q", "-am", "upstream 2"], check=True)  # fmt: skip
+    subprocess.run(["git", "-C", str(other), "push", "-q", "origin", "main"], check=True)
+    # red/green --deploy sync only when asked: a flag equal to its default does not count as
+    # asked, so the environment asks.
+    result = run_invoke(
+        "red", "-k", TEST, "--deploy", "--remote-workdir", str(tmp_path / "work"),
+        "--remote-incoming", str(tmp_path / "incoming"), "--driver-venv", str(tmp_path / "venv"),
+        *common(target_repo, tmp_path), env={"ARMJIT_SYNC_UPSTREAM": "true"},
+    )  # fmt: skip
+    line = one_line_error(result)
+    assert result.returncode == 2 and "stopped on a conflict in cinderx/Jit/codegen_arm64.cpp" in line
+    assert "local main was fast-forwarded" in line
+    (deploy,) = manifests(tmp_path, "baseline")
+    assert deploy["status"] == "failed" and deploy["failure"]["step"] == "upstream-sync"
+    (error,) = task_plan.load(target_repo.path).errors  # red's row, no baseline row
+    assert error.step == "red" and "stopped on a conflict" in error.message
+    assert "stopped on a conflict" in (target_repo.path / "task_plan.md").read_text()
+    assert not (target_repo.path / "findings.md").exists()
 
 
 # -- status, decide, handoff -------------------------------------------------------------------
@@ -277,9 +310,9 @@ def test_deploy_builds_before_red_and_green_over_ssh(sshd_host: Any, target_repo
 
 def test_handoff_refuses_to_push_without_evidence(target_repo: Any, tmp_path: Path) -> None:
     result = invoke("handoff", "--push", "origin", "--commit", "-m", "x", *common(target_repo, tmp_path))
-    assert result.returncode == 1
+    assert result.returncode == 2
     line = one_line_error(result)
-    assert "refusing to push, missing: green evidence" in line and "verify verdict" in line
+    assert "refusing to push: missing green evidence" in line and "verify verdict" in line
     # the plan was shown first: the delta and the JIT-related files
     assert "cinderx/Jit/codegen_arm64.cpp" in result.stdout and "2 files changed" in result.stdout
     assert target_repo.git("ls-remote", "--heads", str(target_repo.origin), "arm-jit") == ""
@@ -310,30 +343,126 @@ def test_scripted_iteration_status_notes_and_handoff(red_repo: tuple[Any, Path],
     assert task_plan.count("- **Status:** complete") == 2 and "- **Status:** in_progress" in task_plan
 
     # green is there, the verify verdict is not: push is refused and says which one is missing
-    refused = invoke("handoff", "--push", "origin", *common(repo, tmp_path))
-    assert refused.returncode == 1
+    refused = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", *common(repo, tmp_path))
+    assert refused.returncode == 2
     line = one_line_error(refused)
-    assert "verify verdict" in line and "green evidence" not in line
+    assert "verify verdict" in line and "green evidence" not in line and "stale" not in line
+    # --force must say why
+    bare = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--force",
+                  *common(repo, tmp_path))  # fmt: skip
+    assert bare.returncode == 2 and '--force "why"' in one_line_error(bare)
+    assert repo.git("status", "--porcelain", CODEGEN) != ""  # nothing committed
 
-    pushed = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--force",
+    why = "verify needs the arm host, back tomorrow"
+    pushed = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--force", why,
                     *common(repo, tmp_path))  # fmt: skip
     assert pushed.returncode == 0, pushed.stderr
-    assert "forced past: verify verdict" in pushed.stdout
+    assert f"forced past: verify verdict (run `invoke verify`); why: {why}" in pushed.stdout
+    # what would be committed was shown before it was: the file with its counts, the notes left out
+    assert re.search(rf"\+1 +-1 +{CODEGEN}", pushed.stdout), pushed.stdout
+    assert "left out (armjit's notes; --with-notes to commit them): progress.md, task_plan.md" in pushed.stdout
+    assert "will push: branch arm-jit @ the new commit (refs/heads/arm-jit) to remote origin" in pushed.stdout
     head = repo.head()
     assert repo.git("log", "-1", "--format=%s") == "arm-jit: fast path on"
     committed = set(repo.git("show", "--name-only", "--format=", head).split())
-    assert committed == {CODEGEN, "progress.md", "task_plan.md"}
+    assert committed == {CODEGEN}  # armjit's notes stay out of the code commit
     assert repo.git("ls-remote", str(repo.origin), "refs/heads/arm-jit").split()[0] == head
     progress = (repo.path / "progress.md").read_text()
     assert "## Handoff: " in progress and "- Verify verdict: **missing**" in progress
+    assert f"- Forced past the evidence checks (--force): {why}" in progress
     (handoff,) = manifests(tmp_path, "handoff")
-    assert handoff["pushed"] == "origin" and handoff["committed"] == head and handoff["forced"] is True
+    assert handoff["pushed"] == "origin" and handoff["committed"] == head and handoff["forced"] == why
 
     after = invoke("status", "--json", *common(repo, tmp_path))
     data = json.loads(after.stdout)
     steps = {s["name"]: s for s in data["steps"]}
     assert steps["handoff"]["done"] and steps["handoff"]["run_id"] == handoff["run_id"]
     assert data["next"] == "baseline"
+
+
+def write_verify(reports: Path, commit: str, *, verdict: str = "no clear improvement", failed_to: int = 0) -> str:
+    """A verify record and the run it measured, as ``invoke verify`` leaves them (the measured
+    run's deploy marker names the commit); returns the verify run id."""
+    store = RunStore(reports / "runs")
+    now = dt.datetime.now(dt.UTC)
+    measured, record = store.new_run("baseline", now, commit[:8], "baseline")
+    record.status = "ok"
+    record.commits = {"commit": commit, "deployed": {"commit": commit, "dirty_hash": None}}
+    measured.save(record)
+    verify, data = store.new_run("verify", now + dt.timedelta(seconds=1), "verify")
+    data.status = "ok"
+    rows = [{"benchmark": "nbody", "mode": "jitlist", "verdict": verdict, "ratio": 2.49}]
+    data.details |= {
+        "verdict": verdict,
+        "to_run": measured.run_id,
+        "report": {"overall": verdict, "comparisons": rows},
+        "size_guard": {"jitlist": {"failed": {"from": 0, "to": failed_to}}},
+    }
+    verify.save(data)
+    return verify.run_id
+
+
+def test_handoff_pushes_only_what_green_and_verify_covered(red_repo: tuple[Any, Path], tmp_path: Path) -> None:
+    repo, python = red_repo
+    reports = tmp_path / "reports"
+    # The checkout tracks a notes file, as upstream CinderX tracks findings.md.
+    (repo.path / "findings.md").write_text("# Findings\n")
+    repo.git("add", "findings.md")
+    repo.git("commit", "-q", "-m", "team findings")
+    set_fast_path(repo, "on", commit=False)
+    install_build(repo.path, python, tmp_path / "dist")
+    assert invoke("green", "-k", TEST, *common(repo, tmp_path, python)).returncode == 0
+    parent = repo.head()
+    (repo.path / "findings.md").write_text("# Findings\narmjit wrote here\n")  # notes change: no code change
+
+    before = repo.git("status", "--porcelain")
+    preview = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", "--push", "origin", "--dry-run",
+                     *common(repo, tmp_path))  # fmt: skip
+    assert preview.returncode == 0, preview.stderr
+    assert re.search(rf"\+1 +-1 +{CODEGEN}", preview.stdout) and "findings.md" in preview.stdout.split("left out")[1]
+    assert "would be refused: refusing to push: missing verify verdict" in preview.stdout
+    assert "dry run: nothing written, committed or pushed" in preview.stdout
+    assert repo.git("status", "--porcelain") == before and manifests(tmp_path, "handoff") == []
+
+    committed = invoke("handoff", "--commit", "-m", "arm-jit: fast path on", *common(repo, tmp_path))
+    assert committed.returncode == 0, committed.stderr
+    head = repo.head()
+    assert set(repo.git("show", "--name-only", "--format=", head).split()) == {CODEGEN}
+    assert "armjit wrote here" in (repo.path / "findings.md").read_text()  # kept, uncommitted
+
+    # verify measured the head: green (on the uncommitted fix, now committed) and verify both cover it
+    write_verify(reports, head)
+    ok = invoke("handoff", "--push", "origin", "--dry-run", *common(repo, tmp_path))
+    assert "would be refused" not in ok.stdout and "not covered" not in ok.stdout, ok.stdout
+
+    # a code change after the evidence: both are stale, and the refusal says which file and what to run
+    other = repo.path / "cinderx" / "Jit" / "other.cpp"
+    other.write_text("// later change\n")
+    repo.git("add", str(other))
+    repo.git("commit", "-q", "-m", "later change")
+    stale = invoke("handoff", "--push", "origin", *common(repo, tmp_path))
+    assert stale.returncode == 2
+    line = one_line_error(stale)
+    green_at = f"green is stale: recorded at {parent[:8]} + uncommitted changes"
+    assert green_at in line and f"verify is stale: recorded at {head[:8]}" in line
+    assert "differs: cinderx/Jit/other.cpp" in line and f"run `invoke green -k {TEST}`" in line
+    assert "run `invoke verify`" in line
+    assert repo.git("ls-remote", "--heads", str(repo.origin), "arm-jit") == ""
+
+    # verify on the new head, with a regression and new failed compiles: refused for those
+    write_verify(reports, repo.head(), verdict="regression", failed_to=55)
+    bad = invoke("handoff", "--push", "origin", *common(repo, tmp_path))
+    line = one_line_error(bad)
+    assert bad.returncode == 2 and "verify is stale" not in line
+    assert "shows a regression (nbody/jitlist)" in line and "shows 55 new failed compile(s) in jitlist" in line
+
+
+def test_handoff_with_notes_commits_the_notes(target_repo: Any, tmp_path: Path) -> None:
+    (target_repo.path / CODEGEN).write_text((target_repo.path / CODEGEN).read_text() + "// x\n")
+    result = invoke("handoff", "--commit", "-m", "with notes", "--with-notes", *common(target_repo, tmp_path))
+    assert result.returncode == 0, result.stderr
+    files = set(target_repo.git("show", "--name-only", "--format=", target_repo.head()).split())
+    assert files == {CODEGEN, "progress.md", "task_plan.md"}
 
 
 # -- pure parts --------------------------------------------------------------------------------

@@ -94,11 +94,18 @@ def test_verify_finds_a_real_slowdown_paired(sshd_host: Any, target_repo: Any, t
     assert comparison["paired"] and comparison["verdict"] == "regression", comparison
     assert comparison["ratio"] > 2 and comparison["ci"][0] > 1.5
     assert ab_manifest(reports)["sources"]["b"] == {"kind": "branch", "ref": target_repo.work_branch}
+    # each side's deploy marker is kept: the commit the head side measured
+    assert ab_manifest(reports)["deployed"]["b"]["commit"] == target_repo.head()
     records = sorted((reports / "runs").glob("*_verify"))
     manifest = json.loads((records[-1] / "run.json").read_text())
     assert manifest["kind"] == "verify" and manifest["verdict"] == "regression"
     findings = (target_repo.path / "findings.md").read_text()
     assert "Verdict: regression." in findings and "Crash accounting" in findings
+    # handoff will not push a measured regression; the verify is of the head, so it is not stale
+    handoff = invoke("handoff", "--repo", str(target_repo.path), "--reports", str(reports), "--push", "origin")
+    line = handoff.stderr.strip().splitlines()[-1]
+    assert handoff.returncode == 2 and f"shows a regression ({comparison['benchmark']}/nojit)" in line, handoff.stderr
+    assert "verify is stale" not in line and "cannot be matched" not in line
 
 
 @pytest.mark.ssh

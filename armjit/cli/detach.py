@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from invoke import Context
 
 from armjit.cli._task import OUTPUT, REMOTE, SSH, armjit_task
 from armjit.config import Settings
-from armjit.errors import GateFailed
+from armjit.errors import GateFailed, UsageError
 from armjit.flows import hostwork
 from armjit.flows.baseline import open_run_host, run_baseline
 from armjit.render import table
@@ -24,6 +25,9 @@ def go_on(settings: Settings, sources: dict[str, str], ref: str | None, *, verbo
     its running step, then do what is left, with the settings it recorded."""
     run = hostwork.resumable(settings.reports_path, ref)
     resumed, explicit = hostwork.resumed_settings(run.record(), settings.public_dict(), set(sources))
+    if "repo" in sources and settings.repo and not _same_path(settings.repo, resumed.repo):
+        # A run goes on with the checkout it started from: another one would mix two trees.
+        raise UsageError(f"run {run.run_id} started from {resumed.repo or 'no repo'}, not --repo {settings.repo}")
     progress = Progress(sys.stderr, verbose=verbose)
     outcome = run_baseline(resumed, explicit, reports=settings.reports_path, progress=progress, resume=run)
     print(summary_text(outcome.run, outcome.manifest))
@@ -31,8 +35,12 @@ def go_on(settings: Settings, sources: dict[str, str], ref: str | None, *, verbo
         raise GateFailed("; ".join(outcome.failures))
 
 
+def _same_path(a: str, b: str) -> bool:
+    return bool(b) and Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
 @armjit_task(
-    settings=(*SSH, "wait", "wait_timeout", *OUTPUT),
+    settings=("repo", *SSH, "wait", "wait_timeout", *OUTPUT),
     help={
         "run": "the run to attach to (default: the latest baseline that did not end ok)",
         "verbose": "stream every output line",

@@ -44,7 +44,7 @@ def _since(text: str) -> str:
 
 
 @armjit_task(
-    settings=OUTPUT,
+    settings=("repo", *OUTPUT),
     help={
         "bench": "only these benchmarks (comma-separated)",
         "mode": "only these JIT modes (comma-separated)",

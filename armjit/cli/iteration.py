@@ -11,7 +11,7 @@ from invoke import Context
 from armjit.cinderx.targeted import DEFAULT_TEST_FILE, cinderx_line
 from armjit.cli._task import ALL, OUTPUT, ArmjitTask, armjit_task
 from armjit.config import Settings
-from armjit.errors import GateFailed
+from armjit.errors import GateFailed, UsageError
 from armjit.flows import handoff as handoff_plan
 from armjit.flows import iteration, redgreen, redgreen_fleet
 from armjit.render import table
@@ -175,11 +175,14 @@ def decide(c: Context, settings: Settings, sources: dict[str, str], text: str, w
 
 @armjit_task(
     settings=("repo", "branch", "upstream_remote", "upstream_branch", *OUTPUT),
+    optional=["force"],
     help={
-        "commit": "commit the iteration's changed tracked files and the notes",
+        "commit": "commit the iteration's changed tracked files (armjit's notes only with --with-notes)",
         "m": "commit message (with --commit)",
-        "push": "push the work branch to this remote (needs green evidence and a verify verdict)",
-        "force": "push even when green evidence or the verify verdict is missing",
+        "push": "push the work branch to this remote (needs green and verify evidence of the pushed code)",
+        "force": 'push even when evidence is missing or stale: --force "why" (the reason is recorded)',
+        "with_notes": "also commit armjit's notes (findings.md, progress.md, task_plan.md, notes.md)",
+        "dry_run": "show what would be committed and pushed, and any refusal; do nothing",
     },
 )
 def handoff(
@@ -189,46 +192,78 @@ def handoff(
     commit: bool = False,
     m: str = "",
     push: str = "",
-    force: bool = False,
+    force: str = "",
+    with_notes: bool = False,
+    dry_run: bool = False,
 ) -> None:
-    """Show the changed files, the evidence and the summary; then --commit -m MSG and/or --push REMOTE."""
+    """Show the changed files, the evidence and exactly what would be committed and pushed;
+    then --commit -m MSG and/or --push REMOTE."""
     reports = settings.reports_path
-    plan = handoff_plan.plan_handoff(settings, reports)
+    reason = handoff_plan.check_force(force)
+    plan = handoff_plan.plan_handoff(settings, reports, commit=commit, with_notes=with_notes)
     now = dt.datetime.now(dt.UTC)
     print(f"branch {plan.branch} @ {plan.commit[:10]} against {plan.upstream}")
     print(plan.diff_stat or "no committed changes against upstream")
     if plan.jit_files:
         print("JIT-related files:\n" + "\n".join(f"  {p}" for p in plan.jit_files))
     if plan.touched:
-        print("uncommitted changes to commit:\n" + "\n".join(f"  {p}" for p in plan.touched))
+        print("uncommitted changes:\n" + "\n".join(f"  {p}" for p in plan.touched))
     print("\n" + table(plan.evidence, ["step", "run", "result"]))
     print(f"\nverify verdict: {plan.state.verdict or 'missing'}")
-    print("\nprogress.md summary:\n" + plan.summary_block(now))
-    if push and plan.missing and not force:
-        raise GateFailed("refusing to push, missing: " + "; ".join(plan.missing) + " (or --force)")
+    for problem in plan.problems:
+        print(f"not covered: {problem}")
+    print("\nprogress.md summary:\n" + plan.summary_block(now, reason))
     if commit:
         handoff_plan.check_commit(plan, m or "")
+        _show_commit(plan, m)
     if m and not commit:
         print("-m given without --commit: nothing is committed")
+    if push:
+        what = "the new commit" if commit and plan.commit_files else plan.commit[:10]
+        print(f"will push: branch {plan.branch} @ {what} (refs/heads/{plan.branch}) to remote {push}")
+    refused = handoff_plan.refusal(plan) if push else None
+    if dry_run:
+        if refused and not reason:
+            print(f"would be refused: {refused}")
+        print("dry run: nothing written, committed or pushed")
+        return
+    if refused and not reason:
+        raise UsageError(refused)
     if not commit and not push:
-        print("plan only: add --commit -m MSG and/or --push REMOTE to act")
+        print("plan only: add --commit -m MSG and/or --push REMOTE to act (--dry-run to preview)")
         return
     notes_dir = settings.notes_path
     committed = None
     if commit:
         iteration.update_plan(notes_dir, reports)
-        committed = handoff_plan.commit_handoff(plan, m or "", notes_dir, now)
+        committed = handoff_plan.commit_handoff(plan, m or "", notes_dir, now, reason)
         print(f"committed {committed[:10]}" if committed else "nothing to commit")
-        if committed:
-            plan = handoff_plan.plan_handoff(settings, reports)
+    checked = plan
+    if committed:
+        plan = handoff_plan.plan_handoff(settings, reports, with_notes=with_notes)
     pushed = None
     if push:
         handoff_plan.push_handoff(plan, push)
         pushed = push
-        forced = f" (forced past: {'; '.join(plan.missing)})" if plan.missing else ""
+        past = [*checked.missing, *checked.problems]
+        forced = f" (forced past: {'; '.join(past)}; why: {reason})" if past and reason else ""
         print(f"pushed {plan.branch} to {push}{forced}")
-    run = handoff_plan.record_handoff(reports, plan, committed=committed, pushed=pushed, forced=force, now=now)
+    run = handoff_plan.record_handoff(reports, plan, committed=committed, pushed=pushed, forced=reason, now=now)
     print(f"handoff record {run.path}")
+
+
+def _show_commit(plan: handoff_plan.HandoffPlan, message: str) -> None:
+    """Exactly what --commit will commit: the files with +/- counts, the notes left out, the message."""
+    if plan.commit_numstat:
+        rows = [(f"+{a}" if a != "-" else "binary", f"-{d}" if d != "-" else "", p) for a, d, p in plan.commit_numstat]
+        print(f"will commit on {plan.branch} ({len(rows)} file(s)):")
+        print(table(rows, ["added", "deleted", "file"]))
+    else:
+        print(f"will commit on {plan.branch}: no changed files (nothing to commit)")
+    left = [p for p in plan.notes_changed if p not in plan.commit_files]
+    if left:
+        print("left out (armjit's notes; --with-notes to commit them): " + ", ".join(left))
+    print(f"commit message: {message}")
 
 
 TASKS = [red, green, status, decide, handoff]

@@ -16,6 +16,7 @@ from armjit.analysis.mine import SizeDiff, diff_json
 from armjit.cli._task import OUTPUT, armjit_task
 from armjit.cli.ab import DEFAULT_BUDGET, parse_duration
 from armjit.config import Settings
+from armjit.errors import UsageError
 from armjit.flows.verify import VerifyOutcome, baseline_settings, run_verify, size_guard
 from armjit.render import TableFormat, table
 from armjit.render.baseline_report import tidy_paths
@@ -88,9 +89,9 @@ def _block(outcome: VerifyOutcome, record: RunDir, guards: dict[str, SizeDiff], 
 
 
 @armjit_task(
-    settings=OUTPUT,
+    settings=("repo", *OUTPUT),
     help={
-        "baseline": "the baseline run (id or directory; default: the latest successful baseline)",
+        "baseline": "the baseline run (id or directory; default: the latest successful baseline [of --repo])",
         "paired": "auto (paired when the baseline commit is known), yes, or no (unpaired re-run + compare)",
         "blocks": "blocks for the paired method",
         "worktree": "measure the working tree including uncommitted changes",
@@ -128,7 +129,7 @@ def verify(
         verify_fleet(settings, fleet, paired=paired, blocks=int(blocks), worktree=worktree, json_=json_)
         return
     outcome, record, data, guards, limit = verify_one(
-        settings, baseline or None, paired=paired, blocks=int(blocks), worktree=worktree,
+        settings, baseline_of_repo(settings, sources, baseline), paired=paired, blocks=int(blocks), worktree=worktree,
         progress=Progress(sys.stderr, verbose=verbose),
         metric=metric, until_decided=until_decided, budget=budget,
     )  # fmt: skip
@@ -141,6 +142,41 @@ def verify(
         print()
         print(guard_text(guards, limit))
         print(f"\nverify record: {record.path}")
+
+
+def baseline_of_repo(settings: Settings, sources: dict[str, str], baseline: str) -> str | None:
+    """With --repo (or a repo set in pyproject, invoke.yaml or ARMJIT_REPO): verify measures that
+    checkout, so the baseline is that checkout's latest successful one, and a --baseline of
+    another checkout is refused. Without it, the baseline as given (default: the latest)."""
+    if "repo" not in sources or not settings.repo:
+        return baseline or None
+    want = Path(settings.repo).expanduser().resolve()
+
+    def recorded(run: RunDir) -> str:
+        return str((run.record().settings or {}).get("repo") or "")
+
+    def of_repo(run: RunDir) -> bool:
+        return bool(recorded(run)) and Path(recorded(run)).expanduser().resolve() == want
+
+    store = RunStore(settings.reports_path / "runs")
+    if baseline:
+        run = store.resolve(baseline)
+        if not of_repo(run):
+            raise UsageError(
+                f"--baseline {run.run_id} measured {recorded(run) or 'no repo'}, not --repo {settings.repo}: "
+                "give a baseline of that checkout, or leave out --baseline"
+            )
+        return baseline
+    # A successful baseline that benchmarked something (a red/green --deploy run has no modes).
+    found = store.latest(
+        lambda r: r.record().kind == "baseline" and r.status() == "ok" and bool(r.record().modes) and of_repo(r)
+    )
+    if found is None:
+        raise UsageError(
+            f"no successful baseline of {settings.repo} under {store.root}: run `invoke baseline --repo "
+            f"{settings.repo}` first"
+        )
+    return found.run_id
 
 
 def verify_one(

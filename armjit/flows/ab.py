@@ -209,7 +209,12 @@ def _prepare_side(pipeline: Pipeline, side: ab_sides.Side, repo: Path | None) ->
 
     if repo is not None and side.source is not None:
         source = side.source
-        pipeline.result(f"{label}-deploy", host, lambda ctx: steps.deploy(ctx, target, repo, source), lambda _: None)
+
+        def deployed(found: steps.Deployed) -> None:
+            # Which commit (and uncommitted changes) each side measured: handoff checks its evidence by it.
+            record.details.setdefault("deployed", {})[label] = found.marker
+
+        pipeline.result(f"{label}-deploy", host, lambda ctx: steps.deploy(ctx, target, repo, source), deployed)
     pipeline.step(f"{label}-prepare", host, lambda ctx: ab_sides.prepare(ctx, target))
     if target.settings.build == "source":
         pipeline.result(f"{label}-build-wheel", host, lambda ctx: steps.build_wheel(ctx, target), wheel)

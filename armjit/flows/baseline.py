@@ -17,7 +17,7 @@ from typing import Any
 from armjit.cinderx.buildsource import BuildSource
 from armjit.cinderx.runners import measurement
 from armjit.config import Settings
-from armjit.errors import GateFailed
+from armjit.errors import ArmjitError, GateFailed, UsageError
 from armjit.flows import steps
 from armjit.flows.hostwork import HostWork, reopen
 from armjit.flows.pipeline import Pipeline
@@ -60,9 +60,12 @@ def run_baseline(
     progress: Progress,
     host: Host | None = None,
     resume: RunDir | None = None,
+    write_notes: bool = True,
 ) -> BaselineOutcome:
     """Run the whole pipeline. Bad input raises UsageError before anything is written.
     ``host``: an open host to run on instead of the one ``settings`` name (the caller closes it).
+    ``write_notes``: False for a deploy inside red/green, which is no baseline and writes its own
+    notes (no "Iteration: baseline" block, no baseline row in the errors table).
     ``resume``: a run that did not end ok, to go on with (its recorded settings are ``settings``):
     steps that passed are kept, detached steps are re-joined or read back, never run again.
 
@@ -99,6 +102,8 @@ def run_baseline(
     for line in notes_lines:
         progress.message(line)
 
+    # Synced before the run is named: a rebase changes the commit measured, which the run id names.
+    synced = _sync_before_run(repo, settings, progress) if resume is None else None
     commit = gitops.head_commit(repo, settings.branch) if repo is not None else None
     if resume is None:
         run, record = RunStore(reports / "runs").new_run(
@@ -125,7 +130,7 @@ def run_baseline(
     progress.message(f"run {run.run_id} on {host.name}" + (" (resumed)" if resume is not None else ""))
     target = steps.Target(settings, host, run, remote_run, runner, tuple(modes), shape)
     record.details["measurement"] = shape.to_json()
-    flow = _Baseline(target, pipeline, record, prior=prior)
+    flow = _Baseline(target, pipeline, record, prior=prior, synced=synced)
     outcome = BaselineOutcome(run, record, notes=[*notes_lines, *([cannot] if cannot else [])])
     try:
         flow.run(repo, outcome.failures)
@@ -139,7 +144,7 @@ def run_baseline(
             pipeline.save()
         if status in ("interrupted", "detached"):
             host.close()
-        else:
+        elif write_notes:
             # The run's own error is what the user must see, not one from writing the notes.
             with contextlib.suppress(Exception):
                 cause = record.failure.cause if record.failure else str(exc)
@@ -148,6 +153,8 @@ def run_baseline(
     pipeline.finish(failure=(None, outcome.failures[0]) if outcome.failures else None)
     work.end(None, progress)
     host.close()
+    if not write_notes:
+        return outcome
     from armjit.render import baseline_report as report
 
     report.write_baseline_notes(run, record.to_json(), notes_dir)
@@ -171,6 +178,38 @@ def _describe_run(
     record.details["tests"] = []  # the runtime tests' outcomes, when they ran
 
 
+@dataclass(frozen=True)
+class PreSync:
+    """An upstream sync done before the run existed, replayed as the run's upstream-sync step."""
+
+    detail: str
+    error: ArmjitError | None = None
+
+    def replay(self) -> str:
+        if self.error is not None:
+            raise self.error
+        return self.detail
+
+
+def _sync_before_run(repo: Path | None, s: Settings, progress: Progress) -> PreSync | None:
+    """The upstream sync (fetch, fast-forward, rebase), before the run is named. Bad input (a
+    dirty tree) is refused before anything is written; a sync that fails on good input (no
+    network, a conflict) becomes the run's failed upstream-sync step."""
+    if repo is None or s.bench_only or not s.sync_upstream:
+        return None
+    from armjit.seams import upstream
+
+    try:
+        done = upstream.sync_upstream(
+            repo, s.upstream_remote, s.upstream_branch, s.branch, rebase=s.rebase, report=progress.message
+        )
+    except UsageError:
+        raise
+    except ArmjitError as exc:
+        return PreSync("", exc)
+    return PreSync(str(done))
+
+
 @dataclass
 class _Baseline:
     """One baseline's steps in order, and what each found, stored in the record it owns."""
@@ -182,6 +221,7 @@ class _Baseline:
     driver_python: str = ""
     bench: steps.BenchVenv = field(default_factory=lambda: steps.BenchVenv(""))
     prior: dict[str, StepRecord] = field(default_factory=dict)  # a resumed run's steps that passed
+    synced: PreSync | None = None  # the upstream sync done before the run was named
 
     def run(self, repo: Path | None, failures: list[str]) -> None:
         """Deploy, build, gate and benchmark; gate failures go to ``failures``, the rest is raised."""
@@ -220,7 +260,9 @@ class _Baseline:
         if self.prior:
             pipeline.skip("upstream-sync", "resumed: the run's commit is kept")
         elif s.sync_upstream:
-            pipeline.step("upstream-sync", host, lambda ctx: steps.upstream_sync(ctx, repo, s))
+            synced = self.synced
+            sync = (lambda ctx: synced.replay()) if synced else (lambda ctx: steps.upstream_sync(ctx, repo, s))
+            pipeline.step("upstream-sync", host, sync)
         else:
             pipeline.skip("upstream-sync", "--no-sync-upstream")
         self.record.commits = gitops.describe(repo, s.branch, f"{s.upstream_remote}/{s.upstream_branch}")

@@ -131,7 +131,9 @@ def _deploy(
     # The TDD fast path ships what is in front of the engineer; rebasing on upstream is opt-in here.
     sync_upstream = settings.sync_upstream if "sync_upstream" in explicit else False
     deploy_settings = replace(settings, skip_pyperf=True, runtime_skip_tests=skip, sync_upstream=sync_upstream)
-    outcome = run_baseline(deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress, host=host)
+    outcome = run_baseline(
+        deploy_settings, explicit | {"skip_pyperf"}, reports=reports, progress=progress, host=host, write_notes=False
+    )
     steps = {s.name: s for s in outcome.record.steps or []}
     # The build and the install are what the test needs; a later gate failing is reported, not fatal.
     for name in ("deploy", "build-wheel", "driver-venv"):
@@ -183,8 +185,10 @@ def run_targeted(
     if deploy:
         try:
             deploy_run, deploy_build = _deploy(settings, explicit, keyword, reports, progress, host)
-        except GateFailed as exc:
-            if fleet is None:
+        except ArmjitError as exc:
+            # The deploy writes no notes of its own: its failure (a gate, a rebase conflict) is this
+            # step's error row. Bad input writes nothing.
+            if fleet is None and not isinstance(exc, UsageError):
                 record_error(notes_dir, step, str(exc))
             raise
     settings, interpreter, cwd = _where(settings, explicit, repo, python, deploy)
@@ -192,6 +196,10 @@ def run_targeted(
     if repo is not None:
         commits = {"commit": gitops.head_commit(repo, "HEAD"), "branch": gitops.current_branch(repo)}
         commits["dirty_hash"] = gitops.dirty_hash(repo)
+        if settings.is_local or (deploy and settings.worktree):
+            # The code the test ran on, notes left out: handoff pushes only what this covers. (A
+            # test in a tree deployed from a commit is covered by the deploy marker's commit.)
+            commits["code_tree"] = gitops.code_tree(repo, None, exclude=gitops.notes_in(repo, notes_dir))
 
     # From here on ``host`` is the open host: the one lent, or a new connection closed at the end.
     with opened(use_host(settings, host)) as host:  # noqa: PLR1704

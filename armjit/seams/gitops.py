@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = [
     "changed_between",
     "changed_since",
     "check_repo",
+    "code_tree",
     "current_branch",
     "describe",
     "describe_lines",
@@ -37,11 +40,14 @@ __all__ = [
     "head_commit",
     "jit_files",
     "last_line",
+    "notes_in",
+    "numstat",
     "parse_porcelain",
     "parse_worktree_branches",
     "repo_report",
     "resolve",
     "source_state",
+    "tree_diff",
     "worktree_files",
 ]
 
@@ -149,6 +155,16 @@ def parse_porcelain(text: str) -> list[tuple[str, str]]:
 
 
 NOTES_FILES = frozenset({"findings.md", "progress.md", "task_plan.md", "notes.md"})
+
+
+def notes_in(repo: Path, notes_dir: Path) -> list[str]:
+    """armjit's notes files (and its state file) as repo-relative paths, when ``notes_dir`` is
+    inside the checkout; notes kept elsewhere are no part of any commit."""
+    try:
+        rel = notes_dir.resolve().relative_to(repo.resolve())
+    except ValueError:
+        return []
+    return sorted((rel / name).as_posix() for name in (*NOTES_FILES, ".armjit-state.json"))
 
 
 def dirty_paths(repo: Path) -> list[tuple[str, str]]:
@@ -317,3 +333,50 @@ def changed_since(repo: Path, commit: str) -> list[str]:
     out = git(repo, "diff", "--name-only", "-z", "--no-renames", commit).stdout
     untracked = git(repo, "ls-files", "-z", "--others", "--exclude-standard").stdout
     return sorted({p for p in (*out.split("\0"), *untracked.split("\0")) if p})
+
+
+# -- what a piece of evidence covers -------------------------------------------------------------
+
+
+def code_tree(repo: Path, ref: str | None, *, exclude: Iterable[str] = (), paths: Sequence[str] | None = None) -> str:
+    """The git tree id of the code, without the ``exclude`` paths (armjit's notes): ``ref``'s
+    tree, or with ``ref`` None the working tree: every file git tracks (staged new ones too) as
+    it is on disk, or, given ``paths``, HEAD with only those paths taken from the working tree
+    (what a commit of them would hold). Untracked files are left out: a checkout that is built in
+    place has untracked build trees, and they are never part of a commit. Built in a throwaway
+    index: the repo's own index is never touched."""
+    with tempfile.TemporaryDirectory(prefix="armjit-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if ref is None and paths is None:
+            # The repo's index as the start keeps its stat cache: only changed files are hashed.
+            own = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-path", "index").stdout.strip())
+            if own.is_file():
+                shutil.copyfile(own, env["GIT_INDEX_FILE"])
+            else:
+                git(repo, "read-tree", "HEAD", env=env)
+            git(repo, "add", "--update", "--", ".", env=env)
+        else:
+            git(repo, "read-tree", ref or "HEAD", env=env)
+        if ref is None and paths:
+            git(repo, "add", "--all", "--", *paths, env=env)
+        dropped = list(exclude)
+        if dropped:
+            git(repo, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *dropped, env=env)
+        return git(repo, "write-tree", env=env).stdout.strip()
+
+
+def tree_diff(repo: Path, old: str, new: str) -> list[str] | None:
+    """The paths that differ between two trees; None when one of them is not in the repo."""
+    result = git(repo, "diff", "--name-only", "-z", "--no-renames", old, new, check=False)
+    return [p for p in result.stdout.split("\0") if p] if result.ok else None
+
+
+def numstat(repo: Path, old: str, new: str) -> list[tuple[str, str, str]]:
+    """(added, deleted, path) per changed file between two trees or commits; ``-`` for binary."""
+    out = git(repo, "diff", "--numstat", "-z", "--no-renames", old, new).stdout
+    rows = []
+    for item in out.split("\0"):
+        parts = item.split("\t", 2)
+        if len(parts) == 3:
+            rows.append((parts[0], parts[1], parts[2]))
+    return rows

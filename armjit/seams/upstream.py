@@ -110,7 +110,14 @@ def _sync(repo: Path, remote: str, upstream_branch: str, work_branch: str, *, re
     work_before = head_commit(repo, work_branch)
     rebased = False
     if rebase and work_branch != upstream_branch and not _is_ancestor(repo, remote_sha, work_before):
-        _rebase(repo, upstream_branch, work_branch, original, original_sha)
+        moved = ""
+        if local_before != remote_sha:
+            # The fast-forward is kept (it only caught up with the remote): say so, it is a change.
+            was = f"fast-forwarded {_short(local_before)} -> " if local_before else "created at "
+            moved = (
+                f"; local {upstream_branch} was {was}{_short(remote_sha)} ({remote}/{upstream_branch}) and stays there"
+            )
+        _rebase(repo, upstream_branch, work_branch, original, original_sha, moved)
         rebased = True
     return UpstreamSync(
         remote=remote,
@@ -157,7 +164,7 @@ def _fast_forward(repo: Path, branch: str, before: str | None, target: str, remo
         )
 
 
-def _rebase(repo: Path, upstream: str, work: str, original: str | None, original_sha: str) -> None:
+def _rebase(repo: Path, upstream: str, work: str, original: str | None, original_sha: str, moved: str) -> None:
     result = git(repo, "rebase", "--quiet", upstream, work, check=False)
     if not result.ok:
         conflicts = git(repo, "diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
@@ -165,8 +172,8 @@ def _rebase(repo: Path, upstream: str, work: str, original: str | None, original
         _checkout(repo, original, original_sha)
         files = f" in {', '.join(conflicts[:3])}" if conflicts else ""
         raise ArmjitError(
-            f"rebase of {work} onto {upstream} stopped on a conflict{files}: aborted, {work} is unchanged; "
-            "rebase by hand or pass --no-rebase"
+            f"rebase of {work} onto {upstream} stopped on a conflict{files}: aborted, {work} is unchanged{moved}; "
+            f"rebase by hand (git rebase {upstream} {work}) or pass --no-rebase"
         )
     _checkout(repo, original, original_sha)
 
