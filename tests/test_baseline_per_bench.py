@@ -1,0 +1,84 @@
+"""Two benchmarks in one baseline: every number is that benchmark's own, and the JIT gate judges
+each benchmark from its own logs.
+
+A real baseline on this machine (``--host local``, everything under tmp_path) of the fixture
+CinderX checkout, with real pyperf running two benchmark scripts in three JIT modes. The
+fixture's ``bm_nbody.py`` calls its one ``__main__`` function a few times per process, so under
+autojit (compile after 50 calls) it compiles nothing, as ``bench_nbody`` does under the real JIT.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyperf
+import pytest
+from invoke_cli import run_invoke
+
+from armjit.render import fmt_seconds
+
+pytestmark = pytest.mark.slow
+
+
+def own_numbers(path: Path) -> dict[str, tuple[float, int]]:
+    """Per benchmark in a pyperf file, read by pyperf itself: the median of its processes'
+    medians and how many processes measured it."""
+    suite = pyperf.BenchmarkSuite.load(str(path))
+    found = {}
+    for bench in suite.get_benchmarks():
+        medians = [statistics.median(run.values) for run in bench.get_runs() if run.values]
+        found[bench.get_name()] = (statistics.median(medians), len(medians))
+    return found
+
+
+def test_two_benchmarks_get_their_own_rows_and_gate(target_repo: Any, tmp_path: Path) -> None:
+    result = run_invoke(
+        "baseline", "--host", "local", "--repo", str(target_repo.path), "--branch", target_repo.work_branch,
+        "--no-sync-upstream", "--reports", str(tmp_path / "reports"),
+        "--remote-workdir", str(tmp_path / "host" / "work"), "--remote-incoming", str(tmp_path / "host" / "incoming"),
+        "--remote-python", sys.executable, "--driver-venv", str(tmp_path / "venv-driver"),
+        "--bench", "fixture,nbody", "--bench-script", "bench/bm_{bench}.py",
+        "--processes", "2", "--values", "2", "--warmups", "1", "--notes-dir", str(tmp_path / "notes"),
+        timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = list((tmp_path / "reports" / "runs").iterdir())
+    m = json.loads((run / "run.json").read_text())
+    findings = (tmp_path / "notes" / "findings.md").read_text()
+    for name in ("nojit", "jitlist", "autojit"):
+        mode = m["modes"][name]
+        own = own_numbers(run / mode["pyperf_json"])
+        # bm_fixture.py names its benchmark "richards": paired with --bench fixture in run order
+        assert set(own) == {"richards", "nbody"} and set(mode["results"]) == {"fixture", "nbody"}
+        assert mode["value"] is None  # no median pooled over the two benchmarks
+        for bench, pyperf_name in (("fixture", "richards"), ("nbody", "nbody")):
+            row = mode["results"][bench]
+            median, processes = own[pyperf_name]
+            assert row["value"] == pytest.approx(median, rel=1e-12) and row["processes"] == processes == 2
+            # its own logs only, in its own directory
+            assert row["jit_logs"] and all(p.startswith(f"jitlogs/{name}/{bench}/") for p in row["jit_logs"])
+            # the console row and the findings.md row carry this benchmark's own number
+            assert re.search(rf"^{name}\s+{bench}\s+{re.escape(fmt_seconds(median))}\s", result.stdout, re.M)
+            assert re.search(rf"^\| {name}\s*\| {bench}\s*\|\s*{re.escape(fmt_seconds(median))} \|", findings, re.M)
+        assert own["richards"][0] != own["nbody"][0]
+
+    # the gate, per benchmark and mode
+    results = {name: m["modes"][name]["results"] for name in ("nojit", "jitlist", "autojit")}
+    assert all(r["compiles"]["total"] == 0 and r["gate"]["ok"] for r in results["nojit"].values())
+    assert all(r["compiles"]["main"] > 0 and "flag" not in r["gate"] for r in results["jitlist"].values())
+    assert results["autojit"]["fixture"]["compiles"]["main"] > 0
+    nbody = results["autojit"]["nbody"]
+    assert nbody["compiles"]["main"] == 0 and nbody["threshold"] == 50
+    assert nbody["gate"]["flag"] == "below-threshold" and "threshold of 50 calls" in nbody["gate"]["reason"]
+    assert m["modes"]["autojit"]["gate"]["ok"] and m["status"] == "ok"
+    # the flag is on nbody's timing row and named with its reason, in the summary and findings.md
+    assert re.search(r"^autojit\s+nbody\s.*FLAG below-threshold", result.stdout, re.M), result.stdout
+    assert "autojit/nbody: compiled nothing (below-threshold)" in result.stdout
+    assert re.search(r"^\| autojit\s*\| nbody\s*\|.*FLAG below-threshold", findings, re.M), findings
+    assert "autojit/nbody: compiled nothing (below-threshold)" in findings
+    assert not re.search(r"^\| autojit\s*\| fixture\s*\|.*FLAG", findings, re.M)
