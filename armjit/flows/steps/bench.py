@@ -216,21 +216,24 @@ def bench_results(
     benches: list[str], summaries: Mapping[str, dict[str, Any]], logs: Mapping[str, list[str]]
 ) -> dict[str, dict[str, Any]]:
     """Per benchmark: its own pyperf numbers and its own JIT logs. A --bench name is matched to
-    the pyperf benchmark of that name; one --bench and one pyperf benchmark are the same one
-    whatever their names (a benchmark script may name its benchmark as it likes). A pyperf
-    benchmark no --bench names gets a row of its own, without logs."""
-    if len(benches) == 1 and len(summaries) == 1:
-        ((found, numbers),) = summaries.items()
-        named = {benches[0]: {**numbers, **({"pyperf_name": found} if found != benches[0] else {})}}
-    else:
-        named = {b: dict(summaries[b]) for b in benches if b in summaries}
+    the pyperf benchmark of that name; the rest are paired in the order they ran (each command
+    appended one benchmark to the file) when as many are left on both sides, since a benchmark
+    script may name its benchmark as it likes. A pyperf benchmark left over gets a row of its
+    own, without logs."""
+    pairs = {b: b for b in benches if b in summaries}
+    left = [b for b in benches if b not in pairs]
+    others = [name for name in summaries if name not in pairs.values()]
+    if len(left) == len(others):
+        pairs |= dict(zip(left, others, strict=True))
     results: dict[str, dict[str, Any]] = {}
     for bench in benches:
-        results[bench] = {**named.get(bench, {"value": None}), "jit_logs": list(logs.get(bench, []))}
-    matched = {r.get("pyperf_name", b) for b, r in results.items()}
-    for other, numbers in summaries.items():
-        if other not in matched:
-            results[other] = {**numbers, "jit_logs": []}
+        found = pairs.get(bench)
+        numbers = dict(summaries[found]) if found else {"value": None}
+        named = {"pyperf_name": found} if found and found != bench else {}
+        results[bench] = {**numbers, **named, "jit_logs": list(logs.get(bench, []))}
+    for other in summaries:
+        if other not in pairs.values():
+            results[other] = {**summaries[other], "jit_logs": []}
     return results
 
 

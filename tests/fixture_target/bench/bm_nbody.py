@@ -25,7 +25,9 @@ def bench_nbody(loops: int) -> float:
     """``loops`` times: STEPS steps of pairwise gravity, all inline (no Python calls inside)."""
     start = pyperf.perf_counter()
     for _ in range(loops):
-        bodies = [list(b) for b in BODIES]
+        bodies = []
+        for body in BODIES:  # not a comprehension: that is a function call before Python 3.12
+            bodies.append(body[:])
         for _ in range(STEPS):
             for i in range(len(bodies)):
                 a = bodies[i]
