@@ -79,7 +79,8 @@ def _mode_logs(run: RunDir, side: str | None) -> dict[str, list[Path]]:
         modes = run.record().modes or {}
         return {m: [run.path / p for p in rec.jit_logs or []] for m, rec in modes.items()}
     root = run.path / "jitlogs" / side
-    return {d.name: sorted(d.glob("*.log")) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
+    # jitlogs/<side>/<mode>/<benchmark>/*.log (each benchmark's processes log apart)
+    return {d.name: sorted(d.rglob("*.log")) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
 
 
 def size_guard(outcome: VerifyOutcome) -> dict[str, SizeDiff]:
