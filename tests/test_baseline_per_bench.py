@@ -86,3 +86,11 @@ def test_two_benchmarks_get_their_own_rows_and_gate(target_repo: Any, tmp_path: 
     assert re.search(r"^\| autojit\s*\| nbody\s*\|.*FLAG below-threshold", findings, re.M), findings
     assert "autojit/nbody: compiled nothing (below-threshold)" in findings
     assert not re.search(r"^\| autojit\s*\| fixture\s*\|.*FLAG", findings, re.M)
+
+    # status names the flagged benchmark beside the baseline
+    status = run_invoke(
+        "status", "--reports", str(tmp_path / "reports"), "--notes-dir", str(tmp_path / "notes"), "--json"
+    )
+    assert status.returncode == 0, status.stderr[-2000:]
+    (step,) = [s for s in json.loads(status.stdout)["steps"] if s["name"] == "baseline"]
+    assert step["detail"].endswith("; compiled nothing: autojit/nbody (below-threshold)"), step
