@@ -112,6 +112,7 @@ class Settings:
     modes: tuple[str, ...] = _s(
         jit_modes.default_modes(), f"JIT modes to benchmark: {','.join(jit_modes.known_modes())}"
     )
+    jitlist: tuple[str, ...] = _s(("__main__:*",), "the jitlist mode's jitlist lines (module:qualname, * wildcards)")
     autojit: int = _s(50, "auto-JIT threshold", "-AutoJit", "AUTOJIT")
     autojit_jitlist_filter: bool = _s(
         True,
@@ -336,6 +337,9 @@ def validate(s: Settings) -> None:
             f"--bench-script {s.bench_script!r} is one script for {len(s.bench)} benchmarks: "
             "put {bench} in its path (e.g. bench/bm_{bench}.py)"
         )
+    for line in (*s.jitlist, *s.autojit_extra_jitlist):
+        if not line.strip() or "\n" in line or "\r" in line:
+            raise UsageError(f"jitlist line {line!r}: give one module:qualname pattern per line")
     for name in (s.branch, s.upstream_branch, s.upstream_remote):
         if not _BRANCH_NAME.match(name) or name.startswith("-") or ".." in name:
             raise UsageError(f"invalid git ref name {name!r}")

@@ -64,8 +64,10 @@ def test_a_mode_where_every_benchmark_compiled_nothing_fails_naming_each() -> No
     below = _counts(_logs("richards_autojit_w10"), cut=b"Compiling __main__:")
     verdict = _judge({"richards": below, "nbody": below})
     assert not verdict.ok
-    assert verdict.message.startswith("autojit: JIT did not compile any __main__ functions: richards: below")
-    assert "; nbody: below the autojit threshold" in verdict.message
+    assert verdict.message.startswith("autojit: JIT did not compile any __main__ functions: richards (below-threshold)")
+    assert (
+        "; nbody (below-threshold): no __main__ function reached the autojit threshold of 1000 calls" in verdict.message
+    )
 
 
 def test_a_refused_function_is_named_with_the_jits_words() -> None:

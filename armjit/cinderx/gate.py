@@ -205,20 +205,20 @@ def _flag(counts: list[LogCounts], calls: int | None, bytecodes: int | None) -> 
     if failed:
         evidence = tuple(f"{function}: {why}" for function, why in sorted(failed.items()))
         shown = ", ".join(sorted(failed)[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
-        return FLAG_REFUSED, f"the JIT refused or failed to compile its functions ({shown})", evidence
+        return FLAG_REFUSED, f"the JIT logged a refusal or failure for {shown}", evidence
     listed = any(c.jitlist for c in counts)
     if calls is not None:
         limit = f"{calls} calls" + (f" / {bytecodes} interpreted bytecodes" if bytecodes is not None else "")
         also = " (a jitlist also filters what it compiles)" if listed else ""
         return (
             FLAG_BELOW_THRESHOLD,
-            f"below the autojit threshold: no __main__ function reached the logged threshold of {limit}{also}",
+            f"no __main__ function reached the autojit threshold of {limit} the JIT logged{also}",
             (),
         )
     if listed:
         return (
             FLAG_NOT_IN_JITLIST,
-            "not in the jitlist: the JIT loaded the jitlist and no __main__ function matched",
+            "the JIT loaded the jitlist and none of the benchmark's __main__ functions is in it",
             (),
         )
     return "", "", ()
@@ -274,7 +274,7 @@ def _judge_bench(
         )
     flag, reason, evidence = _flag(counts, calls, bytecodes)
     if flag:
-        return verdict(True, f"{where}: compiled nothing: {reason}", flag, reason, evidence)
+        return verdict(True, f"{where}: compiled nothing ({flag}): {reason}", flag, reason, evidence)
     return verdict(
         False,
         none + f"the JIT ran in {len(counts)} processes but compiled no __main__ function "
@@ -309,6 +309,6 @@ def judge_benchmarks(
     if failed:
         return ModeVerdict(False, "; ".join(v.message for v in failed), benches)
     if expects_compiles and benches and all(v.flag for v in benches.values()):
-        why = "; ".join(f"{v.bench}: {v.reason}" for v in benches.values())
+        why = "; ".join(f"{v.bench} ({v.flag}): {v.reason}" for v in benches.values())
         return ModeVerdict(False, f"{mode}: JIT did not compile any __main__ functions: {why}", benches)
     return ModeVerdict(True, "; ".join(v.message for v in benches.values()), benches)

@@ -48,6 +48,7 @@ class Target:
             autojit=s.autojit,
             jitlist_filter=s.autojit_jitlist_filter,
             extra_jitlist=s.autojit_extra_jitlist,
+            jitlist=s.jitlist,
         )
 
 
