@@ -67,7 +67,7 @@ def test_two_benchmarks_get_their_own_rows_and_gate(target_repo: Any, tmp_path: 
             shown = float(fmt_seconds(median))
             console = re.search(rf"^{name}\s+{bench}\s+([0-9.]+)\s", result.stdout, re.M)
             assert console and float(console[1]) == shown, result.stdout
-            notes = re.search(rf"^\| {name}\s*\| {bench}\s*\|\s*([0-9.]+) \|", findings, re.M)
+            notes = re.search(rf"^\| {name}\s*\| {bench}\s*\|\s*([0-9.]+)\s*\|", findings, re.M)
             assert notes and float(notes[1]) == shown, findings
         assert own["richards"][0] != own["nbody"][0]
 

@@ -68,7 +68,7 @@ def test_two_benchmarks_each_row_and_the_autojit_flag(cinderx_host: Any, tmp_pat
             assert all(p.startswith(f"jitlogs/{name}/{bench}/") for p in row["jit_logs"])
             console = re.search(rf"^{name}\s+{bench}\s+([0-9.]+)\s", result.stdout, re.M)
             assert console and float(console[1]) == float(fmt_seconds(median)), result.stdout
-            notes = re.search(rf"^\| {name}\s*\| {bench}\s*\|\s*([0-9.]+) \|", findings, re.M)
+            notes = re.search(rf"^\| {name}\s*\| {bench}\s*\|\s*([0-9.]+)\s*\|", findings, re.M)
             assert notes and float(notes[1]) == float(fmt_seconds(median)), findings
     jitlist = m["modes"]["jitlist"]["results"]
     richards, nbody = jitlist["richards"], jitlist["nbody"]
