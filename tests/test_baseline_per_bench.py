@@ -94,3 +94,24 @@ def test_two_benchmarks_get_their_own_rows_and_gate(target_repo: Any, tmp_path: 
     assert status.returncode == 0, status.stderr[-2000:]
     (step,) = [s for s in json.loads(status.stdout)["steps"] if s["name"] == "baseline"]
     assert step["detail"].endswith("; compiled nothing: autojit/nbody (below-threshold)"), step
+
+
+def test_ab_keeps_each_benchmarks_jit_proof(tmp_path: Path) -> None:
+    """A paired A/A of two benchmarks: each benchmark's processes log apart, and each keeps its
+    own JIT proof and verdict (the second benchmark's proof does not replace the first's)."""
+    reports = tmp_path / "reports"
+    result = run_invoke(
+        "ab", "--aa", "--bench", "richards,nbody", "--blocks", "5", "--values", "2", "--warmups", "1",
+        "--reports", str(reports), "--remote-workdir", str(tmp_path / "host" / "work"),
+        "--remote-incoming", str(tmp_path / "host" / "incoming"), "--driver-venv", str(tmp_path / "venv-driver"),
+        "--json", timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(c["benchmark"] for c in json.loads(result.stdout)["comparisons"]) == ["nbody", "richards"]
+    (run,) = (reports / "runs").glob("*_aa_*")
+    nojit = json.loads((run / "run.json").read_text())["modes"]["nojit"]
+    assert set(nojit["results"]) == {"richards", "nbody"} and "jit_proof" not in nojit
+    for bench, found in nojit["results"].items():
+        assert found["blocks"] == 5 and found["jit_proof"]["a"]["total"] == 0, bench
+    findings = (reports / "findings.md").read_text()
+    assert "| nojit/richards " in findings and "| nojit/nbody " in findings
