@@ -20,7 +20,10 @@ import pyperf
 import pytest
 from invoke_cli import run_invoke
 
+from armjit.analysis.compare import Report
+from armjit.flows.verify import VerifyOutcome, size_guard
 from armjit.render import fmt_seconds
+from armjit.seams.store import RunStore
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +89,15 @@ def test_two_benchmarks_get_their_own_rows_and_gate(target_repo: Any, tmp_path: 
     assert re.search(r"^\| autojit\s*\| nbody\s*\|.*FLAG below-threshold", findings, re.M), findings
     assert "autojit/nbody: compiled nothing (below-threshold)" in findings
     assert not re.search(r"^\| autojit\s*\| fixture\s*\|.*FLAG", findings, re.M)
+
+    # verify's compiled-size guard reads each benchmark's logs apart (the run against itself)
+    baseline = RunStore(tmp_path / "reports" / "runs").resolve(run.name)
+    same = VerifyOutcome(baseline, baseline, Report("a", "b", ()), False, baseline.record())
+    guards = size_guard(same)
+    assert {"jitlist/fixture", "jitlist/nbody", "autojit/fixture"} <= set(guards) and not any(
+        key.startswith("nojit") for key in guards
+    )
+    assert guards["jitlist/nbody"].compiled_to < guards["jitlist/fixture"].compiled_to
 
     # status names the flagged benchmark beside the baseline
     status = run_invoke(

@@ -76,7 +76,7 @@ def guard_text(guards: dict[str, SizeDiff], limit: int, fmt: TableFormat = "simp
         headroom = "" if not limit else f"{limit - d.total_to:+d}"
         pct = "" if d.total_pct is None else f"{d.total_pct:+.2f}%"
         rows.append((mode, d.total_from, d.total_to, pct, d.compiled_from, d.compiled_to, d.failed_to, headroom))
-    headers = ["mode", "code bytes from", "to", "%Δ (lower is smaller)", "compiles from", "to", "failed (to)"]
+    headers = ["mode/benchmark", "code bytes from", "to", "%Δ (lower is smaller)", "compiles from", "to", "failed (to)"]
     parts = [table(rows, [*headers, f"headroom to {limit}" if limit else "headroom (no limit)"], fmt)]
     for mode, d in guards.items():
         parts += ["", f"{mode}: largest per-function changes", render_diff(d, top=5, fmt=fmt)]
