@@ -337,6 +337,8 @@ def validate(s: Settings) -> None:
             f"--bench-script {s.bench_script!r} is one script for {len(s.bench)} benchmarks: "
             "put {bench} in its path (e.g. bench/bm_{bench}.py)"
         )
+    if not s.jitlist:
+        raise UsageError("--jitlist: give at least one module:qualname pattern (default __main__:*)")
     for line in (*s.jitlist, *s.autojit_extra_jitlist):
         if not line.strip() or "\n" in line or "\r" in line:
             raise UsageError(f"jitlist line {line!r}: give one module:qualname pattern per line")
