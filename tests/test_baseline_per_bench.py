@@ -20,7 +20,7 @@ import pyperf
 import pytest
 from invoke_cli import run_invoke
 
-from armjit.analysis.compare import Report
+from armjit.analysis.compare import Report, compare_inputs, load_input
 from armjit.flows.verify import VerifyOutcome, size_guard
 from armjit.render import fmt_seconds
 from armjit.seams.store import RunStore
@@ -98,6 +98,13 @@ def test_two_benchmarks_get_their_own_rows_and_gate(target_repo: Any, tmp_path: 
         key.startswith("nojit") for key in guards
     )
     assert guards["jitlist/nbody"].compiled_to < guards["jitlist/fixture"].compiled_to
+
+    # compare judges JIT activity per benchmark: nbody's autojit row is gated, richards' is not
+    store = RunStore(tmp_path / "reports" / "runs")
+    report = compare_inputs(load_input(run.name, store), load_input(run.name, store), delta=0.05)
+    reasons = {(c.benchmark, c.mode): c.reason for c in report.comparisons}
+    assert "0 __main__ compiles of nbody in mode autojit" in reasons[("nbody", "autojit")]
+    assert "JIT not active" not in reasons[("richards", "autojit")] + reasons[("nbody", "jitlist")]
 
     # status names the flagged benchmark beside the baseline
     status = run_invoke(
