@@ -89,6 +89,9 @@ def test_two_benchmarks_get_their_own_rows_and_gate(target_repo: Any, tmp_path: 
     assert re.search(r"^\| autojit\s*\| nbody\s*\|.*FLAG below-threshold", findings, re.M), findings
     assert "autojit/nbody: compiled nothing (below-threshold)" in findings
     assert not re.search(r"^\| autojit\s*\| fixture\s*\|.*FLAG", findings, re.M)
+    progress = (tmp_path / "notes" / "progress.md").read_text()
+    assert re.search(r"^\| jit-gate autojit/nbody\s*\|.*\| FLAG below-threshold\s*\| FLAG\s*\|$", progress, re.M)
+    assert re.search(r"^\| jit-gate autojit/fixture\s*\|.*\| \d+ __main__ compiles\s*\| ok\s*\|$", progress, re.M)
 
     # verify's compiled-size guard reads each benchmark's logs apart (the run against itself)
     baseline = RunStore(tmp_path / "reports" / "runs").resolve(run.name)

@@ -205,8 +205,16 @@ def progress_block(manifest: dict[str, Any]) -> str:
         (t["id"], "runtime test gate", "pass", t["status"], "ok" if t["status"] in ("pass", "skip") else "FAIL")
         for t in manifest.get("tests", [])
     ]
+    per_bench = [r for r in mode_rows(manifest) if (r[2].get("gate") or {}).get("message")]
     for step in manifest.get("steps", []):
-        if step["name"] in ("jit-smoke", "startup-smoke", "jit-gate"):
+        if step["name"] == "jit-gate" and per_bench:
+            # one row per benchmark and mode: a flag or a failure is never hidden in a long line
+            for name, bench, r in per_bench:
+                found, compiles = r["gate"], (r.get("compiles") or {}).get("main")
+                actual = f"FLAG {found['flag']}" if found.get("flag") else f"{compiles} __main__ compiles"
+                status = "ok" if found.get("ok") and not found.get("flag") else "FLAG" if found.get("ok") else "FAIL"
+                rows.append((f"jit-gate {name}/{bench}", manifest["run_id"], "ok", actual, status))
+        elif step["name"] in ("jit-smoke", "startup-smoke", "jit-gate"):
             rows.append((step["name"], manifest["run_id"], "ok", step["detail"][:60], step["status"]))
     lines.append(table(rows, ["Test", "Input", "Expected", "Actual", "Status"], "github"))
     return "\n".join(lines)
