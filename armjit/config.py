@@ -112,6 +112,7 @@ class Settings:
     modes: tuple[str, ...] = _s(
         jit_modes.default_modes(), f"JIT modes to benchmark: {','.join(jit_modes.known_modes())}"
     )
+    jitlist: tuple[str, ...] = _s(("__main__:*",), "the jitlist mode's jitlist lines (module:qualname, * wildcards)")
     autojit: int = _s(50, "auto-JIT threshold", "-AutoJit", "AUTOJIT")
     autojit_jitlist_filter: bool = _s(
         True,
@@ -130,7 +131,9 @@ class Settings:
         "pth", "how benchmark processes enable the JIT: pth (robust), sitecustomize (old workflow), none"
     )
     bench_runner: str = _s("auto", "auto | pyperformance | pyperf (run the benchmark file with pyperf directly)")
-    bench_script: str = _s("", "benchmark file for the pyperf runner (unset: pyperformance's bm_<bench>)")
+    bench_script: str = _s(
+        "", "benchmark file for the pyperf runner, {bench} = the benchmark (unset: pyperformance's bm_<bench>)"
+    )
     processes: int = _s(4, "pyperf worker processes per mode")
     values: int = _s(3, "values per worker process")
     warmups: int = _s(3, "warmup values per worker process (JIT compiles in the background)")
@@ -328,6 +331,17 @@ def validate(s: Settings) -> None:
     for name in s.bench:
         if not _BENCH_NAME.match(name):
             raise UsageError(f"--bench {name!r}: benchmark names may only hold letters, digits and _.-")
+    if len(s.bench) > 1 and s.bench_script and "{bench}" not in s.bench_script:
+        # Every benchmark would run the one script and measure the same thing under two names.
+        raise UsageError(
+            f"--bench-script {s.bench_script!r} is one script for {len(s.bench)} benchmarks: "
+            "put {bench} in its path (e.g. bench/bm_{bench}.py)"
+        )
+    if not s.jitlist:
+        raise UsageError("--jitlist: give at least one module:qualname pattern (default __main__:*)")
+    for line in (*s.jitlist, *s.autojit_extra_jitlist):
+        if not line.strip() or "\n" in line or "\r" in line:
+            raise UsageError(f"jitlist line {line!r}: give one module:qualname pattern per line")
     for name in (s.branch, s.upstream_branch, s.upstream_remote):
         if not _BRANCH_NAME.match(name) or name.startswith("-") or ".." in name:
             raise UsageError(f"invalid git ref name {name!r}")

@@ -132,6 +132,15 @@ CASES.append(
     settings_case("CLI values", "--bench-only with --skip-pyperf", ("--bench-only", "--skip-pyperf"), "nothing to run")
 )
 CASES += [
+    settings_case("CLI values", "--jitlist ','", ("--jitlist", ","), "at least one module:qualname"),
+    settings_case(
+        "CLI values",
+        "one --bench-script for two benchmarks",
+        ("--bench", "richards,nbody", "--bench-script", "bench/bm.py"),
+        "put {bench} in its path",
+    ),
+]
+CASES += [
     Case("CLI values", "ab --processes 5 (ab runs one worker per side per block)", ("ab", "--aa", "--processes", "5"),
          "do not apply to ab"),
     Case("CLI values", "ab --bench-runner pyperformance", ("ab", "--aa", "--bench-runner", "pyperformance"),

@@ -28,9 +28,11 @@ def test_summary_is_the_median_of_process_medians_of_a_real_file(tmp_path: Path)
     runs = [r["values"] for b in raw["benchmarks"] for r in b["runs"] if r.get("values")]
     summary = pyperf_data.summary(path)
     assert summary == {
-        "value": statistics.median(statistics.median(v) for v in runs),
-        "processes": len(runs),
-        "values": sum(len(v) for v in runs),
+        "richards": {
+            "value": statistics.median(statistics.median(v) for v in runs),
+            "processes": len(runs),
+            "values": sum(len(v) for v in runs),
+        }
     }
     assert pyperf_data.first_loops(path) == raw["metadata"]["loops"]
     assert pyperf_data.all_values(path) == [v for values in runs for v in values]
@@ -49,7 +51,7 @@ def test_a_single_value_file_is_summarised_but_not_compared(tmp_path: Path) -> N
     path = tmp_path / "block.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
     assert pyperf_data.all_values(path) == first["values"][:1]
-    assert pyperf_data.summary(path)["processes"] == 1
+    assert pyperf_data.summary(path)["richards"]["processes"] == 1
     with pytest.raises(UsageError, match="single value"):
         pyperf_data.load(path)
 
@@ -57,7 +59,7 @@ def test_a_single_value_file_is_summarised_but_not_compared(tmp_path: Path) -> N
 def test_an_unreadable_file_summarises_as_unknown(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
-    assert pyperf_data.summary(broken) == {"value": None}
+    assert pyperf_data.summary(broken) == {}
     assert pyperf_data.first_loops(broken) is None
     with pytest.raises(UsageError, match="not JSON"):
         pyperf_data.all_values(broken)

@@ -199,12 +199,13 @@ def _pair_modes(a: Input, b: Input, mode: str | None) -> tuple[list[tuple[str | 
     return [(only, pair[0], pair[1])], notes
 
 
-def _jit_inactive(mode: str | None, side: ModeData, label: str) -> list[str]:
+def _jit_inactive(mode: str | None, side: ModeData, label: str, bench: str) -> list[str]:
     # In a mode that expects compiles, 0 __main__ compiles means the interpreter was measured.
-    if not jit_modes.expects_compiles(mode) or side.compiles_main is None:
+    main = side.main_compiles(bench)
+    if not jit_modes.expects_compiles(mode) or main is None:
         return []
-    if side.compiles_main == 0:
-        return [f"{label} (0 __main__ compiles in mode {mode})"]
+    if main == 0:
+        return [f"{label} (0 __main__ compiles of {bench} in mode {mode})"]
     return []
 
 
@@ -408,15 +409,17 @@ def compare_inputs(
             if only:
                 notes.append(f"mode {shown}: benchmarks only in {side}: {', '.join(only)}")
         any_common = any_common or bool(common)
-        gates = list(
-            stats.health_gates(
-                paired=False,
-                threshold_from=ma.threshold,
-                threshold_to=mb.threshold,
-                jit_inactive=_jit_inactive(mode_name, ma, a.label) + _jit_inactive(mode_name, mb, b.label),
-            )
-        )
         for index, name in enumerate(common):
+            # Each benchmark's own JIT evidence: one that compiled nothing does not taint the others.
+            gates = list(
+                stats.health_gates(
+                    paired=False,
+                    threshold_from=ma.threshold,
+                    threshold_to=mb.threshold,
+                    jit_inactive=_jit_inactive(mode_name, ma, a.label, name)
+                    + _jit_inactive(mode_name, mb, b.label, name),
+                )
+            )
             sides = ((a, ma, ma.data.get(name)), (b, mb, mb.data.get(name)))
             delta_and_source = _cross_run_delta(delta, noise_file, (a.host, b.host), name, mode_name)
             comparisons.append(_compare_benchmark(sides, mode_name, gates, delta_and_source, resamples, seed + index))

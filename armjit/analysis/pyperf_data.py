@@ -23,6 +23,7 @@ __all__ = [
     "BenchmarkData",
     "PyperfFile",
     "all_values",
+    "bench_summary",
     "benchmark_names",
     "first_loops",
     "load",
@@ -217,18 +218,23 @@ def first_loops(path: Path) -> int | None:
     return loops[0] if loops else common if isinstance(common, int) and not isinstance(common, bool) else None
 
 
-def summary(path: Path) -> dict[str, Any]:
-    """A run's record of one mode's results: the median of per-process medians (the unit is a
-    fresh process) and the sample shape; ``value`` is None when the file is unreadable."""
+def summary(path: Path) -> dict[str, dict[str, Any]]:
+    """A run's record of one mode's results, per benchmark: the median of that benchmark's
+    per-process medians (the unit is a fresh process) and its sample shape. Benchmarks are never
+    pooled: a median over two benchmarks' processes is no benchmark's number. Empty when the
+    file is unreadable."""
     try:
         found = load(path, for_comparison=False)
     except UsageError:
-        return {"value": None}
-    medians = [statistics.median(p) for bench in found.benchmarks for p in bench.processes]
-    if not medians:
-        return {"value": None, "processes": 0, "values": 0}
-    values = sum(bench.n_values for bench in found.benchmarks)
-    return {"value": statistics.median(medians), "processes": len(medians), "values": values}
+        return {}
+    return {bench.name: bench_summary(bench) for bench in found.benchmarks}
+
+
+def bench_summary(bench: BenchmarkData) -> dict[str, Any]:
+    """One benchmark's median of per-process medians and its sample shape (value None: no values)."""
+    medians = [statistics.median(p) for p in bench.processes if p]
+    value = statistics.median(medians) if medians else None
+    return {"value": value, "processes": len(medians), "values": bench.n_values}
 
 
 def benchmark_names(path: Path) -> list[str]:

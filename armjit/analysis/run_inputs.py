@@ -27,6 +27,15 @@ class ModeData:
     threshold: int | None = None
     compiles_main: int | None = None
     runner: str | None = None  # pyperf | pyperformance, as the run recorded it
+    # __main__ compiles per pyperf benchmark, from the run's per-benchmark JIT gate (older runs
+    # recorded only the mode's; then compiles_main stands for every benchmark)
+    bench_compiles: dict[str, int] | None = None
+
+    def main_compiles(self, bench: str) -> int | None:
+        """The __main__ compiles of one benchmark's processes (the mode's when not recorded per benchmark)."""
+        if self.bench_compiles is not None:
+            return self.bench_compiles.get(bench)
+        return self.compiles_main
 
 
 @dataclass(frozen=True)
@@ -74,12 +83,26 @@ def _load_run(run_path: Path, manifest: dict[str, Any], label: str) -> Input:
         compiles = info.get("compiles")
         main = _int_or_none(compiles.get("main")) if isinstance(compiles, dict) else None
         runner = info.get("runner") if isinstance(info.get("runner"), str) else None
-        modes[str(name)] = ModeData(str(name), data, _int_or_none(info.get("threshold")), main, runner)
+        per_bench = _bench_compiles(info.get("results"))
+        modes[str(name)] = ModeData(str(name), data, _int_or_none(info.get("threshold")), main, runner, per_bench)
     host = manifest.get("host")
     python = host.get("python") if isinstance(host, dict) and isinstance(host.get("python"), str) else None
     status = manifest.get("status") if isinstance(manifest.get("status"), str) else None
     code = crossrun.code_identity(manifest)
     return Input(label, True, _host_name(host), modes, code, python, status, run_path)
+
+
+def _bench_compiles(results: Any) -> dict[str, int] | None:
+    """pyperf benchmark name -> its __main__ compiles, from a run's per-benchmark results."""
+    if not isinstance(results, dict) or not results:
+        return None
+    found = {}
+    for bench, result in results.items():
+        compiles = result.get("compiles") if isinstance(result, dict) else None
+        main = _int_or_none(compiles.get("main")) if isinstance(compiles, dict) else None
+        if main is not None:
+            found[str(result.get("pyperf_name") or bench)] = main
+    return found or None
 
 
 def load_input(ref: str | Path, store: RunStore) -> Input:

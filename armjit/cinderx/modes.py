@@ -64,6 +64,7 @@ class ModeContext:
     autojit: int
     jitlist_filter: bool
     extra_jitlist: tuple[str, ...] = ()
+    jitlist: tuple[str, ...] = ("__main__:*",)  # the jitlist mode's lines
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,11 @@ def jit_mode(
     autojit: int,
     jitlist_filter: bool,
     extra_jitlist: tuple[str, ...] = (),
+    jitlist: tuple[str, ...] = ("__main__:*",),
 ) -> JitMode:
     """The environment of mode ``name``; paths are host paths."""
     spec = mode_spec(name)
-    mode = spec.build(ModeContext(log_dir, jitlist_path, autojit, jitlist_filter, extra_jitlist))
+    mode = spec.build(ModeContext(log_dir, jitlist_path, autojit, jitlist_filter, extra_jitlist, jitlist))
     log = {"PYTHONJITDEBUG": "1", "PYTHONJITLOGFILE": f"{log_dir.rstrip('/')}/{JIT_LOG_NAME}"}
     return replace(mode, name=name, env={**mode.env, **log}, expects_compiles=spec.expects_compiles)
 
@@ -172,7 +174,8 @@ def _nojit(_: ModeContext) -> JitMode:
 
 def _jitlist(c: ModeContext) -> JitMode:
     env = {"PYTHONJITLISTFILE": c.jitlist_path, "PYTHONJITENABLEJITLISTWILDCARDS": "1"}
-    return JitMode("jitlist", env, jitlist=("__main__:*",), description="compile __main__:* at first call")
+    shown = ",".join(c.jitlist)
+    return JitMode("jitlist", env, jitlist=c.jitlist, description=f"compile {shown} at first call")
 
 
 def _autojit(c: ModeContext) -> JitMode:

@@ -75,6 +75,7 @@ GATES = ("runtime_test", "runtime_skip_tests", "smoke_autojit")
 BENCH = (
     "bench",
     "modes",
+    "jitlist",
     "autojit",
     "autojit_jitlist_filter",
     "autojit_extra_jitlist",

@@ -35,11 +35,19 @@ def jit_proof(outcome: VerifyOutcome) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     if outcome.paired:
         for mode, m in (outcome.record.modes or {}).items():
-            for side, p in (m.jit_proof or {}).items():
-                rows.append((mode, "from" if side == "a" else "to", p.get("main"), p.get("total"), p.get("threshold")))
+            proofs = {f"{mode}/{b}": r.get("jit_proof") for b, r in (m.results or {}).items()} or {mode: m.jit_proof}
+            for shown, proof in proofs.items():
+                for side, p in (proof or {}).items():
+                    side_label = "from" if side == "a" else "to"
+                    rows.append((shown, side_label, p.get("main"), p.get("total"), p.get("threshold")))
         return rows
     for label, run in (("from", outcome.from_run), ("to", outcome.to_run)):
         for mode, m in (run.record().modes or {}).items():
+            if m.results:  # each benchmark's own processes
+                for bench, r in m.results.items():
+                    c = r.get("compiles") or {}
+                    rows.append((f"{mode}/{bench}", label, c.get("main"), c.get("total"), r.get("threshold")))
+                continue
             c = m.compiles or {}
             rows.append((mode, label, c.get("main"), c.get("total"), m.threshold))
     return rows
@@ -69,7 +77,7 @@ def guard_text(guards: dict[str, SizeDiff], limit: int, fmt: TableFormat = "simp
         headroom = "" if not limit else f"{limit - d.total_to:+d}"
         pct = "" if d.total_pct is None else f"{d.total_pct:+.2f}%"
         rows.append((mode, d.total_from, d.total_to, pct, d.compiled_from, d.compiled_to, d.failed_to, headroom))
-    headers = ["mode", "code bytes from", "to", "%Δ (lower is smaller)", "compiles from", "to", "failed (to)"]
+    headers = ["mode/benchmark", "code bytes from", "to", "%Δ (lower is smaller)", "compiles from", "to", "failed (to)"]
     parts = [table(rows, [*headers, f"headroom to {limit}" if limit else "headroom (no limit)"], fmt)]
     for mode, d in guards.items():
         parts += ["", f"{mode}: largest per-function changes", render_diff(d, top=5, fmt=fmt)]

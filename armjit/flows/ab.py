@@ -304,6 +304,15 @@ def _complete_design(
     return done
 
 
+def _with_bench_proof(kept: ModeRecord | None, bench: str, proof: dict[str, Any], blocks: list[Any]) -> ModeRecord:
+    """The mode's record with one more benchmark's JIT proof: each benchmark keeps its own
+    (``results``); the mode-level ``jit_proof`` and ``blocks`` are that of its only benchmark."""
+    results = {**((kept.results if kept else None) or {}), bench: {"jit_proof": proof, "blocks": len(blocks)}}
+    if len(results) == 1:
+        return ModeRecord(jit_proof=proof, blocks=len(blocks), results=results)
+    return ModeRecord(results=results)
+
+
 def _judge(
     pipeline: Pipeline,
     sides: list[ab_sides.Side],
@@ -327,7 +336,9 @@ def _judge(
                 proof, gates = ab_sides.pair_proof(ctx, sides, bench, design.mode_pair)
             else:
                 proof, gates = ab_sides.jit_proof(ctx, sides, bench, mode, aa=aa)
-            pipeline.record.set_mode(mode, ModeRecord(jit_proof=proof, blocks=len(blocks)))
+            pipeline.record.set_mode(
+                mode, _with_bench_proof((pipeline.record.modes or {}).get(mode), bench, proof, blocks)
+            )
             if len(blocks) < 2:
                 missing.append(key)
                 continue

@@ -310,7 +310,7 @@ def _instructions_per_value(
     # compile's place among the values depends on thread scheduling, and moved whole-worker
     # counts by 6% and the three-value counts by 40% on the e2e host.
     env = {
-        **side.target.mode(mode).env,
+        **side.target.mode(mode, bench).env,
         "PYTHONHASHSEED": str(seed % 4294967296),
         "PYTHONJITBACKGROUNDCOMPILE": "0",
     }

@@ -91,7 +91,8 @@ def resolve_sources(
 def prepare(ctx: StepContext, target: steps.Target) -> str:
     """The side's run dir, log dirs and jitlist files, once: every process of the side reuses them."""
     rrun = q(target.remote_run)
-    dirs = " ".join(f"{rrun}/jitlogs/{m}" for m in target.modes)
+    # Each benchmark's processes log into their own directory: its JIT activity is its own.
+    dirs = " ".join(f"{rrun}/jitlogs/{m}/{b}" for m in target.modes for b in target.settings.bench)
     ctx.run(f"{steps.claim_workdir(ctx, target.settings)} && mkdir -p {rrun}/blocks {dirs}")
     for mode_name in target.modes:
         mode = target.mode(mode_name)
@@ -118,7 +119,7 @@ def process(
     from armjit.cinderx.commands import bench_command
 
     target = side.target
-    mode = target.mode(mode_name)
+    mode = target.mode(mode_name, bench)
     if extra_env:
         mode = replace(mode, env={**mode.env, **extra_env})
     cmd = bench_command(
@@ -136,12 +137,13 @@ def process(
     return ctx.run(cmd.command, cwd=target.settings.remote_workdir, check=False, detach=True)
 
 
-def fetch_logs(ctx: StepContext, side: Side, mode: str) -> list[gate.LogCounts]:
-    log_dir = f"{side.target.remote_run}/jitlogs/{mode}"
+def fetch_logs(ctx: StepContext, side: Side, mode: str, bench: str) -> list[gate.LogCounts]:
+    """The JIT logs of one benchmark's processes in one mode, fetched home, as the gate counts them."""
+    log_dir = f"{side.target.remote_run}/jitlogs/{mode}/{bench}"
     listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
     counts = []
     for entry in sorted(listing.stdout.split()):
-        local = side.target.run.file("jitlogs", side.label, mode, entry)
+        local = side.target.run.file("jitlogs", side.label, mode, bench, entry)
         ctx.host.get(f"{log_dir}/{entry}", local)
         counts.append(gate.count_log(entry, local.read_bytes()))
     return counts
@@ -158,7 +160,7 @@ def jit_proof(
     expects = gate.compiles_expected(a.target.mode(mode), build=a.target.settings.build)
     proof = {}
     for side in [a] if aa else [a, b]:
-        counts = fetch_logs(ctx, side, mode)
+        counts = fetch_logs(ctx, side, mode, bench)
         verdict = gate.judge_mode(mode, counts, expects_compiles=expects, expected_processes=1)
         proof[side.label] = {"main": verdict.main, "total": verdict.total, "threshold": verdict.threshold}
         if not verdict.ok:
@@ -176,7 +178,7 @@ def pair_proof(
     gates = []
     proof = {}
     for side, mode in zip(sides, pair, strict=True):
-        counts = fetch_logs(ctx, side, mode)
+        counts = fetch_logs(ctx, side, mode, bench)
         expects = gate.compiles_expected(side.target.mode(mode), build=side.target.settings.build)
         verdict = gate.judge_mode(mode, counts, expects_compiles=expects, expected_processes=1)
         proof[side.label] = {"mode": mode, "main": verdict.main, "total": verdict.total, "threshold": verdict.threshold}

@@ -207,7 +207,14 @@ def _detail(m: dict[str, Any]) -> str:
         return ", ".join(p for p in parts if p and not p.endswith("None"))
     if kind == "baseline":
         commit = str((m.get("commits") or {}).get("commit") or "")[:10]
-        return f"{m.get('status')}" + (f" at {commit}" if commit else "")
+        flagged = [
+            f"{mode}/{bench} ({r['gate']['flag']})"
+            for mode, record in (m.get("modes") or {}).items()
+            for bench, r in ((record or {}).get("results") or {}).items()
+            if isinstance(r, dict) and isinstance(r.get("gate"), dict) and r["gate"].get("flag")
+        ]
+        flags = f"; compiled nothing: {', '.join(flagged)}" if flagged else ""
+        return f"{m.get('status')}" + (f" at {commit}" if commit else "") + flags
     return str(m.get("status", ""))
 
 

@@ -75,16 +75,31 @@ def _find_baseline(store: RunStore, ref: str | None) -> RunDir:
 
 
 def _mode_logs(run: RunDir, side: str | None) -> dict[str, list[Path]]:
-    """JIT logs per mode: a baseline's from run.json, one side (a/b) of an ab run from its tree."""
+    """JIT logs per mode and benchmark ("mode/bench"; "mode" for a record from before logs were
+    kept per benchmark): a baseline's from run.json, one side (a/b) of an ab run from its tree."""
     if side is None:
-        modes = run.record().modes or {}
-        return {m: [run.path / p for p in rec.jit_logs or []] for m, rec in modes.items()}
+        found: dict[str, list[Path]] = {}
+        for m, rec in (run.record().modes or {}).items():
+            per_bench: dict[str, list[str]] = {
+                b: r["jit_logs"] for b, r in (rec.results or {}).items() if r.get("jit_logs")
+            }
+            if not per_bench:
+                found[m] = [run.path / p for p in rec.jit_logs or []]
+            for bench, logs in per_bench.items():
+                found[f"{m}/{bench}"] = [run.path / p for p in logs]
+        return found
     root = run.path / "jitlogs" / side
-    return {d.name: sorted(d.glob("*.log")) for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
+    if not root.is_dir():
+        return {}
+    # jitlogs/<side>/<mode>/<benchmark>/*.log: each benchmark's processes log apart
+    return {
+        "/".join(log_dir.relative_to(root).parts): sorted(log_dir.glob("*.log"))
+        for log_dir in sorted({p.parent for p in root.rglob("*.log")})
+    }
 
 
 def size_guard(outcome: VerifyOutcome) -> dict[str, SizeDiff]:
-    """Compiled code from -> to per JIT mode, from the JIT logs of both sides."""
+    """Compiled code from -> to per JIT mode and benchmark, from the JIT logs of both sides."""
     if outcome.paired:
         before, after = _mode_logs(outcome.to_run, "a"), _mode_logs(outcome.to_run, "b")
     else:

@@ -29,21 +29,49 @@ def steps_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
     return table(rows, ["step", "status", "exit", "seconds", "detail"], fmt)
 
 
-def modes_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
+def mode_rows(manifest: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(mode, benchmark, its result) for every benchmark of every mode: one row each, never a
+    number pooled over benchmarks. A record from before per-benchmark results gives its mode's
+    numbers only when the mode ran one benchmark."""
     rows = []
     for name, m in manifest.get("modes", {}).items():
-        compiles = m.get("compiles") or {}
+        results = m.get("results")
+        if isinstance(results, dict) and results:
+            rows += [(name, bench, r) for bench, r in results.items()]
+            continue
+        benches = m.get("benchmarks") or []
+        if len(benches) == 1:
+            rows.append((name, benches[0], m))
+        else:
+            rows.append((name, ",".join(benches), {"gate": m.get("gate")}))
+    return rows
+
+
+def gate_cell(result: dict[str, Any]) -> str:
+    """The JIT gate's word on one benchmark of one mode; a flag names why nothing compiled."""
+    found = result.get("gate") or {}
+    if found.get("flag"):
+        return f"FLAG {found['flag']}: compiled nothing"
+    if "ok" not in found:
+        return ""
+    return "ok" if found["ok"] else "FAILED"
+
+
+def modes_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
+    rows = []
+    for name, bench, r in mode_rows(manifest):
+        compiles = r.get("compiles") or {}
         rows.append(
             (
                 name,
-                ",".join(m.get("benchmarks", [])),
-                fmt_seconds(m.get("value")),
-                m.get("processes", ""),
+                bench,
+                fmt_seconds(r.get("value")),
+                r.get("processes", ""),
                 compiles.get("main", ""),
                 compiles.get("other", ""),
                 compiles.get("total", ""),
-                "" if m.get("threshold") is None else m["threshold"],
-                (m.get("gate") or {}).get("ok", ""),
+                "" if r.get("threshold") is None else r["threshold"],
+                gate_cell(r),
             )
         )
     headers = [
@@ -55,9 +83,21 @@ def modes_table(manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
         "other",
         "total",
         "threshold (logged)",
-        "JIT gate ok",
+        "JIT gate",
     ]
     return table(rows, headers, fmt)
+
+
+def flag_lines(manifest: dict[str, Any]) -> list[str]:
+    """One line per benchmark that compiled nothing in a JIT mode: which, why, and the JIT's words."""
+    lines = []
+    for name, bench, r in mode_rows(manifest):
+        found = r.get("gate") or {}
+        if not found.get("flag"):
+            continue
+        lines.append(f"{name}/{bench}: compiled nothing ({found['flag']}): {found.get('reason', '')}")
+        lines += [f"  {e}" for e in (found.get("evidence") or [])[:5]]
+    return lines
 
 
 def artifacts_table(run: RunDir, manifest: dict[str, Any], fmt: TableFormat = "simple") -> str:
@@ -81,6 +121,8 @@ def summary_text(run: RunDir, manifest: dict[str, Any]) -> str:
         parts += ["", _cinderx_ran(manifest)]
     if manifest.get("modes"):
         parts += ["", modes_table(manifest)]
+        flags = flag_lines(manifest)
+        parts += ["", "compiled nothing (the JIT gate's flags):", *flags] if flags else []
     if manifest.get("skipped_modes"):
         parts += ["", manifest["skipped_modes"]]
     parts += ["", *_warning_lines(manifest)] if manifest.get("warnings") else []
@@ -132,17 +174,22 @@ def baseline_findings_block(run: RunDir, manifest: dict[str, Any]) -> str:
         *([f"- {_cinderx_ran(manifest)}"] if _cinderx_ran(manifest) else []),
         "- Change: baseline (no from -> to yet; `invoke verify` compares against this run)",
         "",
-        "Results (median of per-process medians, seconds per iteration, lower is better):",
+        "Results per mode and benchmark (median of that benchmark's per-process medians, seconds per "
+        "iteration, lower is better):",
         "",
         modes_table(manifest, "github"),
         "",
     ]
-    main_hits = {name: (m.get("compiles") or {}).get("main") for name, m in manifest.get("modes", {}).items()}
+    main_hits = {f"{name}/{bench}": (r.get("compiles") or {}).get("main") for name, bench, r in mode_rows(manifest)}
     if main_hits:
         lines.append(
             "JIT log `Finished compiling __main__:` occurrences: "
             + ", ".join(f"{k} `{v}`" for k, v in main_hits.items())
         )
+    flags = flag_lines(manifest)
+    if flags:
+        lines += ["", "Benchmarks that compiled nothing in a JIT mode (their timings are the interpreter's):", ""]
+        lines += [f"- {line.strip()}" if not line.startswith("  ") else f"  - `{line.strip()}`" for line in flags]
     if manifest.get("skipped_modes"):
         lines.append(f"Not run: {manifest['skipped_modes']}")
     lines += [f"- **Warning**: {line.removeprefix('warning: ')}" for line in _warning_lines(manifest)]
@@ -173,8 +220,16 @@ def progress_block(manifest: dict[str, Any]) -> str:
         (t["id"], "runtime test gate", "pass", t["status"], "ok" if t["status"] in ("pass", "skip") else "FAIL")
         for t in manifest.get("tests", [])
     ]
+    per_bench = [r for r in mode_rows(manifest) if (r[2].get("gate") or {}).get("message")]
     for step in manifest.get("steps", []):
-        if step["name"] in ("jit-smoke", "startup-smoke", "jit-gate"):
+        if step["name"] == "jit-gate" and per_bench:
+            # one row per benchmark and mode: a flag or a failure is never hidden in a long line
+            for name, bench, r in per_bench:
+                found, compiles = r["gate"], (r.get("compiles") or {}).get("main")
+                actual = f"FLAG {found['flag']}" if found.get("flag") else f"{compiles} __main__ compiles"
+                status = "ok" if found.get("ok") and not found.get("flag") else "FLAG" if found.get("ok") else "FAIL"
+                rows.append((f"jit-gate {name}/{bench}", manifest["run_id"], "ok", actual, status))
+        elif step["name"] in ("jit-smoke", "startup-smoke", "jit-gate"):
             rows.append((step["name"], manifest["run_id"], "ok", step["detail"][:60], step["status"]))
     lines.append(table(rows, ["Test", "Input", "Expected", "Actual", "Status"], "github"))
     return "\n".join(lines)

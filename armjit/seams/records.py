@@ -119,9 +119,13 @@ class ModeRecord:
     benchmarks: list[str] | None = None
     runner: str | None = None
     inherit_environ: str | None = None
-    value: float | None = None  # median of per-process medians, seconds
+    # The mode's one benchmark's median of per-process medians (seconds); None when it ran
+    # several: ``results`` holds each benchmark's own numbers, never a median pooled over them.
+    value: float | None = None
     processes: int | None = None
     values: int | None = None
+    # Per benchmark: value, processes, values, its JIT logs, compiles and the gate's verdict.
+    results: dict[str, dict[str, Any]] | None = None
     compiles: dict[str, int] | None = None
     threshold: Any = None
     thresholds: Any = None

@@ -261,13 +261,13 @@ def test_a_drop_mid_fetch_fetches_again_and_keeps_every_byte(faulty: Baseline) -
     bench = faulty.wait_for_step("bench-nojit-1", proc)
     # A JIT log big enough that its download lasts seconds: written on the host beside the
     # benchmark's own logs while the benchmark runs (the step fetches whatever the dir holds).
-    remote_log = bench.parents[2] / "jitlogs" / "nojit" / "jit_999999.log"
+    remote_log = bench.parents[2] / "jitlogs" / "nojit" / "richards" / "jit_999999.log"  # the benchmark's own dir
     remote_log.parent.mkdir(parents=True, exist_ok=True)
     line = b"# armjit fault tier: a large JIT log that holds no compile\n"
     remote_log.write_bytes(line * (160 * 1024 * 1024 // len(line)))
     expected = hashlib.sha256(remote_log.read_bytes()).hexdigest()
     deadline = time.monotonic() + 600
-    while not list(faulty.reports.glob("runs/*/jitlogs/nojit/.jit_999999.log.part")):
+    while not list(faulty.reports.glob("runs/*/jitlogs/nojit/richards/.jit_999999.log.part")):
         assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
         assert time.monotonic() < deadline, "the fetch never started"
         time.sleep(0.02)
@@ -278,7 +278,7 @@ def test_a_drop_mid_fetch_fetches_again_and_keeps_every_byte(faulty: Baseline) -
     assert proc.returncode == 0, err[-3000:]
     run = only_run(faulty.reports)
     check_complete(run)  # also: no .part file anywhere in the run
-    local = run / "jitlogs" / "nojit" / "jit_999999.log"
+    local = run / "jitlogs" / "nojit" / "richards" / "jit_999999.log"
     assert hashlib.sha256(local.read_bytes()).hexdigest() == expected
     sees = first_line(err, "during the fetch of step bench-nojit")
     assert sees.startswith("connection to ") and "reconnecting" in sees, err[-3000:]

@@ -100,7 +100,7 @@ def _bench_file(ctx: StepContext, target: Target, python: str, bench: str) -> st
     if target.runner == "pyperformance":
         return ""
     if s.bench_script:
-        path = s.bench_script
+        path = s.bench_script.replace("{bench}", bench)  # one script per benchmark: bench/bm_{bench}.py
         if not path.startswith("/"):
             path = f"{s.remote_workdir.rstrip('/')}/{path}"
         return ctx.host.expand(path)
@@ -119,8 +119,9 @@ def startup_smoke(ctx: StepContext, target: Target, bench_python: str) -> str:
 
 
 def planned_mode(target: Target, name: str) -> ModeRecord:
-    """Mode ``name`` as a run records it before it is measured: what it runs and how."""
-    mode = target.mode(name)
+    """Mode ``name`` as a run records it before it is measured: what it runs and how (each
+    benchmark's processes log into ``jitlogs/<mode>/<benchmark>/``)."""
+    mode = target.mode(name, "{bench}")
     return ModeRecord(
         description=mode.description,
         env=mode.env,
@@ -141,73 +142,101 @@ class ModeRun:
 
     @property
     def detail(self) -> str:
-        value = self.mode.value
-        return f"{value:.6f} s" if isinstance(value, float) else "ok"
+        results = self.mode.results or {}
+        shown = [f"{b} {r['value']:.6f} s" for b, r in results.items() if isinstance(r.get("value"), float)]
+        return "; ".join(shown) or "ok"
 
 
 def bench_mode(ctx: StepContext, target: Target, name: str, driver_python: str, venv: BenchVenv) -> ModeRun:
-    """Benchmark every --bench under JIT mode ``name``, then fetch its pyperf JSON and JIT logs,
-    whatever the benchmark's exit status (a crash is data)."""
+    """Benchmark every --bench under JIT mode ``name``, one command each (so each benchmark's
+    processes write their JIT logs into a directory of their own), then fetch the mode's pyperf
+    JSON and JIT logs, whatever the benchmarks' exit status (a crash is data)."""
     s = target.settings
-    mode = target.mode(name)
     rrun = ctx.host.expand(target.remote_run)
-    ctx.run(f"mkdir -p {q(rrun)}/jitlogs/{name}")
-    if mode.jitlist:
-        ctx.run(f"printf %s {q(jitlist_text(mode.jitlist))} > {q(rrun)}/jitlist-{name}.txt")
+    jitlist = target.mode(name).jitlist
+    if jitlist:
+        ctx.run(f"printf %s {q(jitlist_text(jitlist))} > {q(rrun)}/jitlist-{name}.txt")
     output = f"{rrun}/{name}.json"
     failures = []
     shape: dict[str, Any] = {"processes": s.processes, "values": s.values, "warmups": s.warmups, "loops": s.loops}
     preset = target.shape.option  # pyperformance's option standing for the flags
-    if target.runner == "pyperformance":
+    result = None
+    for index, bench in enumerate(s.bench):
+        ctx.run(f"mkdir -p {q(rrun)}/jitlogs/{name}/{bench}")
+        pyperformance = target.runner == "pyperformance"
         cmd = cinderx.bench_command(
-            runner="pyperformance",
-            python=driver_python,
-            bench=",".join(s.bench),
-            mode=mode,
+            runner=target.runner,
+            python=driver_python if pyperformance else venv.python,
+            bench=bench,
+            mode=target.mode(name, bench),
             output=output,
-            bench_file=None,
+            bench_file=None if pyperformance else venv.files[bench],
             preset=preset,
             **shape,
         )
-        result = ctx.run(cmd.command, cwd=s.remote_workdir, check=False, detach=True)
+        # Both runners add the later benchmarks to the first one's file.
+        command = cmd.command if index == 0 else cmd.command.replace(f"-o {q(output)}", f"--append {q(output)}")
+        result = ctx.run(command, cwd=s.remote_workdir, check=False, detach=True)
         if not result.ok:
-            failures.append(f"pyperformance exit {result.exit_code}")
-    else:
-        for index, bench in enumerate(s.bench):
-            cmd = cinderx.bench_command(
-                runner="pyperf",
-                python=venv.python,
-                bench=bench,
-                mode=mode,
-                output=output,
-                bench_file=venv.files[bench],
-                preset=preset,
-                **shape,
-            )
-            command = cmd.command if index == 0 else cmd.command.replace(f"-o {q(output)}", f"--append {q(output)}")
-            result = ctx.run(command, cwd=s.remote_workdir, check=False, detach=True)
-            if not result.ok:
-                failures.append(f"{bench}: exit {result.exit_code}")
+            failures.append(f"{bench}: exit {result.exit_code}")
     record = _fetch_mode(ctx, target, name, output, planned_mode(target, name))
     failure = StepFailed(f"benchmark {name} failed ({'; '.join(failures)})", result) if failures else None
     return ModeRun(record, failure)
 
 
 def _fetch_mode(ctx: StepContext, target: Target, name: str, output: str, record: ModeRecord) -> ModeRecord:
-    """Bring the mode's pyperf JSON and JIT logs home into the run directory."""
-    run = target.run
+    """Bring the mode's pyperf JSON and each benchmark's JIT logs home into the run directory."""
+    run, benches = target.run, list(target.settings.bench)
+    summaries: dict[str, dict[str, Any]] = {}
     if ctx.run(f"test -s {q(output)}", check=False).ok:
         local = run.file("pyperf", f"{name}.json")
         _fetch(ctx, output, local)
-        record = replace(record, pyperf_json=run.relative(local), **pyperf_data.summary(local))
-    log_dir = f"{ctx.host.expand(target.remote_run)}/jitlogs/{name}"
-    listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
-    logs = []
-    for entry in sorted(listing.stdout.split()):
-        local = run.file("jitlogs", name, entry)
-        _fetch(ctx, f"{log_dir}/{entry}", local)
-        logs.append(run.relative(local))
-    return replace(record, jit_logs=logs)
+        summaries = pyperf_data.summary(local)
+        record = replace(record, pyperf_json=run.relative(local))
+    logs: dict[str, list[str]] = {}
+    for bench in benches:
+        log_dir = f"{ctx.host.expand(target.remote_run)}/jitlogs/{name}/{bench}"
+        listing = ctx.run(f"ls -1 {q(log_dir)} 2>/dev/null || true", check=False)
+        logs[bench] = []
+        for entry in sorted(listing.stdout.split()):
+            local = run.file("jitlogs", name, bench, entry)
+            _fetch(ctx, f"{log_dir}/{entry}", local)
+            logs[bench].append(run.relative(local))
+    results = bench_results(benches, summaries, logs)
+    only = next(iter(results.values())) if len(results) == 1 else {}
+    return replace(
+        record,
+        jit_logs=[p for paths in logs.values() for p in paths],
+        results=results,
+        value=only.get("value"),
+        processes=only.get("processes"),
+        values=only.get("values"),
+    )
+
+
+def bench_results(
+    benches: list[str], summaries: Mapping[str, dict[str, Any]], logs: Mapping[str, list[str]]
+) -> dict[str, dict[str, Any]]:
+    """Per benchmark: its own pyperf numbers and its own JIT logs. A --bench name is matched to
+    the pyperf benchmark of that name; the rest are paired in the order they ran (each command
+    appended one benchmark to the file) when as many are left on both sides, since a benchmark
+    script may name its benchmark as it likes. A pyperf benchmark left over gets a row of its
+    own, without logs."""
+    pairs = {b: b for b in benches if b in summaries}
+    left = [b for b in benches if b not in pairs]
+    others = [name for name in summaries if name not in pairs.values()]
+    if len(left) == len(others):
+        pairs |= dict(zip(left, others, strict=True))
+    results: dict[str, dict[str, Any]] = {}
+    for bench in benches:
+        found = pairs.get(bench)
+        numbers = dict(summaries[found]) if found else {"value": None}
+        named = {"pyperf_name": found} if found and found != bench else {}
+        results[bench] = {**numbers, **named, "jit_logs": list(logs.get(bench, []))}
+    for other in summaries:
+        if other not in pairs.values():
+            results[other] = {**summaries[other], "jit_logs": []}
+    return results
 
 
 def _fetch(ctx: StepContext, remote: str, local: Path) -> None:
@@ -239,7 +268,7 @@ class GateRun:
 
 def jit_gate(ctx: StepContext, target: Target, modes: Mapping[str, ModeRecord], hook_problem: str) -> GateRun:
     """Evidence, not assumptions: a JIT mode counts as active only if the JIT's own logs from the
-    benchmark processes say so."""
+    benchmark processes say so, judged per benchmark from that benchmark's own logs."""
     s = target.settings
     problems, lines = [], []
     judged: dict[str, ModeRecord] = {}
@@ -247,31 +276,58 @@ def jit_gate(ctx: StepContext, target: Target, modes: Mapping[str, ModeRecord], 
         record = modes.get(name)
         if record is None:
             continue
-        logs = record.jit_logs or []
-        counts = [gate.count_log(p, (target.run.path / p).read_bytes()) for p in logs]
-        verdict = gate.judge_mode(
+        results = record.results or {}
+        per_bench = {
+            bench: [gate.count_log(p, (target.run.path / p).read_bytes()) for p in result.get("jit_logs") or []]
+            for bench, result in results.items()
+            if bench in s.bench
+        }
+        verdict = gate.judge_benchmarks(
             name,
-            counts,
+            per_bench,
             expects_compiles=gate.compiles_expected(target.mode(name), build=s.build),
             expected_processes=target.shape.processes,
             hook_problem=hook_problem,
         )
+        counts = [c for found in per_bench.values() for c in found]
+        judged_results = {
+            bench: {**result, **_bench_gate(verdict.benches[bench], per_bench[bench])} if bench in per_bench else result
+            for bench, result in results.items()
+        }
+        main = sum(c.main for c in counts)
+        total = sum(c.total for c in counts)
+        bench_verdicts = list(verdict.benches.values())
         judged[name] = replace(
             record,
-            compiles={"main": verdict.main, "total": verdict.total, "other": verdict.other},
-            threshold=verdict.threshold,
-            thresholds=verdict.thresholds,
-            processes_with_compiles=verdict.processes_with_compiles,
+            results=judged_results,
+            # The mode's logs over all its benchmarks (counts add up; each benchmark's are in results).
+            compiles={"main": main, "total": total, "other": total - main},
+            threshold=next((v.threshold for v in bench_verdicts if v.threshold is not None), None),
+            thresholds=next((v.thresholds for v in bench_verdicts if v.threshold is not None), None)
+            or {"calls": None, "bytecodes": None},
+            processes_with_compiles=sum(v.processes_with_compiles for v in bench_verdicts),
             per_process=[{"log": c.name, "main": c.main, "total": c.total} for c in counts],
             gate={"ok": verdict.ok, "message": verdict.message},
         )
         lines.append(verdict.message)
         if not verdict.ok:
             problems.append(verdict.message)
-            tail = _log_tail(target.run, logs)
+            tail = _log_tail(target.run, record.jit_logs or [])
             if tail:
                 ctx.pipeline.progress.message("--- jit log tail ---\n" + tail)
-    return GateRun(judged, "; ".join(lines), StepFailed("; ".join(problems)) if problems else None)
+    failure = StepFailed("; ".join(problems)) if problems else None
+    return GateRun(judged, "; ".join(lines), failure)
+
+
+def _bench_gate(verdict: gate.BenchVerdict, counts: list[gate.LogCounts]) -> dict[str, Any]:
+    """What a benchmark's result records of the gate: its compiles, threshold and verdict."""
+    return {
+        "compiles": {"main": verdict.main, "total": verdict.total, "other": verdict.other},
+        "threshold": verdict.threshold,
+        "processes_with_compiles": verdict.processes_with_compiles,
+        "per_process": [{"log": c.name, "main": c.main, "total": c.total} for c in counts],
+        "gate": verdict.to_json(),
+    }
 
 
 def _log_tail(run: RunDir, logs: list[str], lines: int = 40) -> str:

@@ -35,17 +35,20 @@ class Target:
         s = self.settings
         return self.measurement or Measurement(self.runner, "", s.processes, s.values, s.warmups, s.loops)
 
-    def mode(self, name: str) -> JitMode:
-        """JIT mode ``name`` with its logs and jitlist in this target's remote run dir."""
+    def mode(self, name: str, bench: str | None = None) -> JitMode:
+        """JIT mode ``name`` with its logs and jitlist in this target's remote run dir; with
+        ``bench``, that benchmark's processes log into their own directory (the JIT gate judges
+        each benchmark from its own logs)."""
         s = self.settings
         remote = self.host.expand(self.remote_run)
         return jit_mode(
             name,
-            log_dir=f"{remote}/jitlogs/{name}",
+            log_dir=f"{remote}/jitlogs/{name}" + (f"/{bench}" if bench else ""),
             jitlist_path=f"{remote}/jitlist-{name}.txt",
             autojit=s.autojit,
             jitlist_filter=s.autojit_jitlist_filter,
             extra_jitlist=s.autojit_extra_jitlist,
+            jitlist=s.jitlist,
         )
 
 
