@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from armjit.errors import ArmjitError, UsageError
 from armjit.seams.hosts import Host
+from armjit.seams.safepaths import Account, check_host_dir, expand_user, judge_resolved
 
 __all__ = [
     "OWNED_BY",
@@ -31,6 +32,7 @@ __all__ = [
     "parse_refusal",
     "preflight",
     "raise_if_refused",
+    "resolve_guarded",
     "venv_removable_shell",
     "write_owner",
 ]
@@ -173,3 +175,24 @@ def write_owner(host: Host, dest: str) -> None:
     result = host.run(f"mkdir -p {shlex.quote(dest)} && printf %s {shlex.quote(_OWNER_TEXT)} > {owner}", timeout=60)
     if not result.ok:
         raise ArmjitError(f"cannot mark {host.name}:{dest} as armjit's: {result.tail(1) or f'exit {result.exit_code}'}")
+
+
+def resolve_guarded(host: Host, wanted: Sequence[tuple[str, str, int]]) -> list[str]:
+    """Each ``(path, what, min_depth)`` as it really is on ``host``, judged there before anything
+    is written: ``~`` and ``~user`` expanded (an unknown user is a UsageError), the guard run on
+    the path as spelled, then on what it resolves to (symlinks followed, another user's home, the
+    owner uid), all paths in one round trip. Returns the resolved paths: every later command
+    uses them, so an alias of a directory is that directory (its lease, its marker)."""
+    home = host.expand("~")
+    accounts: tuple[Account, ...] | None = None
+    spelled = []
+    for path, what, depth in wanted:
+        if path.startswith("~") and not (path == "~" or path.startswith("~/")):
+            accounts = host.accounts() if accounts is None else accounts
+            path = expand_user(path, accounts, what=what)
+        spelled.append(check_host_dir(host.expand(path), what=what, home=home, min_depth=depth))
+    facts = host.resolve(spelled)
+    return [
+        judge_resolved(fact, what=what, given=given, min_depth=depth)
+        for fact, given, (_, what, depth) in zip(facts, spelled, wanted, strict=True)
+    ]

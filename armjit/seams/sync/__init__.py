@@ -31,7 +31,6 @@ from armjit.errors import ArmjitError, UsageError
 from armjit.seams import gitops, workdir
 from armjit.seams.gitops import SourceState
 from armjit.seams.hosts import Host
-from armjit.seams.safepaths import check_host_dir
 from armjit.seams.sync.marker import MARKER_NAME, DeployMarker, check_marker, read_marker, verify_deploy, write_marker
 from armjit.seams.sync.plan import (
     KEEP_DIRS,
@@ -130,7 +129,8 @@ def sync_tree(
     started = time.monotonic()
     repo = gitops.check_repo(repo)
     state = gitops.source_state(repo, ref, worktree=worktree)
-    dest = check_host_dir(host.expand(dest), what="the work dir", home=host.expand("~"), min_depth=2)
+    # Judged by what it is on the host (symlinks, other users' homes), before anything is written.
+    (dest,) = workdir.resolve_guarded(host, [(dest, "the work dir", 2)])
     source = source_for(repo, state.commit if not worktree else None, worktree=worktree)
     if adopt:
         _adopt(host, dest, source, keep, report or (lambda line: None))
