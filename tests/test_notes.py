@@ -243,13 +243,13 @@ def test_a_notes_file_that_links_into_a_system_tree_is_refused_before_any_write(
     # would see the write land there, but nothing existing could be overwritten.
     link = tmp_path / "task_plan.md"
     link.symlink_to("/etc/armjit-test-never-written/task_plan.md")
-    with pytest.raises(UsageError, match="written at /etc/armjit-test-never-written/task_plan.md") as caught:
+    with pytest.raises(UsageError, match=r"written at /etc/armjit-test-never-written/task_plan\.md") as caught:
         notes.upsert_block(link, "phases", "x\n")
     assert "\n" not in str(caught.value)
     assert not Path("/etc/armjit-test-never-written").exists()
     folder = tmp_path / "notes-link"
     folder.symlink_to("/etc")
-    with pytest.raises(UsageError, match="inside /etc|system directory"):
+    with pytest.raises(UsageError, match=r"inside /etc|system directory"):
         notes.ensure_writable([folder / notes.TASK_PLAN])
     with pytest.raises(UsageError, match="system directory"):
         notes.read_block(folder / "armjit-test-never-there.md", "phases")
@@ -276,7 +276,7 @@ def test_a_notes_file_that_is_not_a_regular_file_is_refused_in_one_line(tmp_path
             lambda: notes.read_block(path, "x"),
             lambda: notes.ensure_writable([path]),
         ):
-            with pytest.raises(UsageError, match="not a regular file|/dev is a system directory") as caught:
+            with pytest.raises(UsageError, match=r"not a regular file|/dev is a system directory") as caught:
                 call()
             assert "\n" not in str(caught.value)
     finally:

@@ -129,11 +129,16 @@ def test_adopt_workdir_is_a_setting() -> None:
     assert Settings().adopt_workdir is False
 
 
-def test_adopt_plan_groups_what_deploy_would_delete() -> None:
-    listing = [".git/HEAD", ".git/objects/ab/cd", "README", "cinderx/Jit/lir.h", "notes.txt", "build/x.o", ""]
-    count, groups = workdir.adopt_plan(listing, {"README": "", "cinderx/Jit/lir.h": ""}, keep=("build",))
-    assert count == 3
-    assert groups == [".git/ (2 files)", "notes.txt"]
+def test_adopt_counts_are_read_and_said_in_one_line() -> None:
+    out = "armjit-adopted 12 5 123456\nsrc\n.git\nsentinel.txt\nempty\nrun.sh\nscratch\n"
+    adopted = workdir.parse_adopted("/srv/x", "/srv/x.armjit-adopted-20261208T001500Z", out)
+    assert (adopted.files, adopted.dirs, adopted.size) == (12, 5, 123456)
+    assert adopted.lines("h") == [
+        "adopting h:/srv/x: moved 12 files, 5 dirs and 123456 bytes (.git, empty, run.sh, scratch, sentinel.txt, ...) "
+        "to /srv/x.armjit-adopted-20261208T001500Z; nothing was deleted"
+    ]
+    with pytest.raises(ValueError):
+        workdir.parse_adopted("/srv/x", "/a", "no counts\n")
 
 
 def test_refusal_text_says_what_is_there_and_how_to_proceed() -> None:
@@ -194,9 +199,7 @@ def test_passwd_lines_become_accounts_and_tilde_user_is_looked_up() -> None:
         ("/srv/x/w", 1000, 4242, True, "owned by uid 4242"),
     ],
 )
-def test_a_path_is_refused_for_what_it_resolves_to(
-    resolved: str, uid: int, owner: int, exists: bool, why: str
-) -> None:
+def test_a_path_is_refused_for_what_it_resolves_to(resolved: str, uid: int, owner: int, exists: bool, why: str) -> None:
     fact = facts(resolved, given="/srv/x/alias", exists=exists, owner=owner, uid=uid)
     with pytest.raises(UsageError) as caught:
         safepaths.judge_resolved(fact, what="--remote-workdir", given="/srv/x/alias", min_depth=2)

@@ -214,8 +214,12 @@ def _regular_or_absent(path: Path, real: Path) -> None:
     except OSError as exc:
         raise UsageError(f"cannot read notes file {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else (
-            "a socket" if stat.S_ISSOCK(mode) else "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else ("a socket" if stat.S_ISSOCK(mode) else "a directory" if stat.S_ISDIR(mode) else "not a regular file")
         )
         raise UsageError(f"notes file {path} refused: it is {kind}, not a regular file")
 

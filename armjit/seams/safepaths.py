@@ -26,6 +26,7 @@ from armjit.errors import UsageError
 
 __all__ = [
     "OS_TREES",
+    "RESOLVE_SCRIPT",
     "SYSTEM_DIRS",
     "Account",
     "PathFacts",
@@ -39,7 +40,6 @@ __all__ = [
     "local_facts",
     "parse_passwd",
     "parse_resolved",
-    "RESOLVE_SCRIPT",
 ]
 
 # Top-level directories of a Linux host that hold the system or other people's data.
@@ -202,7 +202,7 @@ def parse_passwd(text: str) -> tuple[Account, ...]:
 
 def expand_user(path: str, accounts: Sequence[Account], *, what: str) -> str:
     """``~user/rest`` -> ``<user's home>/rest`` from ``accounts``; an unknown user is a UsageError."""
-    head, sep, tail = path.partition("/")
+    head, _, tail = path.partition("/")
     name = head[1:]
     for account in accounts:
         if account.user == name:
@@ -254,18 +254,18 @@ def local_accounts() -> tuple[Account, ...]:
 
 def local_facts(path: str, home: Path | None = None) -> PathFacts:
     """What ``path`` (absolute) is on this machine (POSIX)."""
-    resolved = os.path.realpath(path)
+    resolved = Path(os.path.realpath(path))
     existing = resolved
-    while not os.path.lexists(existing) and existing != "/":
-        existing = os.path.dirname(existing)
+    while not (existing.exists() or existing.is_symlink()) and existing != existing.parent:
+        existing = existing.parent
     try:
-        owner: int | None = os.stat(existing).st_uid
+        owner: int | None = existing.stat().st_uid
     except OSError:
         owner = None
     return PathFacts(
         given=path,
-        resolved=resolved,
-        exists=os.path.exists(resolved),
+        resolved=str(resolved),
+        exists=resolved.exists(),
         owner_uid=owner,
         login_uid=os.getuid(),
         login_home=str(home if home is not None else Path.home()),
@@ -278,7 +278,8 @@ def local_facts(path: str, home: Path | None = None) -> PathFacts:
 # whether it exists, the uid owning what exists of it, then the login uid and the passwd database.
 RESOLVE_SCRIPT = r"""
 for p in "$@"; do
-  r=$(realpath -m -- "$p" 2>/dev/null) || r=$(python3 -c 'import os,sys; print(os.path.realpath(sys.argv[1]))' "$p") || exit 66
+  r=$(realpath -m -- "$p" 2>/dev/null) ||
+    r=$(python3 -c 'import os,sys; print(os.path.realpath(sys.argv[1]))' "$p") || exit 66
   d=$r; while [ ! -e "$d" ] && [ ! -L "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done
   if [ -e "$r" ]; then e=1; else e=0; fi
   printf 'armjit-path\t%s\t%s\t%s\n' "$e" "$(stat -c %u -- "$d" 2>/dev/null || echo -)" "$r"
@@ -288,9 +289,7 @@ getent passwd 2>/dev/null || cat /etc/passwd
 """
 
 
-def parse_resolved(
-    given: Sequence[str], text: str, login_home: str
-) -> list[PathFacts]:
+def parse_resolved(given: Sequence[str], text: str, login_home: str) -> list[PathFacts]:
     """The facts the resolve script printed for ``given`` (in order); a ValueError when it
     printed fewer paths than asked (a path with a newline is refused before it gets here)."""
     paths: list[tuple[bool, int | None, str]] = []
@@ -307,6 +306,4 @@ def parse_resolved(
     if len(paths) != len(given) or uid < 0:
         raise ValueError(f"expected {len(given)} resolved paths and the login uid")
     accounts = parse_passwd("\n".join(rest))
-    return [
-        PathFacts(g, r, e, o, uid, login_home, accounts) for g, (e, o, r) in zip(given, paths, strict=True)
-    ]
+    return [PathFacts(g, r, e, o, uid, login_home, accounts) for g, (e, o, r) in zip(given, paths, strict=True)]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from armjit.errors import ArmjitError, UsageError
-from armjit.seams.hosts import Host
 from armjit.seams import workdir
+from armjit.seams.hosts import Host
 from armjit.seams.safepaths import check_host_dir
 
 __all__ = ["ARCHIVE_SUFFIXES", "DEPS_MARKER", "ShippedDeps", "local_archives", "ship_deps"]
