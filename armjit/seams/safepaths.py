@@ -219,13 +219,15 @@ def judge_resolved(facts: PathFacts, *, what: str, given: str, min_depth: int) -
     """``facts.resolved`` if the path, judged by what it is, may be written into and deleted
     from, else a one-line UsageError naming the given path and what it resolves to."""
     resolved = facts.resolved
-    shown = given if given == resolved else f"{given} (resolves to {resolved})"
+    label = f"{what} {given!r}" + (f" (resolves to {resolved})" if given != resolved else "")
+
+    def refuse(why: str) -> UsageError:
+        return UsageError(f"{label} refused: {why}")
+
     try:
         check_host_dir(resolved, what=what, home=facts.login_home, min_depth=min_depth)
     except UsageError as exc:
-        if given == resolved:
-            raise
-        raise UsageError(f"{what} {given!r} resolves to {resolved}, which is refused: {_why(exc)}") from None
+        raise refuse(_why(exc)) from None
     own_home = facts.login_home.rstrip("/") or "/"
     for account in facts.accounts:
         home = account.home.rstrip("/")
@@ -234,11 +236,11 @@ def judge_resolved(facts: PathFacts, *, what: str, given: str, min_depth: int) -
         if account.uid == facts.login_uid or not home or _inside(own_home, home):
             continue
         if _inside(resolved, home):
-            raise _refuse(what, shown, f"it is inside {account.user}'s home {account.home}; {_OWN}")
+            raise refuse(f"it is inside {account.user}'s home {account.home}; {_OWN}")
     uid = facts.owner_uid
     if uid is not None and uid != facts.login_uid and (facts.exists or uid != 0):
         where = "it is" if facts.exists else "its nearest existing parent is"
-        raise _refuse(what, shown, f"{where} owned by {facts.user_of(uid)}, not by the login user; {_OWN}")
+        raise refuse(f"{where} owned by {facts.user_of(uid)}, not by the login user; {_OWN}")
     return resolved
 
 

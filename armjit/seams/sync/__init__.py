@@ -122,6 +122,7 @@ def sync_tree(
     compress: bool = False,
     adopt: bool = False,
     report: Callable[[str], None] | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> SyncResult:
     """Make ``dest`` on ``host`` hold ``ref``'s committed tree (default HEAD) or, with
     ``worktree``, the working tree with uncommitted and untracked-unignored files.
@@ -131,7 +132,8 @@ def sync_tree(
 
     A non-empty ``dest`` that armjit does not own is refused (UsageError) before anything there
     changes; with ``adopt`` it is taken over instead: what it held moves aside (``report`` is
-    told where, with counts).
+    told where, with counts). ``fence`` (the run's lease check) runs before anything is moved or
+    deleted: it raises when another run took the work dir.
     """
     if method not in METHODS:
         raise UsageError(f"sync method {method!r}: use one of {', '.join(METHODS)}")
@@ -143,17 +145,19 @@ def sync_tree(
     # Judged by what it is on the host (symlinks, other users' homes), before anything is written.
     (dest,) = workdir.resolve_guarded(host, [(dest, "the work dir", 2)])
     source = source_for(repo, state.commit if not worktree else None, worktree=worktree)
+    check = fence or (lambda: None)
     if adopt:
+        check()
         adopted = workdir.adopt(host, dest)
         for line in adopted.lines(host.name) if adopted else []:
             (report or (lambda _line: None))(line)
     ident = workdir.owner_id(host, dest)
     chosen, version = _choose(host, dest, method, ident)
     if chosen == "rsync":
-        deleted = delete_written(host, dest, source, keep)
+        deleted = delete_written(host, dest, source, keep, check)
         sent, _, size = sync_rsync(host, source, dest, keep, compress, version)
     else:
-        sent, deleted, size = sync_python(host, source, dest, keep, compress, ident)
+        sent, deleted, size = sync_python(host, source, dest, keep, compress, ident, check)
     write_written(host, dest, source.files)
     marker = DeployMarker(
         commit=state.commit,
@@ -206,7 +210,9 @@ def _choose(host: Host, dest: str, method: str, ident: str) -> tuple[str, tuple[
 _SEP = "\0--armjit-listing--\0"
 
 
-def delete_written(host: Host, dest: str, source: Source, keep: Sequence[str]) -> int:
+def delete_written(
+    host: Host, dest: str, source: Source, keep: Sequence[str], fence: Callable[[], None] = lambda: None
+) -> int:
     """Before an rsync transfer (which itself deletes nothing): delete the files armjit wrote at an
     earlier deploy (``.armjit-written``) that the source no longer has, and then the directories
     that held them if they are empty; record the old and the new files as written first, so a
@@ -237,6 +243,7 @@ def delete_written(host: Host, dest: str, source: Source, keep: Sequence[str]) -
             local = Path(folder) / name.replace("/", "_")
             local.write_bytes(b"".join(os.fsencode(p) + b"\0" for p in paths))
             host.put(local, f"{dest.rstrip('/')}/{name}")
+    fence()
     applied = host.run(
         f"cd {qdest} && mv -f {WRITTEN_NAME}.tmp {WRITTEN_NAME} && "
         f"xargs -0 -r rm -f -- < {SYNC_DIR}/delete && "

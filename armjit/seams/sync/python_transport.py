@@ -12,7 +12,7 @@ import shlex
 import tarfile
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,13 @@ _SMALL_UPDATE = 8_000_000
 
 
 def sync_python(
-    host: Host, source: Source, dest: str, keep: Sequence[str], compress: bool, ident: str
+    host: Host,
+    source: Source,
+    dest: str,
+    keep: Sequence[str],
+    compress: bool,
+    ident: str,
+    fence: Callable[[], None] = lambda: None,
 ) -> tuple[int, int, int]:
     local = local_manifest(source.root, source.files, source.cache)
     qdest = shlex.quote(dest)
@@ -88,6 +94,7 @@ def sync_python(
         tar_path.unlink(missing_ok=True)
     z = "z" if compress else ""
     meta = f"{SYNC_DIR}/delete {SYNC_DIR}/rmdirs {SYNC_DIR}/written"
+    fence()  # the lease is still this run's: only then delete
     applied = host.run(
         f"cd {qdest} && rm -f {MANIFEST_NAME} && rm -rf {SYNC_DIR} && "
         f"tar -x{z}f {TAR_NAME} --no-same-owner {meta} && mv -f {SYNC_DIR}/written {WRITTEN_NAME} && "
