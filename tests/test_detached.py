@@ -314,6 +314,8 @@ def test_aliases_of_a_work_dir_and_a_shared_driver_venv_share_one_lease(tmp_path
     first.acquire(wait=False, timeout=1, notify=print)
     with pytest.raises(HostBusy, match="run run-a"):
         Lease(host, alias, owner("run-b"), also=[venv]).acquire(wait=False, timeout=1, notify=print)
+    # invoke hosts asked through the alias names the holder too.
+    assert (holder_of(host, str(tmp_path / "srv" / "wlink")) or pytest.fail()).run_id == "run-a"
     # Another work dir, the same driver venv: busy too, and it holds nothing after giving up.
     other = Lease(host, str(tmp_path / "srv" / "other"), owner("run-c"), also=[venv])
     with pytest.raises(HostBusy, match="run run-a"):

@@ -161,8 +161,12 @@ def _inspect_shell(lease: str) -> str:
 
 
 def holder_of(host: Host, workdir: str) -> Holder | None:
-    """Who holds ``workdir``'s lease on ``host`` (None: nobody). Reads only."""
-    lease = lease_dir(host.expand(workdir))
+    """Who holds ``workdir``'s lease on ``host`` (None: nobody), the work dir taken as what it
+    resolves to there (an alias names the same lease). Reads only."""
+    path = host.expand(workdir)
+    with contextlib.suppress(ArmjitError):
+        path = host.resolve([path])[0].resolved
+    lease = lease_dir(path)
     result = host.run(f"[ -d {q(lease)} ] || exit 3; {_inspect_shell(lease)}", timeout=60)
     return _parse_holder(result.stdout) if result.ok else None
 
