@@ -244,6 +244,12 @@ def test_local_dirs_are_judged_by_what_they_resolve_to(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="resolves to /etc/reports"):
         check_local_dir(tmp_path / "etclink" / "reports", what="--reports")
     assert check_local_dir(tmp_path / "alias" / "notes", what="--notes-dir") == tmp_path / "real" / "notes"
+    (tmp_path / "dangling").symlink_to("/etc/armjit-never-made")  # followed even though nothing is there
+    with pytest.raises(UsageError, match="resolves to /etc/armjit-never-made"):
+        check_local_dir(tmp_path / "dangling", what="--reports")
+    (tmp_path / "relative").symlink_to("../../../../../../../../../../usr")
+    with pytest.raises(UsageError, match=r"resolves to /usr\b"):
+        check_local_dir(tmp_path / "relative" / "share" / "x", what="--reports")
     with pytest.raises(UsageError, match="no user 'nosuchuser-armjit'"):
         check_local_dir("~nosuchuser-armjit/reports", what="--reports")
     with pytest.raises(UsageError, match="inside /usr"):
