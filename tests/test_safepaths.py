@@ -66,6 +66,9 @@ REFUSED: list[tuple[str, str | None, int, str]] = [
     ("/run/user/0/work", None, 2, "inside /run"),
     ("/lib/x/y", None, 2, "inside /lib"),
     ("/boot/efi/x", None, 1, "inside /boot"),
+    ("/var/lib/dpkg", None, 2, "inside /var/lib, which belongs to the system"),  # system data below /var
+    ("/var/log/armjit", None, 2, "inside /var/log"),
+    ("/var/cache/x/y", None, 2, "inside /var/cache"),
 ]
 
 
@@ -161,6 +164,7 @@ systemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin
 dev:x:1000:1000::/home/dev:/bin/bash
 bob:x:1001:1001::/home/bob:/bin/bash
 www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+git:x:997:997::/srv/git:/usr/bin/git-shell
 broken line
 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
 """
@@ -173,7 +177,16 @@ def facts(resolved: str, *, given: str = "", exists: bool = False, owner: int | 
 
 
 def test_passwd_lines_become_accounts_and_tilde_user_is_looked_up() -> None:
-    assert [a.user for a in ACCOUNTS] == ["root", "daemon", "systemd-network", "dev", "bob", "www-data", "nobody"]
+    assert [a.user for a in ACCOUNTS] == [
+        "root",
+        "daemon",
+        "systemd-network",
+        "dev",
+        "bob",
+        "www-data",
+        "git",
+        "nobody",
+    ]
     assert safepaths.expand_user("~bob/x/y", ACCOUNTS, what="--remote-workdir") == "/home/bob/x/y"
     assert safepaths.expand_user("~daemon", ACCOUNTS, what="--notes-dir") == "/usr/sbin"
     with pytest.raises(UsageError, match="no user 'nosuchuser'") as caught:
@@ -190,7 +203,9 @@ def test_passwd_lines_become_accounts_and_tilde_user_is_looked_up() -> None:
         ("/usr/sbin/x", 0, 0, False, "inside /usr"),  # ~daemon/x
         ("/home/bob", 1000, 1001, True, "bob's home /home/bob"),
         ("/home/bob/work/x", 0, 1001, False, "bob's home"),  # root may not wipe bob's either
-        ("/var/www/site", 1000, 33, True, "www-data's home"),
+        ("/var/www/site", 1000, 33, True, "inside /var/www"),
+        ("/srv/git/repos", 1000, 997, True, "git's home /srv/git"),
+        ("/srv/git/new/w", 0, 997, False, "git's home"),
         ("/root/work", 1000, 0, False, "root's home"),  # ~root for a user who is not root
         ("/home/dev", 1000, 1000, True, "home itself"),
         ("/srv/shared/w", 1000, 1001, True, "owned by bob"),  # a directory of another uid

@@ -54,9 +54,24 @@ SYSTEM_DIRS = frozenset(
 OS_TREES = frozenset({"bin", "boot", "dev", "etc", "proc", "run", "sbin", "sys", "usr"})
 
 
+# Below /var, the system keeps its databases, caches, logs and spools (/var/lib/dpkg, /var/log):
+# all of it is the system's except the temporary dir. A home under /var (www-data's /var/www) is
+# another user's home, refused as such.
+VAR_OWN = frozenset({"tmp"})
+
+
 def is_os_tree(name: str) -> bool:
     """A top-level directory whose whole tree belongs to the system (``lib*`` included)."""
     return name in OS_TREES or name.startswith("lib")
+
+
+def _system_tree(parts: Sequence[str]) -> str | None:
+    """The system tree ``parts`` (a path's segments) lies in, None if it lies in none."""
+    if is_os_tree(parts[0]):
+        return f"/{parts[0]}"
+    if parts[0] == "var" and len(parts) > 1 and parts[1] not in VAR_OWN:
+        return f"/var/{parts[1]}"
+    return None
 
 
 def is_system_dir(name: str) -> bool:
@@ -102,8 +117,9 @@ def check_host_dir(path: str, *, what: str, home: str | None = None, min_depth: 
         raise _refuse(what, path, f"that is the root directory; {_OWN}")
     if len(parts) == 1 and is_system_dir(parts[0]):
         raise _refuse(what, path, f"{normal} is a system directory; {_OWN}")
-    if is_os_tree(parts[0]):
-        raise _refuse(what, path, f"{normal} is inside /{parts[0]}, which belongs to the system; {_OWN}")
+    tree = _system_tree(parts)
+    if tree is not None:
+        raise _refuse(what, path, f"{normal} is inside {tree}, which belongs to the system; {_OWN}")
     if home is not None and parts == [p for p in home.split("/") if p not in ("", ".")]:
         raise _refuse(what, path, "that is the login user's home itself; use a directory below it")
     if len(parts) < min_depth:
@@ -156,8 +172,9 @@ def _checked_local_text(text: str, given_text: str, *, what: str, cwd: Path | No
         raise _refuse(what, given_text, "that is the root directory")
     if os.name != "nt" and len(segments) == 1 and is_system_dir(segments[0]):
         raise _refuse(what, given_text, f"/{segments[0]} is a system directory")
-    if os.name != "nt" and is_os_tree(segments[0]):
-        raise _refuse(what, given_text, f"it is inside /{segments[0]}, which belongs to the system")
+    tree = _system_tree(segments) if os.name != "nt" else None
+    if tree is not None:
+        raise _refuse(what, given_text, f"it is inside {tree}, which belongs to the system")
     if full == home:
         raise _refuse(what, given_text, "that is the home directory itself; use a directory below it")
     return full

@@ -118,8 +118,15 @@ def known_id(host: Host, dest: str) -> str | None:
 def owner_id(host: Host, dest: str) -> str:
     """The id for ``dest`` on ``host``: the known one, else a new random one, recorded before any
     claim uses it (an id recorded for a directory that was never claimed proves nothing)."""
+    from filelock import FileLock
+
     path = state_file()
-    with _STATE_LOCK:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArmjitError(f"cannot make armjit's state dir {path.parent}: {exc.strerror or exc}") from None
+    # Two armjit processes recording ids at once must not lose one: a lost id makes a dir foreign.
+    with _STATE_LOCK, FileLock(str(path.with_name(f".{path.name}.lock"))):
         state = _load_state(path)
         found = state.get(host.name, {}).get(dest)
         if found:
@@ -127,7 +134,6 @@ def owner_id(host: Host, dest: str) -> str:
         ident = secrets.token_hex(16)
         state.setdefault(host.name, {})[dest] = ident
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             tmp.replace(path)
