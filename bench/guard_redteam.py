@@ -9,6 +9,8 @@ guard deletes there is gone with the overlay; links "into a system tree" there p
 cases touch only the scratch directory: a link to this machine's /etc is given only to the tree
 under test when it must refuse before writing (``local_etc`` cases are skipped for ``--before``).
 
+$D in the table is the case's scratch dir on the host, $T the local one.
+
 Run (as root, the sandbox needs it):
   .nox/tests/bin/python bench/guard_redteam.py --before /tmp/armjit-before --after .
 where /tmp/armjit-before holds ``git archive <base commit>`` unpacked (outside the repo).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -74,17 +77,29 @@ def repo(ctx: dict[str, Any]) -> Path:
     return root
 
 
-def remote_count(host: Any, path: str) -> int:
-    out = host.run(f"find {shlex.quote(path)} 2>/dev/null | wc -l", timeout=60).stdout.strip()
+def remote_count(host: Any, path: str) -> int | str:
+    try:
+        out = host.run(f"find {shlex.quote(path)} -xdev 2>/dev/null | wc -l", timeout=60).stdout.strip()
+    except Exception:
+        return "host unreachable"
     return int(out or 0)
+
+
+SHORT: dict[str, str] = {}  # long scratch paths -> short names in the table
+
+
+def short(text: str) -> str:
+    for long, name in SHORT.items():
+        text = text.replace(long, name)
+    return re.sub(r"root@127\.0\.0\.1:\d+:", "", text)
 
 
 def outcome(call: Callable[[], object]) -> str:
     try:
         call()
     except BaseException as exc:  # the table shows what the user would see
-        text = " ".join(str(exc).split())
-        return f"{type(exc).__name__}: {text[:90]}"
+        text = short(" ".join(str(exc).split()))
+        return f"{type(exc).__name__}: {text[:110]}"
     return "accepted"
 
 
@@ -93,7 +108,7 @@ PREPARE = (
     "grep -q ^bob: /etc/passwd || echo 'bob:x:4242:4242::/home/bob:/bin/sh' >> /etc/passwd; "
     "mkdir -p /home/bob/.ssh && echo key > /home/bob/.ssh/authorized_keys && echo n > /home/bob/notes.md; "
     "mkdir -p /srv/rt-bob/data && echo d > /srv/rt-bob/data/x && chown -R 4242 /srv/rt-bob; "
-    "mkdir -p /srv/rt && ln -sfn /usr/share/man /srv/rt-chain-1 && ln -sfn /srv/rt-chain-1 /srv/rt-chain"
+    "mkdir -p /srv/rt /srv/rt-own && ln -sfn /usr/share/man /srv/rt-chain-1 && ln -sfn /srv/rt-chain-1 /srv/rt-chain"
 )
 
 
@@ -133,6 +148,12 @@ _link_case("adopt_into_link_to_slash", "/")
 _link_case("adopt_into_link_to_opt_of_another_uid", "/srv/rt-bob")
 _link_case("deploy_below_dangling_link_into_usr", "/usr/armjit-never", adopt=False)
 _link_case("adopt_into_link_chain_to_usr_share_man", "/srv/rt-chain")
+_link_case("adopt_into_link_to_etc", "/etc")
+_link_case("deploy_below_link_to_etc", "/etc", "/armjit-rt", adopt=False)
+_link_case("adopt_into_link_to_var_log", "/var/log")
+_link_case("adopt_into_link_to_home", "/home")
+_link_case("deploy_below_link_into_bobs_home", "/home/bob", "/work", adopt=False)
+_link_case("deploy_into_link_to_own_dir", "/srv/rt-own", "/w", adopt=False)
 
 
 def _home_case(name: str, dest: str, adopt: bool) -> None:
@@ -151,6 +172,13 @@ _home_case("tilde_nosuchuser", "~nosuchuser/work", False)
 _home_case("dir_owned_by_another_uid", "/srv/rt-bob/data", True)
 _home_case("below_dir_owned_by_another_uid", "/srv/rt-bob/new/w", False)
 _home_case("www_data_home", "/var/www/site", True)
+_home_case("plain_new_dir_with_spaces", "/srv/rt/new dir/it's w", False)
+
+
+@case("paths", host=True)
+def work_dir_is_a_file(ctx: dict[str, Any]) -> str:
+    base = f"/srv/rt/{ctx['id']}"
+    return deploy_into(ctx, f"{base}/f", base, setup=f"mkdir -p {base} && echo x > {base}/f")
 
 
 def _local_case(name: str, *, local_etc: bool = False) -> Callable[[Callable[[dict[str, Any]], str]], None]:
@@ -326,6 +354,65 @@ _adopt("adopt_without_repo_then_deploy", with_repo=False, empty_dirs=2)
 _adopt("adopt_with_repo_no_empty_dirs", with_repo=True, empty_dirs=0)
 
 
+_foreign("owner_file_of_an_earlier_armjit", ".armjit-workdir", "armjit work dir: each deploy deletes\n")
+_foreign("adopt_dir_with_garbage_manifest", ".armjit-manifest.json", "{garbage", adopt=True)
+
+
+@case("ownership", host=True)
+def adopt_keeps_a_link_to_etc_inside_as_a_link(ctx: dict[str, Any]) -> str:
+    from armjit.seams import sync
+
+    host = ssh(ctx)
+    base = f"/srv/rt/{ctx['id']}"
+    host.run(f"mkdir -p {base}/w && ln -s /etc {base}/w/etc && echo m > {base}/w/mine.txt")
+    before = remote_count(host, "/etc")
+    said = outcome(lambda: sync.sync_tree(host, repo(ctx), f"{base}/w", method="rsync", adopt=True))
+    after = remote_count(host, "/etc")
+    host.close()
+    return f"{said[:80]}; /etc entries {before} -> {after}"
+
+
+@case("ownership", host=True)
+def a_file_armjit_wrote_becomes_a_dir(ctx: dict[str, Any]) -> str:
+    from armjit.seams import sync
+
+    host = ssh(ctx)
+    base = f"/srv/rt/{ctx['id']}"
+    r = repo(ctx)
+    sync.sync_tree(host, r, f"{base}/w", method="rsync")
+    subprocess.run(["git", "rm", "-q", "README"], cwd=r, check=True)
+    (r / "README").mkdir()
+    (r / "README" / "inner").write_text("now a dir\n")
+    subprocess.run(["git", "add", "-A"], cwd=r, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "-m", "d"], cwd=r, check=True)
+    said = outcome(lambda: sync.sync_tree(host, r, f"{base}/w", method="rsync"))
+    inner = host.run(f"cat {base}/w/README/inner").stdout.strip()
+    host.close()
+    return f"{said}; README/inner: {inner or 'missing'}"
+
+
+@case("ownership", host=True)
+def dropped_nested_file_and_its_empty_dirs_go_user_empty_dir_stays(ctx: dict[str, Any]) -> str:
+    from armjit.seams import sync
+
+    host = ssh(ctx)
+    base = f"/srv/rt/{ctx['id']}"
+    r = repo(ctx)
+    (r / "deep" / "er").mkdir(parents=True)
+    (r / "deep" / "er" / "x").write_text("x\n")
+    env = ["-c", "user.name=t", "-c", "user.email=t@x"]
+    subprocess.run(["git", "add", "-A"], cwd=r, check=True)
+    subprocess.run(["git", *env, "commit", "-q", "-m", "d"], cwd=r, check=True)
+    sync.sync_tree(host, r, f"{base}/w", method="rsync")
+    host.run(f"mkdir -p {base}/w/my-empty")
+    subprocess.run(["git", "rm", "-q", "-r", "deep"], cwd=r, check=True)
+    subprocess.run(["git", *env, "commit", "-q", "-m", "e"], cwd=r, check=True)
+    said = outcome(lambda: sync.sync_tree(host, r, f"{base}/w", method="rsync"))
+    left = host.run(f"ls -d {base}/w/deep {base}/w/my-empty 2>/dev/null | xargs -n1 basename").stdout.split()
+    host.close()
+    return f"{said}; left: {', '.join(left) or 'nothing'}"
+
+
 @case("ownership", host=True)
 def user_file_in_owned_dir_survives_a_deploy(ctx: dict[str, Any]) -> str:
     from armjit.seams import sync
@@ -426,6 +513,53 @@ _takeover("killed_holder_fresh_heartbeat", stop=False, kill=True, age=0)
 _takeover("killed_holder_stale_heartbeat", stop=False, kill=True, age=300)
 
 
+def _recorded_holder(name: str, change: dict[str, Any], age: int) -> None:
+    def run(ctx: dict[str, Any]) -> str:
+        from armjit.seams.hosts import LocalHost
+        from armjit.seams.lease import Lease, lease_dir, owner_facts
+
+        tmp, host = Path(ctx["tmp"]), LocalHost()
+        workdir = str(tmp / "w")
+        facts = {**owner_facts("run-a", "", "invoke baseline"), **change}
+        a = Lease(host, workdir, facts)
+        a.acquire(wait=False, timeout=1, notify=lambda _l: None)
+        a.keep()
+        old = time.time() - age
+        os.utime(Path(lease_dir(workdir)) / "heartbeat", (old, old))
+        lines: list[str] = []
+        b = Lease(host, workdir, owner_facts("run-b", "", "invoke baseline"))
+        said = outcome(lambda: b.acquire(wait=False, timeout=1, notify=lines.append))
+        b.release()
+        warn = f" [{lines[0][:60]}]" if lines else ""
+        return ("took the lease" if said == "accepted" else said[:70]) + warn
+
+    run.__name__ = name
+    case("lease")(run)
+
+
+_recorded_holder("reused_pid_other_start_time", {"pid": 1, "process_start": 1}, 0)
+_recorded_holder("holder_from_an_earlier_boot", {"pid": 1, "boot_id": "0000-earlier-boot"}, 0)
+_recorded_holder("holder_on_another_machine_fresh", {"machine": "elsewhere", "pid": 1}, 0)
+_recorded_holder("holder_on_another_machine_stale", {"machine": "elsewhere", "pid": 1}, 300)
+_recorded_holder("holder_alive_fresh_heartbeat", {}, 0)
+
+
+@case("lease")
+def fenced_process_release_leaves_the_new_lease(ctx: dict[str, Any]) -> str:
+    from armjit.seams.hosts import LocalHost
+    from armjit.seams.lease import Lease, holder_of, owner_facts
+
+    tmp, host = Path(ctx["tmp"]), LocalHost()
+    a = Lease(host, str(tmp / "w"), owner_facts("run-a", "", "b"))
+    a.acquire(wait=False, timeout=1, notify=lambda _l: None)
+    again = Lease(host, str(tmp / "w"), owner_facts("run-a", "", "attach"))
+    again.acquire(wait=False, timeout=1, notify=lambda _l: None)
+    a.release()
+    held = holder_of(host, str(tmp / "w"))
+    again.release()
+    return "the attach's lease is still there" if held else "the old process removed the new holder's lease"
+
+
 @case("lease")
 def shared_driver_venv(ctx: dict[str, Any]) -> str:
     from armjit.seams.hosts import LocalHost
@@ -465,7 +599,8 @@ def lost_lease_is_noticed(ctx: dict[str, Any]) -> str:
 def child(tree: str, name: str, ctx: dict[str, Any]) -> None:
     sys.path.insert(0, tree)
     os.environ["ARMJIT_STATE_DIR"] = str(Path(ctx["tmp"]) / "state")
-    print("RESULT " + CASES[name][2](ctx).replace("\n", " "), flush=True)
+    SHORT.update({f"/srv/rt/{ctx['id']}": "$D", ctx["tmp"]: "$T"})
+    print("RESULT " + short(CASES[name][2](ctx)).replace("\n", " "), flush=True)
 
 
 def run_case(tree: Path, name: str, ctx: dict[str, Any]) -> str:
