@@ -400,3 +400,37 @@ def test_ab_waits_for_or_refuses_a_held_work_dir_and_leaves_no_run(tmp_path: Pat
     assert "host busy: " in refused.stderr and "run run-held" in refused.stderr, refused.stderr[-2000:]
     assert not any((reports / "runs").glob("*"))  # no run was started
     assert holder_of(LocalHost(), str(workdir)) is None
+
+
+def test_a_detached_step_stops_being_followed_once_its_lease_is_lost(tmp_path: Path) -> None:
+    import threading
+
+    host, workdir = LocalHost(), str(tmp_path / "w")
+    lease = Lease(host, workdir, owner("run-a"))
+    lease.acquire(wait=False, timeout=1, notify=print)
+    follower = Follower(
+        host,
+        str(tmp_path / "run"),
+        sys.executable,
+        reconnect_for=5,
+        stall_after=10,
+        notify=lambda _t: None,
+        hint="invoke attach R",
+        poll_extra=lease.touch_shell,
+    )
+    started = tmp_path / "started"
+
+    def steal() -> None:  # another run's token replaces this run's once the step runs
+        while not started.exists():
+            time.sleep(0.05)
+        owner_file = Path(lease_dir(workdir)) / "owner.json"
+        owner_file.write_text(json.dumps(owner("run-thief")) + "\n")
+
+    thief = threading.Thread(target=steal, daemon=True)
+    thief.start()
+    with pytest.raises(LeaseLost, match="lease lost to run-thief"):
+        follower.run("bench-1", f"touch {started}; sleep 300.4321", label="bench", timeout=600)
+    assert follower.cancel("bench-1") in ("cancelled", "ended")
+    thief.join(5)
+    lease.release()
+    assert (Path(lease_dir(workdir)) / "owner.json").exists()  # the thief's lease is left alone

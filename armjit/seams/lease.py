@@ -61,6 +61,7 @@ q = shlex.quote
 STALE = 120  # seconds without a heartbeat after which a lease may be stale
 BEAT = 30  # seconds between heartbeats while the holder works
 _SUPERVISOR_FRESH = 60  # seconds: a supervisor whose heartbeat is younger still works
+_CHECK_EVERY = 5.0  # seconds between lease checks sent with the polls of a detached step
 
 
 class HostBusy(ArmjitError):
@@ -187,6 +188,7 @@ class Lease:
         self._warned: set[str] = set()
         self._held: list[str] = []
         self.lost: str | None = None  # the run that took a lease of this run's, once seen
+        self._checked = 0.0  # when check() last ran (monotonic)
 
     def acquire(self, *, wait: bool, timeout: int, notify: Callable[[str], None]) -> None:
         """Take the leases (in path order); while another run holds one, wait (a progress line now
@@ -293,8 +295,11 @@ class Lease:
 
     def touch_shell(self) -> str:
         """The heartbeat as a shell fragment (sent with every poll of a detached step); raises
-        LeaseLost once the heartbeat thread saw another run's token."""
+        LeaseLost once another run's token is seen: the lease is checked with a poll every
+        ``_CHECK_EVERY`` seconds, so a run that wakes up (SIGCONT) after losing it stops at once."""
         self.raise_if_lost()
+        if time.monotonic() - self._checked >= _CHECK_EVERY:
+            self.check()
         touches = " ".join(
             f"{{ grep -qF -- {q(self.token)} {q(p)}/owner.json 2>/dev/null && touch {q(p)}/heartbeat; }};"
             for p in self._held
@@ -311,6 +316,7 @@ class Lease:
         self.raise_if_lost()
         if not self._held:
             return
+        self._checked = time.monotonic()
         script = " ".join(
             f"grep -qF -- {q(self.token)} {q(p)}/owner.json 2>/dev/null || {{ echo armjit-lease-lost; "
             f"cat {q(p)}/owner.json 2>/dev/null; echo; exit 3; }};"
