@@ -297,10 +297,13 @@ def _foreign(name: str, fake: str, content: str | None, *, adopt: bool = False, 
         )
         before = remote_count(host, f"{base}/data")
         said = outcome(lambda: sync.sync_tree(host, r, f"{base}/data", method=method, adopt=adopt))
-        kept = host.run(f"cat {base}/data/mine.txt {base}/data/results/r 2>/dev/null | wc -l").stdout.strip()
+        # Wherever they are now (adopt moves them into a sibling dir): deleted is what counts.
+        kept = host.run(
+            f"find {base} -path {base}/owned -prune -o \\( -name mine.txt -o -path '*/results/r' \\) -print | wc -l"
+        ).stdout.strip()
         after = remote_count(host, f"{base}/data")
         host.close()
-        return f"{said}; data entries {before} -> {after}, mine.txt+results/r left: {kept}/2"
+        return f"{said}; data entries {before} -> {after}, mine.txt+results/r on the host: {kept}/2"
 
     run.__name__ = name
     case("ownership", host=True)(run)
@@ -623,6 +626,7 @@ def main() -> None:
     parser.add_argument("--before", type=Path)
     parser.add_argument("--after", type=Path, default=HERE.parent)
     parser.add_argument("--only", default="")
+    parser.add_argument("--kind", default="")
     parser.add_argument("--child", nargs=3)
     args = parser.parse_args()
     if args.child:
@@ -633,7 +637,7 @@ def main() -> None:
 
     print("| kind | case | before | after |\n|---|---|---|---|")
     for name, (kind, on_host, fn) in CASES.items():
-        if args.only and args.only not in name:
+        if (args.only and args.only not in name) or (args.kind and args.kind != kind):
             continue
         cells = []
         for label, tree in (("before", args.before), ("after", args.after)):
