@@ -89,7 +89,8 @@ class Settings:
     wait_timeout: int = _s(3600, "seconds to wait for the host work dir before giving up")
     adopt_workdir: bool = _s(
         False,
-        "take over an existing work dir armjit did not create: list what deploy would delete, then mark it",
+        "take over an existing work dir armjit does not own: move what it holds into "
+        "<dir>.armjit-adopted-<time>/ (nothing deleted), then mark it",
     )
     # Build
     build: str = _s("source", "source | pypi[==VERSION] | none (plain interpreter)")

@@ -81,10 +81,13 @@ def resolve_settings(
         validate(settings)
     # The local half of the path guard (the host half runs in config.validate): before any task
     # body runs, so a refused path leaves nothing behind.
-    check_local_dir(settings.reports, what="--reports", cwd=here)
+    # Judged by what they are (symlinks followed, ~user looked up); the settings carry the
+    # resolved paths from here on, so a later write cannot go elsewhere.
+    reports = check_local_dir(settings.reports, what="--reports", cwd=here)
+    changes: dict[str, Any] = {"reports": str(reports)}
     if settings.notes_dir:
-        check_local_dir(settings.notes_dir, what="--notes-dir", cwd=here)
-    return settings, sources
+        changes["notes_dir"] = str(check_local_dir(settings.notes_dir, what="--notes-dir", cwd=here))
+    return replace(settings, **changes), sources
 
 
 def expand_hosts(hosts: tuple[str, ...], groups: Mapping[str, Any]) -> tuple[str, ...]:

@@ -27,6 +27,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.ssh)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """armjit's record of the work dirs it owns goes to a test directory (child processes too)."""
+    before = os.environ.get("ARMJIT_STATE_DIR")
+    os.environ["ARMJIT_STATE_DIR"] = str(tmp_path_factory.mktemp("armjit-state"))
+    yield
+    if before is None:
+        os.environ.pop("ARMJIT_STATE_DIR", None)
+    else:
+        os.environ["ARMJIT_STATE_DIR"] = before
+
+
 def _start_or_skip(workdir: Path) -> SshdHost:
     try:
         return start_sshd(workdir)

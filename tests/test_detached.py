@@ -11,13 +11,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from armjit.errors import ArmjitError
 from armjit.seams.hosts import LocalHost
 from armjit.seams.hosts.detached import Follower, parse_poll, state_root
-from armjit.seams.lease import STALE, HostBusy, Lease, holder_of, lease_dir, owner_facts
+from armjit.seams.lease import STALE, HostBusy, Lease, LeaseLost, holder_of, lease_dir, owner_facts
 
 
 def follower(tmp_path: Path, lines: list[str] | None = None) -> Follower:
@@ -188,38 +189,178 @@ def test_one_lease_per_work_dir(tmp_path: Path) -> None:
     assert time.monotonic() - started >= 2 and lines[0].startswith("host busy: ")
     holder = holder_of(host, workdir)
     assert holder is not None and holder.run_id == "run-a"
-    Lease(host, workdir, owner("run-a")).acquire(wait=False, timeout=1, notify=print)  # the same run again
+    again = Lease(host, workdir, owner("run-a"))
+    again.acquire(wait=False, timeout=1, notify=print)  # the same run again (attach): its new token
+    with pytest.raises(LeaseLost, match="lease lost to run-a"):
+        first.check()  # the process that held it before is fenced off
     second.release()  # not its lease: nothing happens
+    first.release()  # the token there is again's now: nothing happens either
     assert holder_of(host, workdir) is not None
-    first.release()
+    again.release()
     assert holder_of(host, workdir) is None
     second.acquire(wait=False, timeout=1, notify=print)
     assert (holder_of(host, workdir) or pytest.fail()).run_id == "run-b"
     second.release()
 
 
-def test_a_stale_lease_is_taken_over_with_a_warning_unless_its_supervisor_beats(tmp_path: Path) -> None:
+def dead_pid() -> int:
+    """The pid of a process that has ended (and was reaped)."""
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def age(workdir: str, seconds: float) -> None:
+    old = time.time() - seconds
+    os.utime(Path(lease_dir(workdir)) / "heartbeat", (old, old))
+
+
+def test_a_lease_is_taken_over_only_when_its_holder_is_gone(tmp_path: Path) -> None:
     host, workdir = LocalHost(), str(tmp_path / "work")
     remote_run = tmp_path / "incoming" / "run-a"
-    gone = Lease(host, workdir, owner("run-a", str(remote_run)))
+    gone = Lease(host, workdir, {**owner("run-a", str(remote_run)), "pid": dead_pid(), "process_start": None})
     gone.acquire(wait=False, timeout=1, notify=print)
     gone.keep()
-    old = time.time() - STALE - 60
-    os.utime(Path(lease_dir(workdir)) / "heartbeat", (old, old))
-    # run-a's supervisor still beats: its step goes on, so the lease is not stale.
+    # run-a's supervisor still beats: its step goes on, so the lease stays, process or not.
     beat = remote_run / ".armjit" / "steps" / "bench-1" / "heartbeat"
     beat.parent.mkdir(parents=True)
     beat.write_text("now\n")
     taker = Lease(host, workdir, owner("run-b"))
     with pytest.raises(HostBusy):
         taker.acquire(wait=False, timeout=1, notify=print)
+    old = time.time() - STALE - 60
     os.utime(beat, (old, old))
     lines: list[str] = []
-    taker.acquire(wait=False, timeout=1, notify=lines.append)
-    assert lines and lines[0].startswith("warning: took over the stale lease of ") and "run run-a" in lines[0]
+    taker.acquire(wait=False, timeout=1, notify=lines.append)  # fresh heartbeat, but the process is gone
+    assert lines and lines[0].startswith("warning: took over the lease of ") and "run run-a" in lines[0]
+    assert "is gone" in lines[0]
     assert (holder_of(host, workdir) or pytest.fail()).run_id == "run-b"
+    with pytest.raises(LeaseLost, match="lease lost to run-b"):
+        gone.check()
     taker.release()
     assert not list(Path(workdir).parent.glob(".work.armjit-lease*"))  # nothing left beside the work dir
+
+
+def test_a_stale_heartbeat_of_a_live_process_is_a_warning_not_a_takeover(tmp_path: Path) -> None:
+    host, workdir = LocalHost(), str(tmp_path / "work")
+    live = Lease(host, workdir, owner("run-a"))  # this very process: alive
+    live.acquire(wait=False, timeout=1, notify=print)
+    live.keep()
+    age(workdir, STALE + 60)
+    lines: list[str] = []
+    with pytest.raises(HostBusy, match="run run-a"):
+        Lease(host, workdir, owner("run-b")).acquire(wait=False, timeout=1, notify=lines.append)
+    assert lines and "has not beaten for" in lines[0] and "not taken over" in lines[0]
+    live.check()  # still its lease
+    live.release()
+
+
+def test_a_kill_stopped_holder_keeps_its_lease_and_a_killed_one_loses_it(tmp_path: Path) -> None:
+    """The holder is a real process: stopped (SIGSTOP) it still exists, killed it is gone."""
+    import signal
+
+    workdir = str(tmp_path / "work")
+    ready = tmp_path / "ready"
+    code = (
+        "import sys, time; from pathlib import Path\n"
+        "from armjit.seams.hosts import LocalHost\n"
+        "from armjit.seams.lease import Lease, owner_facts\n"
+        f"lease = Lease(LocalHost(), {workdir!r}, owner_facts('run-held', '', 'invoke baseline'))\n"
+        "lease.acquire(wait=False, timeout=1, notify=print); lease.keep()\n"
+        f"Path({str(ready)!r}).write_text('x'); time.sleep(600)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(600):
+            if ready.exists() or holder.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert ready.exists(), "the holder did not take the lease"
+        holder.send_signal(signal.SIGSTOP)
+        age(workdir, STALE + 25)
+        lines: list[str] = []
+        taker = Lease(LocalHost(), workdir, owner("run-b"))
+        with pytest.raises(HostBusy, match="run run-held"):
+            taker.acquire(wait=False, timeout=1, notify=lines.append)
+        assert "not taken over" in lines[0]
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        lines.clear()
+        taker.acquire(wait=False, timeout=1, notify=lines.append)
+        assert "took over the lease of" in lines[0] and "is gone" in lines[0]
+        taker.release()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def test_aliases_of_a_work_dir_and_a_shared_driver_venv_share_one_lease(tmp_path: Path) -> None:
+    from armjit.seams import workdir as workdirs
+
+    host = LocalHost()
+    (tmp_path / "srv" / "w").mkdir(parents=True)
+    (tmp_path / "srv" / "wlink").symlink_to(tmp_path / "srv" / "w")
+    venv = str(tmp_path / "venvs" / "driver")
+    first_dir, alias = workdirs.resolve_guarded(
+        host,
+        [
+            (str(tmp_path / "srv" / "w"), "--remote-workdir", 2),
+            (str(tmp_path / "srv" / "wlink"), "--remote-workdir", 2),
+        ],
+    )
+    assert first_dir == alias
+    first = Lease(host, first_dir, owner("run-a"), also=[venv])
+    first.acquire(wait=False, timeout=1, notify=print)
+    with pytest.raises(HostBusy, match="run run-a"):
+        Lease(host, alias, owner("run-b"), also=[venv]).acquire(wait=False, timeout=1, notify=print)
+    # invoke hosts asked through the alias names the holder too.
+    assert (holder_of(host, str(tmp_path / "srv" / "wlink")) or pytest.fail()).run_id == "run-a"
+    # Another work dir, the same driver venv: busy too, and it holds nothing after giving up.
+    other = Lease(host, str(tmp_path / "srv" / "other"), owner("run-c"), also=[venv])
+    with pytest.raises(HostBusy, match="run run-a"):
+        other.acquire(wait=False, timeout=1, notify=print)
+    assert holder_of(host, str(tmp_path / "srv" / "other")) is None
+    first.release()
+    other.acquire(wait=False, timeout=1, notify=print)
+    other.release()
+
+
+def test_a_run_that_lost_its_lease_fails_before_its_next_step_and_deletes_nothing(
+    tmp_path: Path, target_repo: Any
+) -> None:
+    import datetime as dt
+    import io
+
+    from armjit.flows.pipeline import Pipeline
+    from armjit.render.progress import Progress
+    from armjit.seams import sync
+    from armjit.seams.store import RunStore
+
+    host, dest = LocalHost(), str(tmp_path / "srv" / "work")
+    target_repo.commit_file("gone.txt", "shipped once\n", "a file that will go")
+    sync.sync_tree(host, target_repo.path, dest, method="rsync")
+    target_repo.git("rm", "-q", "gone.txt")
+    target_repo.git("commit", "-q", "-m", "drop it")
+    mine = Lease(host, dest, {**owner("run-a"), "pid": dead_pid(), "process_start": None})
+    mine.acquire(wait=False, timeout=1, notify=print)
+    thief = Lease(host, dest, owner("run-b"))
+    thief.acquire(wait=False, timeout=1, notify=print)  # run-a looks gone: taken over
+    for method in ("rsync", "python"):
+        with pytest.raises(LeaseLost, match="lease lost to run-b"):
+            sync.sync_tree(host, target_repo.path, dest, method=method, fence=mine.check)
+        assert (Path(dest) / "gone.txt").read_text() == "shipped once\n"
+    run, record = RunStore(tmp_path / "runs").new_run("baseline", dt.datetime.now(dt.UTC), "lease")
+    pipeline = Pipeline(run, record, Progress(io.StringIO()), step_timeout=60)
+    pipeline.fence = mine.check
+    ran: list[str] = []
+    with pytest.raises(LeaseLost) as caught:
+        pipeline.step("bench", host, lambda ctx: ran.append("bench") or "")
+    assert ran == []
+    assert pipeline.finish(caught.value) == "failed"
+    assert record.failure is not None and record.failure.cause == "lease lost to run-b"
+    assert record.failure.step == "bench"
+    thief.release()
 
 
 def test_invoke_hosts_shows_who_holds_the_work_dir(tmp_path: Path) -> None:
@@ -259,3 +400,37 @@ def test_ab_waits_for_or_refuses_a_held_work_dir_and_leaves_no_run(tmp_path: Pat
     assert "host busy: " in refused.stderr and "run run-held" in refused.stderr, refused.stderr[-2000:]
     assert not any((reports / "runs").glob("*"))  # no run was started
     assert holder_of(LocalHost(), str(workdir)) is None
+
+
+def test_a_detached_step_stops_being_followed_once_its_lease_is_lost(tmp_path: Path) -> None:
+    import threading
+
+    host, workdir = LocalHost(), str(tmp_path / "w")
+    lease = Lease(host, workdir, owner("run-a"))
+    lease.acquire(wait=False, timeout=1, notify=print)
+    follower = Follower(
+        host,
+        str(tmp_path / "run"),
+        sys.executable,
+        reconnect_for=5,
+        stall_after=10,
+        notify=lambda _t: None,
+        hint="invoke attach R",
+        poll_extra=lease.touch_shell,
+    )
+    started = tmp_path / "started"
+
+    def steal() -> None:  # another run's token replaces this run's once the step runs
+        while not started.exists():
+            time.sleep(0.05)
+        owner_file = Path(lease_dir(workdir)) / "owner.json"
+        owner_file.write_text(json.dumps(owner("run-thief")) + "\n")
+
+    thief = threading.Thread(target=steal, daemon=True)
+    thief.start()
+    with pytest.raises(LeaseLost, match="lease lost to run-thief"):
+        follower.run("bench-1", f"touch {started}; sleep 300.4321", label="bench", timeout=600)
+    assert follower.cancel("bench-1") in ("cancelled", "ended")
+    thief.join(5)
+    lease.release()
+    assert (Path(lease_dir(workdir)) / "owner.json").exists()  # the thief's lease is left alone

@@ -104,50 +104,158 @@ def test_dotdot_paths_are_refused_before_the_host_is_touched(
 
 
 @pytest.mark.parametrize("method", ["rsync", "python"])
-def test_an_owned_work_dir_still_syncs_with_deletions(
+def test_a_deploy_deletes_only_what_an_earlier_deploy_wrote(
     host: SshHost, method: str, target_repo: Any, tmp_path: Path
 ) -> None:
     dest = tmp_path / "remote" / "work"
+    target_repo.commit_file("old/gone.txt", "shipped once\n", "a file that will go")
     first = sync.sync_tree(host, target_repo.path, str(dest), method=method)
-    assert (dest / workdir.OWNER_NAME).is_file() and first.files_sent > 0
-    (dest / "stray.txt").write_text("not in the source\n")
+    assert (dest / workdir.OWNER_NAME).is_file() and first.files_sent > 0 and (dest / "old" / "gone.txt").is_file()
+    (dest / "stray.txt").write_text("someone's notes\n")
+    (dest / "mine").mkdir()
+    (dest / "mine" / "results.txt").write_text("measurements\n")
     (dest / "build").mkdir()
     (dest / "build" / "kept.o").write_bytes(b"\x7fELF")
+    target_repo.git("rm", "-q", "old/gone.txt")
+    target_repo.git("commit", "-q", "-m", "drop it")
     # What a sync that failed half-way leaves: no deploy marker, no manifest. Still armjit's.
     (dest / sync.MARKER_NAME).unlink()
     (dest / sync.MANIFEST_NAME).unlink(missing_ok=True)
     again = sync.sync_tree(host, target_repo.path, str(dest), method=method)
-    assert again.files_deleted >= 1 and not (dest / "stray.txt").exists()
+    assert again.files_deleted == 1 and not (dest / "old").exists()  # its emptied dir went too
+    assert (dest / "stray.txt").read_text() == "someone's notes\n"  # armjit never wrote it
+    assert (dest / "mine" / "results.txt").read_text() == "measurements\n"
     assert (dest / "build" / "kept.o").read_bytes() == b"\x7fELF"
     assert (dest / workdir.OWNER_NAME).is_file()
 
 
-def test_a_work_dir_of_an_earlier_armjit_is_still_armjits(host: SshHost, target_repo: Any, tmp_path: Path) -> None:
-    dest = tmp_path / "old-armjit"
+@pytest.mark.parametrize(
+    "fake",
+    [".armjit-manifest.json", ".armjit-deploy.json", ".armjit-workdir", ".armjit-written"],
+)
+def test_a_copied_or_garbage_marker_does_not_make_a_dir_armjits(
+    host: SshHost, fake: str, target_repo: Any, tmp_path: Path
+) -> None:
+    # A data dir someone copied armjit's files into: garbage, or the real files of another work dir.
+    owned = tmp_path / "remote" / "work"
+    sync.sync_tree(host, target_repo.path, str(owned), method="rsync")
+    data = tmp_path / "remote" / "data"
+    (data / "results").mkdir(parents=True)
+    (data / "mine.txt").write_text("mine\n")
+    (data / "results" / "r.json").write_text("{}\n")
+    source = owned / fake
+    (data / fake).write_bytes(source.read_bytes() if source.exists() else b"{garbage")
+    before = snapshot(data)
+    for method in ("rsync", "python"):
+        with pytest.raises(UsageError, match="--adopt-workdir"):
+            sync.sync_tree(host, target_repo.path, str(data), method=method)
+    assert snapshot(data) == before
+
+
+def test_the_owner_file_of_another_machine_is_foreign(host: SshHost, target_repo: Any, tmp_path: Path) -> None:
+    dest = tmp_path / "remote" / "work"
     sync.sync_tree(host, target_repo.path, str(dest), method="rsync")
-    (dest / workdir.OWNER_NAME).unlink()  # earlier versions wrote only the deploy marker
     (dest / "stray.txt").write_text("x\n")
-    sync.sync_tree(host, target_repo.path, str(dest), method="rsync")
-    assert not (dest / "stray.txt").exists() and (dest / workdir.OWNER_NAME).is_file()
+    state = workdir.state_file()
+    saved = state.read_bytes()
+    state.write_text("{}")  # another machine: it never claimed this dir, its id is not the one there
+    try:
+        with pytest.raises(UsageError, match="owner file does not name this directory"):
+            sync.sync_tree(host, target_repo.path, str(dest), method="rsync")
+    finally:
+        state.write_bytes(saved)
+    assert (dest / "stray.txt").exists()
 
 
 @pytest.mark.parametrize("method", ["rsync", "python"])
-def test_adopt_lists_what_goes_then_takes_the_directory_over(
+def test_adopt_deletes_nothing_it_moves_everything_aside_and_counts_it(
     host: SshHost, method: str, target_repo: Any, victim: Path
 ) -> None:
     (victim / "scratch").mkdir()
     (victim / "scratch" / "ccache.bin").write_bytes(b"cache")
+    (victim / "empty" / "deeper").mkdir(parents=True)  # empty dirs are counted too
+    before = snapshot(victim)
     lines: list[str] = []
     result = sync.sync_tree(host, target_repo.path, str(victim), method=method, adopt=True, report=lines.append)
-    assert lines[0].startswith(f"adopting {host.name}:{victim}: this deploy deletes 5 files")
-    assert "scratch/" in lines[0]
-    assert {"  .git/ (2 files)", "  sentinel.txt", "  src/ (1 files)", "  run.sh"} <= set(lines[1:])
-    assert not (victim / "sentinel.txt").exists() and not (victim / ".git").exists()
-    assert (victim / "scratch" / "ccache.bin").read_bytes() == b"cache"
+    asides = sorted(victim.parent.glob(f"{victim.name}.armjit-adopted-*"))
+    assert len(asides) == 1
+    aside = asides[0]
+    moved = snapshot(aside)
+    files = sum(1 for k, v in moved.items() if k != "." and v[0] != "d")
+    dirs = sum(1 for k, v in moved.items() if k != "." and v[0] == "d")
+    size = sum(len(v[2]) for k, v in moved.items() if v[0] == "f")
+    assert (files, dirs) == (6, 7)
+    assert lines == [
+        f"adopting {host.name}:{victim}: moved {files} files, {dirs} dirs and {size} bytes "
+        f"(.git, empty, run.sh, scratch, sentinel.txt, ...) to {aside}; nothing was deleted"
+    ]
+    assert {k: v for k, v in moved.items() if k != "."} == {k: v for k, v in before.items() if k != "."}
     assert (victim / workdir.OWNER_NAME).is_file() and result.files_sent > 0
     lines.clear()
     sync.sync_tree(host, target_repo.path, str(victim), method=method, adopt=True, report=lines.append)
     assert lines == []  # once: an owned directory is not adopted again
+
+
+def test_adopt_without_a_deploy_moves_aside_too(host: SshHost, victim: Path) -> None:
+    before = snapshot(victim)
+    adopted = workdir.adopt(host, str(victim))
+    assert adopted is not None and (adopted.files, adopted.dirs) == (5, 4)
+    assert snapshot(Path(adopted.aside)) == {**before, ".": snapshot(Path(adopted.aside))["."]}
+    assert sorted(p.name for p in victim.iterdir()) == [workdir.OWNER_NAME]
+    assert workdir.is_owned(host, str(victim))
+
+
+# -- judged by what the path is on the host ----------------------------------------------------
+
+
+@pytest.mark.parametrize("adopt", [False, True])
+@pytest.mark.parametrize("method", ["rsync", "python"])
+def test_a_work_dir_that_resolves_into_a_system_tree_is_refused_before_any_write(
+    host: SshHost, method: str, adopt: bool, target_repo: Any, tmp_path: Path
+) -> None:
+    # Links under tmp_path into /etc. Only refusals are asserted, on paths where a deploy would write;
+    # armjit-rt does not exist under /etc, so even a broken guard could not overwrite anything there.
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "etclink").symlink_to("/etc")
+    (tmp_path / "srv" / "deep").symlink_to(tmp_path / "srv" / "etclink")
+    for dest, why in (
+        (tmp_path / "srv" / "etclink", r"resolves to /etc\) refused: /etc is a system directory"),
+        (tmp_path / "srv" / "etclink" / "armjit-rt-never", "resolves to /etc/armjit-rt-never"),
+        (tmp_path / "srv" / "deep" / "armjit-rt-never", "resolves to /etc/armjit-rt-never"),
+    ):
+        with pytest.raises(UsageError, match=why) as caught:
+            sync.sync_tree(host, target_repo.path, str(dest), method=method, adopt=adopt)
+        assert "\n" not in str(caught.value)
+    assert not Path("/etc/armjit-rt-never").exists()
+    assert not list(tmp_path.glob("srv/*.armjit-*"))
+
+
+def test_an_alias_of_a_work_dir_is_that_work_dir(host: SshHost, target_repo: Any, tmp_path: Path) -> None:
+    real = tmp_path / "srv" / "w"
+    sync.sync_tree(host, target_repo.path, str(real), method="rsync")
+    (tmp_path / "srv" / "wlink").symlink_to(real)
+    again = sync.sync_tree(host, target_repo.path, str(tmp_path / "srv" / "wlink" / ""), method="rsync")
+    assert again.dest == str(real)  # the same owner id, marker and lease key
+    assert workdir.resolve_guarded(host, [(f"{tmp_path}/srv/wlink", "--remote-workdir", 2)]) == [str(real)]
+
+
+def test_other_users_homes_and_unknown_users_are_refused_on_the_host(host: SshHost, tmp_path: Path) -> None:
+    others = [a for a in host.accounts() if a.uid != os.getuid() and a.home.rstrip("/") and a.user == "nobody"]
+    assert others, "every Linux host has a nobody account"
+    with pytest.raises(UsageError, match=r"inside \S+'s home /nonexistent"):
+        workdir.resolve_guarded(host, [("~nobody/work", "--remote-workdir", 2)])
+    with pytest.raises(UsageError, match="no user 'nosuchuser-armjit'") as caught:
+        workdir.resolve_guarded(host, [("~nosuchuser-armjit/work", "--remote-workdir", 2)])
+    assert "\n" not in str(caught.value)
+    # A directory owned by another uid (made here with chown: the tests run as root or skip this).
+    if os.getuid() == 0:
+        theirs = tmp_path / "theirs"
+        theirs.mkdir()
+        os.chown(theirs, 65534, 65534)
+        with pytest.raises(UsageError, match="owned by nobody"):
+            workdir.resolve_guarded(host, [(str(theirs), "--remote-workdir", 2)])
+        with pytest.raises(UsageError, match="nearest existing parent is owned by nobody"):
+            workdir.resolve_guarded(host, [(f"{theirs}/new/w", "--remote-workdir", 2)])
 
 
 def test_a_venv_is_recreated_only_where_there_is_a_venv(host: SshHost, victim: Path, tmp_path: Path) -> None:
@@ -253,8 +361,8 @@ def test_baseline_into_a_stranger_directory_writes_nothing_on_either_side(
 
 def test_a_run_without_deploy_marks_only_a_new_work_dir(host: SshHost, victim: Path, tmp_path: Path) -> None:
     fresh = tmp_path / "remote" / "work"
-    assert host.run(workdir.create_shell(str(fresh)), timeout=60).ok
-    assert (fresh / workdir.OWNER_NAME).is_file()
+    assert host.run(workdir.create_shell(str(fresh), workdir.owner_id(host, str(fresh))), timeout=60).ok
+    assert (fresh / workdir.OWNER_NAME).is_file() and workdir.is_owned(host, str(fresh))
     before = snapshot(victim)
-    assert host.run(workdir.create_shell(str(victim)), timeout=60).ok
+    assert host.run(workdir.create_shell(str(victim), workdir.owner_id(host, str(victim))), timeout=60).ok
     assert snapshot(victim) == before  # content it did not make stays, and stays unclaimed

@@ -236,3 +236,55 @@ def test_ensure_writable_accepts_good_and_missing_files(tmp_path: Path) -> None:
     notes.ensure_writable([good, tmp_path / "progress.md", tmp_path / "new" / "dir" / "task_plan.md"])
     assert good.read_bytes() == HAND_WRITTEN
     assert not (tmp_path / "progress.md").exists() and not (tmp_path / "new").exists()
+
+
+def test_a_notes_file_that_links_into_a_system_tree_is_refused_before_any_write(tmp_path: Path) -> None:
+    # The link names a file that does not exist under /etc: were the guard to fail, the test
+    # would see the write land there, but nothing existing could be overwritten.
+    link = tmp_path / "task_plan.md"
+    link.symlink_to("/etc/armjit-test-never-written/task_plan.md")
+    with pytest.raises(UsageError, match=r"written at /etc/armjit-test-never-written/task_plan\.md") as caught:
+        notes.upsert_block(link, "phases", "x\n")
+    assert "\n" not in str(caught.value)
+    assert not Path("/etc/armjit-test-never-written").exists()
+    folder = tmp_path / "notes-link"
+    folder.symlink_to("/etc")
+    with pytest.raises(UsageError, match=r"inside /etc|system directory"):
+        notes.ensure_writable([folder / notes.TASK_PLAN])
+    with pytest.raises(UsageError, match="system directory"):
+        notes.read_block(folder / "armjit-test-never-there.md", "phases")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "socket", "directory"])
+def test_a_notes_file_that_is_not_a_regular_file_is_refused_in_one_line(tmp_path: Path, kind: str) -> None:
+    import socket
+
+    path = tmp_path / "findings.md"
+    holder = None
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would wait for a writer forever
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # reading it would never end
+    elif kind == "socket":
+        holder = socket.socket(socket.AF_UNIX)
+        holder.bind(str(path))
+    else:
+        path.mkdir()
+    try:
+        for call in (
+            lambda: notes.upsert_block(path, "x", "y\n"),
+            lambda: notes.read_block(path, "x"),
+            lambda: notes.ensure_writable([path]),
+        ):
+            with pytest.raises(UsageError, match=r"not a regular file|/dev is a system directory") as caught:
+                call()
+            assert "\n" not in str(caught.value)
+    finally:
+        if holder is not None:
+            holder.close()
+
+
+def test_the_iteration_state_is_refused_when_it_is_a_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / notes.STATE)
+    with pytest.raises(UsageError, match="FIFO, not a regular file"):
+        notes.read_state(tmp_path)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from armjit.config import Settings, checked_host_dirs, merge_settings, setting_specs
 from armjit.errors import UsageError
-from armjit.seams import workdir
+from armjit.seams import safepaths, workdir
 from armjit.seams.safepaths import check_host_dir, check_local_dir
 
 HOME = "/home/dev"
@@ -31,6 +32,7 @@ ACCEPTED: list[tuple[str, str | None, int, str]] = [
     ("/home/dev/x", HOME, 2, "/home/dev/x"),
     ("/var/tmp/cinderx-work", None, 2, "/var/tmp/cinderx-work"),
     ("/tmp/armjit/work", None, 2, "/tmp/armjit/work"),
+    ("~other/x", None, 1, "~other/x"),  # expanded from the host's passwd database, then judged
 ]
 
 # (path, home, min_depth, words of the one-line refusal)
@@ -55,7 +57,7 @@ REFUSED: list[tuple[str, str | None, int, str]] = [
     ("/data", None, 2, "2 levels deep"),
     ("~/x", "/", 2, "2 levels deep"),  # a user whose home is / ends up one level deep
     ("relative/dir", None, 1, "absolute path"),
-    ("~other/x", None, 1, "~user"),
+    ("~-x/y", None, 1, "user name"),
     ("", None, 1, "empty path"),
     ("/srv/x\n/y", None, 1, "newline"),
     # Anything inside the system's own trees, at any depth (a deps dir once made /etc/armjit-deps).
@@ -64,6 +66,9 @@ REFUSED: list[tuple[str, str | None, int, str]] = [
     ("/run/user/0/work", None, 2, "inside /run"),
     ("/lib/x/y", None, 2, "inside /lib"),
     ("/boot/efi/x", None, 1, "inside /boot"),
+    ("/var/lib/dpkg", None, 2, "inside /var/lib, which belongs to the system"),  # system data below /var
+    ("/var/log/armjit", None, 2, "inside /var/log"),
+    ("/var/cache/x/y", None, 2, "inside /var/cache"),
 ]
 
 
@@ -127,11 +132,16 @@ def test_adopt_workdir_is_a_setting() -> None:
     assert Settings().adopt_workdir is False
 
 
-def test_adopt_plan_groups_what_deploy_would_delete() -> None:
-    listing = [".git/HEAD", ".git/objects/ab/cd", "README", "cinderx/Jit/lir.h", "notes.txt", "build/x.o", ""]
-    count, groups = workdir.adopt_plan(listing, {"README": "", "cinderx/Jit/lir.h": ""}, keep=("build",))
-    assert count == 3
-    assert groups == [".git/ (2 files)", "notes.txt"]
+def test_adopt_counts_are_read_and_said_in_one_line() -> None:
+    out = "armjit-adopted 12 5 123456\nsrc\n.git\nsentinel.txt\nempty\nrun.sh\nscratch\n"
+    adopted = workdir.parse_adopted("/srv/x", "/srv/x.armjit-adopted-20261208T001500Z", out)
+    assert (adopted.files, adopted.dirs, adopted.size) == (12, 5, 123456)
+    assert adopted.lines("h") == [
+        "adopting h:/srv/x: moved 12 files, 5 dirs and 123456 bytes (.git, empty, run.sh, scratch, sentinel.txt, ...) "
+        "to /srv/x.armjit-adopted-20261208T001500Z; nothing was deleted"
+    ]
+    with pytest.raises(ValueError):
+        workdir.parse_adopted("/srv/x", "/a", "no counts\n")
 
 
 def test_refusal_text_says_what_is_there_and_how_to_proceed() -> None:
@@ -144,3 +154,118 @@ def test_refusal_text_says_what_is_there_and_how_to_proceed() -> None:
     venv = workdir.parse_refusal("/srv/v", "armjit-refused venv 1\nnotes.txt\n")
     assert venv is not None and "no venv" in venv.message("h") and "--driver-venv" in venv.message("h")
     assert workdir.parse_refusal("/srv/x", "all fine\n") is None
+
+
+# -- judged by what it is ------------------------------------------------------------------
+
+PASSWD = """root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+systemd-network:x:998:998:systemd Network Management:/:/usr/sbin/nologin
+dev:x:1000:1000::/home/dev:/bin/bash
+bob:x:1001:1001::/home/bob:/bin/bash
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+git:x:997:997::/srv/git:/usr/bin/git-shell
+broken line
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+"""
+ACCOUNTS = safepaths.parse_passwd(PASSWD)
+
+
+def facts(resolved: str, *, given: str = "", exists: bool = False, owner: int | None = 0, uid: int = 1000) -> Any:
+    home = next(a.home for a in ACCOUNTS if a.uid == uid)
+    return safepaths.PathFacts(given or resolved, resolved, exists, owner, uid, home, ACCOUNTS)
+
+
+def test_passwd_lines_become_accounts_and_tilde_user_is_looked_up() -> None:
+    assert [a.user for a in ACCOUNTS] == [
+        "root",
+        "daemon",
+        "systemd-network",
+        "dev",
+        "bob",
+        "www-data",
+        "git",
+        "nobody",
+    ]
+    assert safepaths.expand_user("~bob/x/y", ACCOUNTS, what="--remote-workdir") == "/home/bob/x/y"
+    assert safepaths.expand_user("~daemon", ACCOUNTS, what="--notes-dir") == "/usr/sbin"
+    with pytest.raises(UsageError, match="no user 'nosuchuser'") as caught:
+        safepaths.expand_user("~nosuchuser/x", ACCOUNTS, what="--reports")
+    assert "\n" not in str(caught.value) and caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("resolved", "uid", "owner", "exists", "why"),
+    [
+        ("/etc", 1000, 0, True, "system directory"),  # /srv/x/etclink -> /etc
+        ("/etc/armjit-rt", 1000, 0, False, "inside /etc"),  # /srv/x/etclink/armjit-rt
+        ("/", 1000, 0, True, "root directory"),
+        ("/usr/sbin/x", 0, 0, False, "inside /usr"),  # ~daemon/x
+        ("/home/bob", 1000, 1001, True, "bob's home /home/bob"),
+        ("/home/bob/work/x", 0, 1001, False, "bob's home"),  # root may not wipe bob's either
+        ("/var/www/site", 1000, 33, True, "inside /var/www"),
+        ("/srv/git/repos", 1000, 997, True, "git's home /srv/git"),
+        ("/srv/git/new/w", 0, 997, False, "git's home"),
+        ("/root/work", 1000, 0, False, "root's home"),  # ~root for a user who is not root
+        ("/home/dev", 1000, 1000, True, "home itself"),
+        ("/srv/shared/w", 1000, 1001, True, "owned by bob"),  # a directory of another uid
+        ("/srv/shared/w/new", 1000, 1001, False, "nearest existing parent is owned by bob"),
+        ("/srv/rootowned", 1000, 0, True, "owned by root"),  # exists: it must be the login user's
+        ("/srv/x/w", 1000, 4242, True, "owned by uid 4242"),
+    ],
+)
+def test_a_path_is_refused_for_what_it_resolves_to(resolved: str, uid: int, owner: int, exists: bool, why: str) -> None:
+    fact = facts(resolved, given="/srv/x/alias", exists=exists, owner=owner, uid=uid)
+    with pytest.raises(UsageError) as caught:
+        safepaths.judge_resolved(fact, what="--remote-workdir", given="/srv/x/alias", min_depth=2)
+    message = str(caught.value)
+    assert why in message and "/srv/x/alias" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("resolved", "uid", "owner", "exists"),
+    [
+        ("/srv/x/w", 1000, 1000, True),
+        ("/srv/x/w", 1000, 0, False),  # made below a root-owned /srv/x
+        ("/home/dev/work/cx", 1000, 1000, False),
+        ("/root/work/cx", 0, 0, True),  # root in its own home
+        ("/opt/ci/w", 0, 0, True),  # a home of "/" (systemd-network) is nobody's private tree
+    ],
+)
+def test_a_path_of_the_login_user_passes(resolved: str, uid: int, owner: int, exists: bool) -> None:
+    fact = facts(resolved, exists=exists, owner=owner, uid=uid)
+    assert safepaths.judge_resolved(fact, what="--remote-workdir", given=resolved, min_depth=2) == resolved
+
+
+def test_the_resolve_script_output_is_parsed_per_path() -> None:
+    out = "armjit-path\t1\t1000\t/srv/x/w\narmjit-path\t0\t-\t/srv/new dir/a\tb\narmjit-uid\t1000\n" + PASSWD
+    found = safepaths.parse_resolved(["/srv/x/wlink", "/srv/new dir/a\tb"], out, "/home/dev")
+    assert [(f.given, f.resolved, f.exists, f.owner_uid) for f in found] == [
+        ("/srv/x/wlink", "/srv/x/w", True, 1000),
+        ("/srv/new dir/a\tb", "/srv/new dir/a\tb", False, None),
+    ]
+    assert found[0].login_uid == 1000 and len(found[0].accounts) == len(ACCOUNTS)
+    with pytest.raises(ValueError):
+        safepaths.parse_resolved(["/a", "/b"], "armjit-path\t1\t0\t/a\narmjit-uid\t0\n", "/root")
+
+
+def test_local_dirs_are_judged_by_what_they_resolve_to(tmp_path: Path) -> None:
+    (tmp_path / "etclink").symlink_to("/etc")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    with pytest.raises(UsageError, match="resolves to /etc") as caught:
+        check_local_dir(tmp_path / "etclink", what="--notes-dir")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(UsageError, match="resolves to /etc/reports"):
+        check_local_dir(tmp_path / "etclink" / "reports", what="--reports")
+    assert check_local_dir(tmp_path / "alias" / "notes", what="--notes-dir") == tmp_path / "real" / "notes"
+    (tmp_path / "dangling").symlink_to("/etc/armjit-never-made")  # followed even though nothing is there
+    with pytest.raises(UsageError, match="resolves to /etc/armjit-never-made"):
+        check_local_dir(tmp_path / "dangling", what="--reports")
+    (tmp_path / "relative").symlink_to("../../../../../../../../../../usr")
+    with pytest.raises(UsageError, match=r"resolves to /usr\b"):
+        check_local_dir(tmp_path / "relative" / "share" / "x", what="--reports")
+    with pytest.raises(UsageError, match="no user 'nosuchuser-armjit'"):
+        check_local_dir("~nosuchuser-armjit/reports", what="--reports")
+    with pytest.raises(UsageError, match="inside /usr"):
+        check_local_dir("~daemon", what="--notes-dir")  # daemon's home is /usr/sbin on Debian

@@ -102,7 +102,13 @@ def deployed(dest: Path) -> Tree:
     tree: Tree = {}
     for path in sorted(dest.rglob("*")):
         rel = path.relative_to(dest).as_posix()
-        if rel.split("/")[0] in {*sync.KEEP_DIRS, sync.MARKER_NAME, sync.MANIFEST_NAME, workdir.OWNER_NAME}:
+        if rel.split("/")[0] in {
+            *sync.KEEP_DIRS,
+            sync.MARKER_NAME,
+            sync.MANIFEST_NAME,
+            sync.WRITTEN_NAME,
+            workdir.OWNER_NAME,
+        }:
             continue
         if path.is_symlink():
             tree[rel] = ("l", os.fsencode(str(path.readlink())))
@@ -171,7 +177,9 @@ def test_same_size_edit_within_the_same_second(host: Host, method: str, repo: Pa
     assert result.files_sent == 1
 
 
-def test_remote_only_dirs_survive_and_strays_go(host: Host, method: str, repo: Path, dest: Path) -> None:
+def test_remote_only_dirs_and_strays_survive_and_dropped_files_go(
+    host: Host, method: str, repo: Path, dest: Path
+) -> None:
     sync.sync_tree(host, repo, str(dest), method=method)
     for keep in sync.KEEP_DIRS:
         (dest / keep / "sub").mkdir(parents=True)
@@ -180,11 +188,13 @@ def test_remote_only_dirs_survive_and_strays_go(host: Host, method: str, repo: P
     (dest / "cinderx" / "Jit" / "codegen.cpp").write_text("changed on the host, same path\n")
     (repo / "data.bin").unlink()
     commit_all(repo, "drop data.bin")
-    sync.sync_tree(host, repo, str(dest), method=method)
+    again = sync.sync_tree(host, repo, str(dest), method=method)
+    assert again.files_deleted == 1 and not (dest / "data.bin").exists()  # armjit wrote it, the source dropped it
+    assert (dest / "stray.txt").read_text() == "not in the source\n"  # armjit never wrote it: it stays
+    (dest / "stray.txt").unlink()
     assert deployed(dest) == committed(repo)
     for keep in sync.KEEP_DIRS:
         assert (dest / keep / "sub" / "artifact.o").read_bytes() == b"\x7fELF"
-    assert not (dest / "stray.txt").exists()
 
 
 def test_worktree_mode_ships_uncommitted_and_untracked(host: Host, method: str, repo: Path, dest: Path) -> None:
@@ -452,13 +462,16 @@ def test_plan_sync_sends_deletes_and_prunes_dirs() -> None:
         "d/e/new": sync.RemoteFile("f", 2),  # lost its exec bit on the host
         "gone/deep/old.txt": sync.RemoteFile("f", 9),
         "keep/old": sync.RemoteFile("f", 1),
+        "theirs/notes.txt": sync.RemoteFile("f", 4),  # someone else's: armjit never wrote it
     }
     known = {"a.txt": "h1", "keep/x": "OLD", "d/e/new": "h3", "build/tracked.txt": "h4"}
-    plan = sync.plan_sync(local, remote, known)
+    written = frozenset({"a.txt", "gone/deep/old.txt", "keep/old", "keep/x"})
+    plan = sync.plan_sync(local, remote, known, written=written)
     assert plan.send == ("d/e/new", "keep/x")
     assert plan.delete == ("gone/deep/old.txt", "keep/old")
     assert plan.rmdirs == ("gone/deep", "gone")
-    unknown = sync.plan_sync(local, remote, {**known, "build/tracked.txt": "other"})
+    assert sync.plan_sync(local, remote, known).delete == ()  # nothing recorded as written: nothing deleted
+    unknown = sync.plan_sync(local, remote, {**known, "build/tracked.txt": "other"}, written=written)
     assert "build/tracked.txt" in unknown.send
 
 
@@ -488,7 +501,8 @@ def test_parse_listing_and_rsync_stats_from_real_tools(tmp_path: Path) -> None:
     pushed = LocalHost().rsync_push(options, src, str(dst), timeout=60)
     assert pushed.ok, pushed.stderr
     files, deleted, sent = sync.parse_rsync_stats(pushed.stdout)
-    assert (files, deleted) == (2, 2)
+    assert (files, deleted) == (2, 0)  # rsync deletes nothing: armjit deletes only what it wrote
+    assert (dst / "extra1").exists() and (dst / "extra2").exists()
     assert sent > 15
 
 

@@ -150,6 +150,7 @@ def run_ab(
     # Builds, venvs and every measured process run under the host's supervisor: a dropped
     # connection costs a reconnect, and the process is followed again, never measured twice.
     pipeline.follower = work.follower
+    pipeline.fence = work.lease.check
     pipeline.save()
     progress.message(f"run {run.run_id} on {host.name}: {blocks} blocks x {len(modes)} modes")
     try:

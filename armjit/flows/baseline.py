@@ -124,6 +124,7 @@ def run_baseline(
         raise
     pipeline = Pipeline(run, record, progress, step_timeout=settings.step_timeout)
     pipeline.follower = work.follower
+    pipeline.fence = work.lease.check
     # Going on: a step that failed runs again, its commands too (those that ran or run are followed).
     work.follower.rerun_failed = resume is not None
     pipeline.save()

@@ -28,7 +28,7 @@ from armjit.render.progress import Progress
 from armjit.seams import liveness
 from armjit.seams.hosts import Host
 from armjit.seams.hosts.detached import Follower, StepDetached
-from armjit.seams.lease import Holder, Lease, holder_of, owner_facts
+from armjit.seams.lease import Holder, Lease, LeaseLost, holder_of, owner_facts
 from armjit.seams.records import RunRecord, StepRecord
 from armjit.seams.store import RunDir, RunStore
 
@@ -99,7 +99,10 @@ class HostWork:
     ) -> HostWork:
         """Take the work dir's lease (HostBusy when another run keeps it) and make the follower.
         ``attachable``: the run can be followed again with ``attach`` (a baseline)."""
-        lease = Lease(host, settings.remote_workdir, owner_facts(run_id, remote_run, command))
+        # The driver venv is shared by runs of other work dirs: its lease is taken too.
+        lease = Lease(
+            host, settings.remote_workdir, owner_facts(run_id, remote_run, command), also=[settings.driver_venv]
+        )
         lease.acquire(wait=settings.wait, timeout=settings.wait_timeout, notify=progress.message)
         follower = Follower(
             host,
@@ -118,6 +121,12 @@ class HostWork:
         A run nobody can attach to stops that step first, and keeps the lease only when the host
         does not answer within a bounded wait (the lease goes stale once the step ends)."""
         still = self.follower.current
+        if isinstance(error, LeaseLost):
+            # Another run holds the work dir now: stop this run's own command there, touch nothing else.
+            self.lease.keep()
+            if still is not None:
+                self._stopped(error)
+            return
         if still is not None and error is not None and not self.attachable and self._stopped(error):
             self.lease.release_soon(_STOP_WAIT)
             return
@@ -202,8 +211,10 @@ def cancel_run(host: Host, settings: Settings, run: RunDir) -> list[str]:
         hint=_hint(run.run_id),
     )
     stopped = follower.cancel_all()
-    lease = Lease(host, settings.remote_workdir, owner_facts(run.run_id, remote_run, "cancel"))
-    lease.release()
+    lease = Lease(
+        host, settings.remote_workdir, owner_facts(run.run_id, remote_run, "cancel"), also=[settings.driver_venv]
+    )
+    lease.release_run()
     if run.status() in ("running", "abandoned", "detached"):
         from armjit.seams.records import Failure
 

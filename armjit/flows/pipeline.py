@@ -143,6 +143,9 @@ class Pipeline:
         self.records: list[StepRecord] = []
         # Set by a flow whose long commands run detached on the host (see armjit.seams.hosts.detached).
         self.follower: Follower | None = None
+        # Set by a flow that holds a lease: run before each step (and before a deploy deletes);
+        # raises when the lease was lost, so the run stops before it touches anything more.
+        self.fence: Callable[[], None] | None = None
         # The step an exception escaped from, with that exception: finish() names it as the cause.
         self._escaped: tuple[str, BaseException] | None = None
         record.steps = []
@@ -218,6 +221,8 @@ class Pipeline:
         return found[0] if found else None
 
     def _step(self, name: str, host: Host, body: Callable[[StepContext], str | None]) -> StepRecord:
+        if self.fence is not None:
+            self.fence()
         ctx = StepContext(name, host, self)
         self.progress.start(name)
         started = time.monotonic()

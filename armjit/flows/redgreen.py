@@ -225,6 +225,7 @@ def run_targeted(
         # The supervisor runs on the test's own interpreter: the one Python the test needs anyway.
         work = _hold_host(host, replace(settings, remote_python=interpreter), run, record, f"invoke {step}", progress)
         pipeline.follower = work.follower if work else None
+        pipeline.fence = work.lease.check if work else None
         pipeline.save()
         holder: dict[str, Any] = {}
 

@@ -44,12 +44,20 @@ def embedded_defaults(settings: Settings, explicit: set[str]) -> tuple[Settings,
 
 def open_run_host(settings: Settings, host: Host | None = None) -> tuple[Host, Settings]:
     """Connect (bad hosts fail here, before any file is written), or use the ``host`` the caller
-    lends (left open for it), and expand ``~`` in the host paths once, on the host itself: every
-    later command quotes these paths. The path guard runs again on the expanded paths, now that
-    the login user's home is known."""
+        lends (left open for it), and expand ``~`` in the host paths once, on the host itself: every
+        later command quotes these paths. The path guard runs again on the expanded paths, now that
+        the login user's home is known, and on what each path resolves to on the host (symlinks, other
+    users' homes, owner uid): the settings carry the resolved paths from here on."""
+    from armjit.config import HOST_DIRS
+    from armjit.seams import workdir
+
     host = use_host(settings, host)
     try:
-        return host, checked_host_dirs(settings, home=host.expand("~"))
+        wanted = [(getattr(settings, name), flag, depth) for name, flag, depth in HOST_DIRS]
+        resolved = workdir.resolve_guarded(host, wanted)
+        paths: dict[str, Any] = {name: path for (name, _, _), path in zip(HOST_DIRS, resolved, strict=True)}
+        checked = replace(settings, **paths)
+        return host, checked_host_dirs(checked, home=host.expand("~"))
     except BaseException:
         host.close()
         raise

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit.errors import UsageError
+from armjit.seams.safepaths import check_local_dir
 from armjit.seams.store import atomic_write_bytes
 
 __all__ = [
@@ -142,9 +143,10 @@ def read_state(notes_dir: Path) -> dict[str, Any] | None:
     """The iteration state beside the notes, or None when there is none yet."""
     path = notes_dir / STATE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
+        raw = _read(path)
+        if raw is None:
+            return None
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"cannot read the iteration state {path}: {exc}; fix or delete it") from None
     if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
@@ -187,8 +189,39 @@ def _checked_body(body: str) -> None:
 
 
 def _target(path: Path) -> Path:
-    # Write through a symlink to the file it names, instead of replacing the link itself.
-    return path.resolve() if path.is_symlink() else path
+    """The file a write really lands in, once it passed the guard: a symlink (of the file or of
+    a folder on the way) is followed to what it names, and that is judged like --notes-dir (not
+    a system tree, not another user's home); what exists there must be a regular file."""
+    real = Path(os.path.realpath(path))
+    try:
+        check_local_dir(real.parent, what=f"notes file {path.name} in")
+    except UsageError as exc:
+        raise UsageError(f"notes file {path} refused: it is written at {real}, and {_why(exc)}") from None
+    _regular_or_absent(path, real)
+    return real
+
+
+def _why(exc: UsageError) -> str:
+    return str(exc).split(" refused: ", 1)[-1]
+
+
+def _regular_or_absent(path: Path, real: Path) -> None:
+    """Refuse a FIFO, device, socket or directory (reading one would hang or never end)."""
+    try:
+        mode = real.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"cannot read notes file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else ("a socket" if stat.S_ISSOCK(mode) else "a directory" if stat.S_ISDIR(mode) else "not a regular file")
+        )
+        raise UsageError(f"notes file {path} refused: it is {kind}, not a regular file")
 
 
 def _existing_ancestor(folder: Path) -> Path:
@@ -198,8 +231,9 @@ def _existing_ancestor(folder: Path) -> Path:
 
 
 def _read(path: Path) -> bytes | None:
+    target = _target(path)
     try:
-        return path.read_bytes()
+        return target.read_bytes()
     except FileNotFoundError:
         return None  # created on the first write (through a dangling symlink too)
     except OSError as exc:

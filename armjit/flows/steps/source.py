@@ -53,6 +53,7 @@ def deploy(ctx: StepContext, target: Target, repo: Path, source: BuildSource) ->
             method=s.sync_method,
             adopt=s.adopt_workdir,
             report=ctx.pipeline.progress.message,
+            fence=ctx.pipeline.fence,
         )
         return result, sync.verify_deploy(ctx.host, s.remote_workdir, result.source)
 

@@ -71,12 +71,14 @@ def upload_resources(target: Target, names: tuple[str, ...]) -> None:
 
 def claim_workdir(ctx: StepContext, s: Settings) -> str:
     """The shell that creates the work dir (venvs and wheels go below it even when nothing is
-    deployed), as armjit's when it is new; with --adopt-workdir, takes it over when no deploy did."""
+    deployed), as armjit's when it is new; with --adopt-workdir, takes it over (moving what it held aside)."""
     from armjit.seams import workdir
 
-    if s.adopt_workdir and not workdir.is_owned(ctx.host, s.remote_workdir):
-        workdir.write_owner(ctx.host, s.remote_workdir)
-    return workdir.create_shell(s.remote_workdir)
+    if s.adopt_workdir:
+        adopted = workdir.adopt(ctx.host, s.remote_workdir)
+        for line in adopted.lines(ctx.host.name) if adopted else []:
+            ctx.pipeline.progress.message(line)
+    return workdir.create_shell(s.remote_workdir, workdir.owner_id(ctx.host, s.remote_workdir))
 
 
 def pypi_spec(s: Settings) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from armjit.errors import ArmjitError
 from armjit.seams.hosts.command import KILL_GRACE, CommandResult, LineSink, LineTap, wrap_command
+from armjit.seams.safepaths import RESOLVE_SCRIPT, Account, PathFacts, parse_passwd, parse_resolved
 
 __all__ = ["DEFAULT_TIMEOUT", "BashHost", "Host", "HostTrust", "LentHost"]
 
@@ -61,6 +62,14 @@ class Host(Protocol):
     def get(self, remote: str, local: Path) -> None: ...
 
     def expand(self, path: str) -> str: ...
+
+    def resolve(self, paths: Sequence[str]) -> list[PathFacts]:
+        """What each absolute path is on the host, in one command: its deepest existing ancestor
+        resolved (symlinks followed) with the rest appended, whether it exists, the uid owning
+        what exists of it, the login uid and the passwd database."""
+
+    def accounts(self) -> tuple[Account, ...]:
+        """The host's passwd database (for ``~user``)."""
 
     def close(self) -> None: ...
 
@@ -173,6 +182,24 @@ class BashHost:
             return self.home() + path[1:]
         return path
 
+    def resolve(self, paths: Sequence[str]) -> list[PathFacts]:
+        if not paths:
+            return []
+        args = " ".join(shlex.quote(p) for p in paths)
+        result = self.run(f"bash -c {shlex.quote(RESOLVE_SCRIPT)} armjit-resolve {args}", timeout=60)
+        try:
+            if not result.ok:
+                raise ValueError(result.tail(1) or f"exit {result.exit_code}")
+            return parse_resolved(paths, result.stdout, self.home())
+        except ValueError as exc:
+            raise ArmjitError(f"cannot resolve {', '.join(paths)} on {self.name}: {exc}") from None
+
+    def accounts(self) -> tuple[Account, ...]:
+        result = self.run("getent passwd 2>/dev/null || cat /etc/passwd", timeout=60)
+        if not result.ok:
+            raise ArmjitError(f"cannot read the passwd database of {self.name}: {result.tail(1)}")
+        return parse_passwd(result.stdout)
+
     def home(self) -> str:
         if self._home is None:
             result = self._context().run('printf %s "$HOME"', warn=True, hide=True, in_stream=False)
@@ -284,6 +311,12 @@ class LentHost:
 
     def expand(self, path: str) -> str:
         return self._host.expand(path)
+
+    def resolve(self, paths: Sequence[str]) -> list[PathFacts]:
+        return self._host.resolve(paths)
+
+    def accounts(self) -> tuple[Account, ...]:
+        return self._host.accounts()
 
     def close(self) -> None:
         """The owner closes it."""

@@ -9,21 +9,26 @@ Two transports behind :func:`sync_tree`:
 
 What is shipped comes from :mod:`.source` (a branch's staged commit, or the working tree).
 Remote ``scratch/``, ``dist/``, ``build/`` and ``venv/`` (the pyperformance venv of the remote
-flow) are never deleted. After a successful sync ``<dest>/.armjit-deploy.json`` records what was
-shipped (:mod:`.marker`); it is removed first, so a sync that fails half-way leaves no marker
+flow) are never deleted. A deploy deletes only files that armjit wrote at an earlier deploy to that
+dir (``.armjit-written``) and that the source no longer has: a file someone else put there stays.
+After a successful sync ``<dest>/.armjit-deploy.json`` records what was shipped (:mod:`.marker`);
+it is removed first, so a sync that fails half-way leaves no marker
 claiming the old tree.
 
 Nothing is deleted in a directory armjit does not own (:mod:`armjit.seams.workdir`): the first
 command of either transport refuses a non-empty unowned ``dest`` before it touches anything,
-and ``adopt=True`` takes such a directory over after listing what the sync will delete.
+and ``adopt=True`` takes such a directory over, moving what it holds into a sibling
+``<dest>.armjit-adopted-<time>/`` (nothing is deleted).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,16 +36,19 @@ from armjit.errors import ArmjitError, UsageError
 from armjit.seams import gitops, workdir
 from armjit.seams.gitops import SourceState
 from armjit.seams.hosts import Host
-from armjit.seams.safepaths import check_host_dir
 from armjit.seams.sync.marker import MARKER_NAME, DeployMarker, check_marker, read_marker, verify_deploy, write_marker
 from armjit.seams.sync.plan import (
     KEEP_DIRS,
+    LISTING_FORMAT,
     MANIFEST_NAME,
+    SYNC_DIR,
+    WRITTEN_NAME,
     FileEntry,
     RemoteFile,
     SyncPlan,
     local_manifest,
     parse_listing,
+    parse_written,
     plan_sync,
     prune_expr,
 )
@@ -53,6 +61,7 @@ __all__ = [
     "MANIFEST_NAME",
     "MARKER_NAME",
     "METHODS",
+    "WRITTEN_NAME",
     "DeployMarker",
     "FileEntry",
     "RemoteFile",
@@ -113,6 +122,7 @@ def sync_tree(
     compress: bool = False,
     adopt: bool = False,
     report: Callable[[str], None] | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> SyncResult:
     """Make ``dest`` on ``host`` hold ``ref``'s committed tree (default HEAD) or, with
     ``worktree``, the working tree with uncommitted and untracked-unignored files.
@@ -121,7 +131,9 @@ def sync_tree(
     and GNU find on the host), ``auto`` = rsync when both sides have it.
 
     A non-empty ``dest`` that armjit does not own is refused (UsageError) before anything there
-    changes; with ``adopt`` it is taken over instead, after ``report`` was given what will go.
+    changes; with ``adopt`` it is taken over instead: what it held moves aside (``report`` is
+    told where, with counts). ``fence`` (the run's lease check) runs before anything is moved or
+    deleted: it raises when another run took the work dir.
     """
     if method not in METHODS:
         raise UsageError(f"sync method {method!r}: use one of {', '.join(METHODS)}")
@@ -130,15 +142,23 @@ def sync_tree(
     started = time.monotonic()
     repo = gitops.check_repo(repo)
     state = gitops.source_state(repo, ref, worktree=worktree)
-    dest = check_host_dir(host.expand(dest), what="the work dir", home=host.expand("~"), min_depth=2)
+    # Judged by what it is on the host (symlinks, other users' homes), before anything is written.
+    (dest,) = workdir.resolve_guarded(host, [(dest, "the work dir", 2)])
     source = source_for(repo, state.commit if not worktree else None, worktree=worktree)
+    check = fence or (lambda: None)
     if adopt:
-        _adopt(host, dest, source, keep, report or (lambda line: None))
-    chosen, version = _choose(host, dest, method)
+        check()
+        adopted = workdir.adopt(host, dest)
+        for line in adopted.lines(host.name) if adopted else []:
+            (report or (lambda _line: None))(line)
+    ident = workdir.owner_id(host, dest)
+    chosen, version = _choose(host, dest, method, ident)
     if chosen == "rsync":
-        sent, deleted, size = sync_rsync(host, source, dest, keep, compress, version)
+        deleted = delete_written(host, dest, source, keep, check)
+        sent, _, size = sync_rsync(host, source, dest, keep, compress, version)
     else:
-        sent, deleted, size = sync_python(host, source, dest, keep, compress)
+        sent, deleted, size = sync_python(host, source, dest, keep, compress, ident, check)
+    write_written(host, dest, source.files)
     marker = DeployMarker(
         commit=state.commit,
         branch=state.branch,
@@ -162,7 +182,7 @@ def sync_tree(
     )
 
 
-def _choose(host: Host, dest: str, method: str) -> tuple[str, tuple[int, ...]]:
+def _choose(host: Host, dest: str, method: str, ident: str) -> tuple[str, tuple[int, ...]]:
     """Pick the transport; for rsync also prepare ``dest`` (create it, drop the old marker and
     the python manifest, which an rsync sync would make stale) in the same round trip."""
     local_rsync = host.rsync_capable
@@ -172,7 +192,7 @@ def _choose(host: Host, dest: str, method: str) -> tuple[str, tuple[int, ...]]:
         raise UsageError("rsync is not installed on this machine: use --sync-method python")
     qdest = shlex.quote(dest)
     probe = host.run(
-        f"{workdir.claim_shell(dest)} && cd {qdest} && rm -f {MARKER_NAME} {MANIFEST_NAME} && "
+        f"{workdir.claim_shell(dest, ident)} && cd {qdest} && rm -f {MARKER_NAME} {MANIFEST_NAME} && "
         "if command -v rsync >/dev/null 2>&1; then rsync --version | head -n 1; else echo no-rsync; fi",
         timeout=120,
     )
@@ -187,22 +207,66 @@ def _choose(host: Host, dest: str, method: str) -> tuple[str, tuple[int, ...]]:
     return "rsync", version
 
 
-def _adopt(host: Host, dest: str, source: Source, keep: Sequence[str], report: Callable[[str], None]) -> None:
-    """--adopt-workdir: say what the sync is about to delete in a directory armjit did not
-    create, then mark it as armjit's. A directory armjit already owns is left as it is."""
-    if workdir.is_owned(host, dest):
-        return
+_SEP = "\0--armjit-listing--\0"
+
+
+def delete_written(
+    host: Host, dest: str, source: Source, keep: Sequence[str], fence: Callable[[], None] = lambda: None
+) -> int:
+    """Before an rsync transfer (which itself deletes nothing): delete the files armjit wrote at an
+    earlier deploy (``.armjit-written``) that the source no longer has, and then the directories
+    that held them if they are empty; record the old and the new files as written first, so a
+    transfer cut half-way leaves nothing armjit wrote undeletable. Returns the files deleted."""
     qdest = shlex.quote(dest)
-    files = f"find . {prune_expr(keep)} -o \\( -type f -o -type l \\) -printf '%P\\0'"
     listing = host.run(
-        f"if [ -d {qdest} ]; then cd {qdest} && {files}; fi",
+        f"cd {qdest} && {{ cat {WRITTEN_NAME} 2>/dev/null; true; }} && "
+        f"printf {shlex.quote(_SEP.replace(chr(0), chr(92) + '0'))} && "
+        f"find . {prune_expr(keep)} -o \\( -type f -o -type l \\) -printf '{LISTING_FORMAT}' && "
+        f"mkdir -p {SYNC_DIR}",
         timeout=600,
     )
-    if not listing.ok:
+    if not listing.ok or _SEP not in listing.stdout:
         raise ArmjitError(f"cannot list {host.name}:{dest}: {listing.tail(1) or f'exit {listing.exit_code}'}")
-    count, groups = workdir.adopt_plan(listing.stdout.split("\0"), source.files, keep)
-    kept = " ".join(f"{k}/" for k in keep)
-    report(f"adopting {host.name}:{dest}: this deploy deletes {count} files the synced tree lacks (kept: {kept})")
-    for line in groups:
-        report(f"  {line}")
-    workdir.write_owner(host, dest)
+    written_text, _, found = listing.stdout.partition(_SEP)
+    written = parse_written(written_text)
+    plan = plan_sync({}, parse_listing(found), {}, written=written, keep=keep)
+    delete = [p for p in plan.delete if p not in source.files]
+    needed = {parent for p in source.files for parent in _parents(p)}
+    rmdirs = [d for d in plan.rmdirs if d not in needed]
+    lists = {
+        WRITTEN_NAME + ".tmp": sorted(written | set(source.files)),
+        f"{SYNC_DIR}/delete": delete,
+        f"{SYNC_DIR}/rmdirs": rmdirs,
+    }
+    with tempfile.TemporaryDirectory(prefix="armjit-delete-") as folder:
+        for name, paths in lists.items():
+            local = Path(folder) / name.replace("/", "_")
+            local.write_bytes(b"".join(os.fsencode(p) + b"\0" for p in paths))
+            host.put(local, f"{dest.rstrip('/')}/{name}")
+    fence()
+    applied = host.run(
+        f"cd {qdest} && mv -f {WRITTEN_NAME}.tmp {WRITTEN_NAME} && "
+        f"xargs -0 -r rm -f -- < {SYNC_DIR}/delete && "
+        f"{{ xargs -0 -r rmdir -- < {SYNC_DIR}/rmdirs 2>/dev/null; true; }} && rm -rf {SYNC_DIR}",
+        timeout=600,
+    )
+    if not applied.ok:
+        raise ArmjitError(f"deleting what the source dropped on {host.name}:{dest} failed: {applied.tail(1)}")
+    return len(delete)
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def write_written(host: Host, dest: str, files: Collection[str]) -> None:
+    """After a transfer: exactly the files this deploy wrote, the ones the next may delete."""
+    with tempfile.TemporaryDirectory(prefix="armjit-written-") as folder:
+        local = Path(folder) / "written"
+        local.write_bytes(b"".join(os.fsencode(p) + b"\0" for p in sorted(files)))
+        host.put(local, f"{dest.rstrip('/')}/{WRITTEN_NAME}.tmp")
+    qdest = shlex.quote(dest)
+    done = host.run(f"cd {qdest} && mv -f {WRITTEN_NAME}.tmp {WRITTEN_NAME}", timeout=60)
+    if not done.ok:
+        raise ArmjitError(f"cannot record what the deploy wrote on {host.name}:{dest}: {done.tail(1)}")

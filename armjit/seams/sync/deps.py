@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from armjit.errors import ArmjitError, UsageError
+from armjit.seams import workdir
 from armjit.seams.hosts import Host
 from armjit.seams.safepaths import check_host_dir
 
@@ -82,6 +83,7 @@ def ship_deps(host: Host, directory: Path, remote_dir: str, *, home: str) -> Shi
     """Make ``remote_dir`` on ``host`` hold ``directory``'s archives, unpacked under ``src/``."""
     archives = local_archives(directory)
     remote_dir = check_host_dir(host.expand(remote_dir), what="the deps dir", home=home, min_depth=2)
+    (remote_dir,) = workdir.resolve_guarded(host, [(remote_dir, "the deps dir", 2)])
     qdir = q(remote_dir)
     sent = _read_marker(host, remote_dir) != archives
     if sent:

@@ -27,21 +27,37 @@ __all__ = [
     "MANIFEST_NAME",
     "SYNC_DIR",
     "TAR_NAME",
+    "WRITTEN_NAME",
     "FileEntry",
     "RemoteFile",
     "SyncPlan",
     "local_manifest",
     "parse_hashes",
     "parse_listing",
+    "parse_written",
     "plan_sync",
     "prune_expr",
 ]
 
 KEEP_DIRS = ("scratch", "dist", "build", "venv")  # never deleted on the host: builds and venvs live there
 MANIFEST_NAME = ".armjit-manifest.json"
+# What armjit wrote into the work dir (NUL-separated paths): the only files a later deploy may
+# delete. Before a transfer it holds the old and the new files, after it exactly the new ones.
+WRITTEN_NAME = ".armjit-written"
 SYNC_DIR = ".armjit-sync"
 TAR_NAME = ".armjit-sync.tar"
-_RESERVED = frozenset({MARKER_NAME, MANIFEST_NAME, workdir.OWNER_NAME, SYNC_DIR, TAR_NAME, f"{MARKER_NAME}.tmp"})
+_RESERVED = frozenset(
+    {
+        MARKER_NAME,
+        MANIFEST_NAME,
+        WRITTEN_NAME,
+        f"{WRITTEN_NAME}.tmp",
+        workdir.OWNER_NAME,
+        SYNC_DIR,
+        TAR_NAME,
+        f"{MARKER_NAME}.tmp",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,11 @@ def parse_listing(text: str) -> dict[str, RemoteFile]:
     return found
 
 
+def parse_written(text: str) -> frozenset[str]:
+    """The ``.armjit-written`` list (NUL-separated relative paths) -> the paths armjit wrote."""
+    return frozenset(p for p in text.split("\0") if p and not p.startswith("/") and ".." not in p.split("/"))
+
+
 def parse_hashes(text: str) -> dict[str, str]:
     """``sha256sum -z`` output -> {path: sha256}."""
     hashes: dict[str, str] = {}
@@ -165,10 +186,13 @@ def plan_sync(
     remote: Mapping[str, RemoteFile],
     known: Mapping[str, str],
     *,
+    written: frozenset[str] | set[str] = frozenset(),
     keep: Sequence[str] = KEEP_DIRS,
 ) -> SyncPlan:
     """What to send and delete so the host matches ``local``. ``remote`` is what is on the host
-    now (keep dirs not listed), ``known`` the sha256 per path the host is known to hold."""
+    now (keep dirs not listed), ``known`` the sha256 per path the host is known to hold,
+    ``written`` what armjit wrote there at earlier deploys: only those paths are ever deleted
+    (a file someone else put into the work dir stays)."""
     send = []
     for path, entry in sorted(local.items()):
         there = remote.get(path)
@@ -176,7 +200,7 @@ def plan_sync(
             continue  # keep dirs are not listed (they can be huge); trust the manifest there
         if there is None or _differs(there, entry, known.get(path)):
             send.append(path)
-    delete = sorted(p for p in remote if p not in local and not _under(p, keep))
+    delete = sorted(p for p in remote if p not in local and p in written and not _under(p, keep))
     needed = {str(Path(p).parent.as_posix()) for p in local}
     needed = {parent for p in needed for parent in _parents(p)} | needed
     candidates = {parent for p in delete for parent in _parents(str(Path(p).parent.as_posix()))}

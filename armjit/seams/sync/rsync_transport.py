@@ -1,6 +1,7 @@
-"""The rsync transport: ``--delete`` propagates removals and ``--modify-window=-1`` compares
+"""The rsync transport: ``--modify-window=-1`` compares
 mtimes to the nanosecond, because rsync's default whole-second quick check misses a same-size
-edit made within the same second (reference gotcha).
+edit made within the same second (reference gotcha). rsync itself deletes nothing: what the
+source dropped is deleted beforehand, and only if armjit wrote it (``sync.delete_written``).
 
 Only the options are built here; the Host adds its transport (``Host.rsync_push``), so the ssh
 command line, its key and its host-key policy stay in the hosts seam.
@@ -33,12 +34,12 @@ def rsync_options(
     compress: bool,
 ) -> list[str]:
     """rsync's options, without source, target or transport (pure, so tests can check them)."""
-    argv = ["-a", "--no-D", "--no-owner", "--no-group", "--delete", "--stats", "--protect-args"]
+    argv = ["-a", "--no-D", "--no-owner", "--no-group", "--stats", "--protect-args"]
     argv.append("--modify-window=-1" if exact_times else "--checksum")
     if compress:
         argv.append("-z")
     argv += [f"--filter=P /{k}/" for k in keep]
-    argv.append(f"--filter=P /{workdir.OWNER_NAME}")  # the work dir stays armjit's after --delete
+    argv.append(f"--filter=P /{workdir.OWNER_NAME}")  # never replaced by a file of the same name
     if filter_file is not None:
         argv.append(f"--filter=merge {filter_file}")
     return argv
@@ -80,8 +81,8 @@ def sync_rsync(
 ) -> tuple[int, int, int]:
     filter_file: Path | None = None
     if source.worktree:
-        # Sender-side "hide" rules: .git and ignored files are not sent, and copies of them on
-        # the host are deleted like any other file the source does not have.
+        # Sender-side "hide" rules: .git and ignored files are not sent (copies of them that an
+        # earlier deploy wrote are deleted like any other file the source does not have).
         rules = ["H /.git", *(f"H /{_rsync_pattern(p)}" for p in source.hidden if "\n" not in p)]
         fd, name = tempfile.mkstemp(prefix="armjit-rsync-", suffix=".rules")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
