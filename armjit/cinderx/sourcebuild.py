@@ -28,12 +28,15 @@ from armjit.seams.workdir import venv_removable_shell
 
 __all__ = [
     "DEFAULT_REQUIRES",
+    "KEEP_GENERATED_NAME",
     "TOOLCHAIN_NAME",
     "BuildPlan",
     "build_plan",
     "build_requires",
     "build_venv_command",
+    "compiled_objects",
     "fetchcontent_variable",
+    "keep_generated_text",
     "ninja_steps",
     "source_build_command",
     "toolchain_text",
@@ -43,6 +46,7 @@ __all__ = [
 DEFAULT_REQUIRES = ("setuptools>=40.8.0", "wheel")
 REQUIRES_STAMP = ".armjit-build-requires"
 TOOLCHAIN_NAME = "armjit-fetchcontent.cmake"
+KEEP_GENERATED_NAME = "armjit-keep-generated.cmake"
 q = shlex.quote
 
 
@@ -55,13 +59,85 @@ def _cmake_string(text: str) -> str:
     return '"' + text.replace("\\", "/").replace('"', '\\"') + '"'
 
 
-def toolchain_text(sources: Mapping[str, str]) -> str:
-    """A CMake toolchain file: every FetchContent dependency from a local directory, never a download."""
-    lines = ["# Written by armjit: FetchContent sources shipped with --deps-dir; no downloads."]
+def toolchain_text(
+    sources: Mapping[str, str], *, launcher: str | None = None, keep_generated: str | None = None
+) -> str:
+    """armjit's CMake toolchain file, read by every configure of the tree (``CMAKE_TOOLCHAIN_FILE``).
+
+    - ``sources``: every FetchContent dependency from a local directory, never a download;
+    - ``launcher``: the compiler launcher (ccache) as CMake's own ``CMAKE_<LANG>_COMPILER_LAUNCHER``,
+      which every tree honours: a project option such as ``ENABLE_CCACHE`` exists in the sdist but
+      upstream main never reads it, so ccache silently stayed out;
+    - ``keep_generated``: ``keep_generated_text()``'s file, run after the top-level ``project()``.
+
+    Plain variables, not cache entries: the file is read again at every configure, so a changed
+    choice takes effect in a kept build tree too.
+    """
+    lines = ["# Written by armjit: read by every configure of the CinderX tree."]
     for name, directory in sorted(sources.items()):
         lines.append(f'set({fetchcontent_variable(name)} {_cmake_string(directory)} CACHE PATH "")')
-    lines.append('set(FETCHCONTENT_FULLY_DISCONNECTED ON CACHE BOOL "")')
+    if sources:
+        lines.append('set(FETCHCONTENT_FULLY_DISCONNECTED ON CACHE BOOL "")')
+    if launcher:
+        lines.append(f"set(CMAKE_C_COMPILER_LAUNCHER {_cmake_string(launcher)})")
+        lines.append(f"set(CMAKE_CXX_COMPILER_LAUNCHER {_cmake_string(launcher)})")
+    if keep_generated:
+        lines.append(f"set(CMAKE_PROJECT_INCLUDE {_cmake_string(keep_generated)})")
     return "\n".join(lines) + "\n"
+
+
+# CinderX's CMakeLists.txt copies its opcode headers into the build tree with file(WRITE) at every
+# configure, and setup.py configures before every build: the same content with a new mtime made
+# ~70 objects stale after any one-line change. This runs after the top-level project() (through
+# CMAKE_PROJECT_INCLUDE): it copies the build tree's generated sources aside (file(COPY) keeps
+# their mtimes), and at the end of configure (cmake_language(DEFER), CMake >= 3.19) copies each
+# one back over a file that configure rewrote with identical content. Configure still runs every
+# time, so whatever it reads (CMakeLists.txt, the environment setup.py turns into -D options) is
+# honoured; only the mtime of unchanged output is kept.
+_KEEP_GENERATED = """\
+# Written by armjit: a configure that rewrites a generated file with the same content must not
+# make the objects that include it stale.
+if(NOT CMAKE_CURRENT_SOURCE_DIR STREQUAL CMAKE_SOURCE_DIR OR DEFINED ARMJIT_KEEP_DIR)
+  return()
+endif()
+if(CMAKE_VERSION VERSION_LESS 3.19)
+  return()
+endif()
+set(ARMJIT_KEEP_DIR "${CMAKE_BINARY_DIR}/armjit-keep-generated")
+file(REMOVE_RECURSE "${ARMJIT_KEEP_DIR}")
+file(GLOB_RECURSE ARMJIT_KEEP_FILES RELATIVE "${CMAKE_BINARY_DIR}"
+  "${CMAKE_BINARY_DIR}/*.h" "${CMAKE_BINARY_DIR}/*.hpp" "${CMAKE_BINARY_DIR}/*.inc"
+  "${CMAKE_BINARY_DIR}/*.c" "${CMAKE_BINARY_DIR}/*.cpp")
+list(FILTER ARMJIT_KEEP_FILES EXCLUDE REGEX "^(CMakeFiles|armjit-keep-generated)/")
+foreach(ARMJIT_FILE IN LISTS ARMJIT_KEEP_FILES)
+  get_filename_component(ARMJIT_TO "${ARMJIT_KEEP_DIR}/${ARMJIT_FILE}" DIRECTORY)
+  file(COPY "${CMAKE_BINARY_DIR}/${ARMJIT_FILE}" DESTINATION "${ARMJIT_TO}")
+endforeach()
+function(armjit_keep_unchanged_generated)
+  set(ARMJIT_KEPT 0)
+  foreach(ARMJIT_FILE IN LISTS ARMJIT_KEEP_FILES)
+    set(ARMJIT_NEW "${CMAKE_BINARY_DIR}/${ARMJIT_FILE}")
+    set(ARMJIT_OLD "${ARMJIT_KEEP_DIR}/${ARMJIT_FILE}")
+    if(EXISTS "${ARMJIT_NEW}" AND EXISTS "${ARMJIT_OLD}")
+      file(SHA256 "${ARMJIT_NEW}" ARMJIT_NEW_SUM)
+      file(SHA256 "${ARMJIT_OLD}" ARMJIT_OLD_SUM)
+      if(ARMJIT_NEW_SUM STREQUAL ARMJIT_OLD_SUM AND "${ARMJIT_NEW}" IS_NEWER_THAN "${ARMJIT_OLD}")
+        get_filename_component(ARMJIT_TO "${ARMJIT_NEW}" DIRECTORY)
+        file(COPY "${ARMJIT_OLD}" DESTINATION "${ARMJIT_TO}")
+        math(EXPR ARMJIT_KEPT "${ARMJIT_KEPT} + 1")
+      endif()
+    endif()
+  endforeach()
+  file(REMOVE_RECURSE "${ARMJIT_KEEP_DIR}")
+  message(STATUS "armjit: kept the mtime of ${ARMJIT_KEPT} generated files configure rewrote unchanged")
+endfunction()
+cmake_language(DEFER CALL armjit_keep_unchanged_generated)
+"""
+
+
+def keep_generated_text() -> str:
+    """The CMake file that keeps unchanged generated files' mtimes across a configure (see above)."""
+    return _KEEP_GENERATED
 
 
 @dataclass(frozen=True)
@@ -73,18 +149,26 @@ class BuildPlan:
     chosen: dict[str, str]
 
 
-def build_plan(*, parallel: int, build_env: Sequence[str], toolchain: str | None, ccache: bool) -> BuildPlan:
+def build_plan(
+    *, parallel: int, build_env: Sequence[str], toolchain: str | None, offline: bool, ccache: bool, workdir: str
+) -> BuildPlan:
     """The build's environment. ``--build-env`` wins over everything armjit would choose.
 
-    With a toolchain (``--deps-dir``) the disassembler is off unless asked for: it would fetch
-    capstone, which is not among the shipped sources. ccache is on when the host has it.
+    ``toolchain``: armjit's toolchain file (FetchContent sources with ``--deps-dir``, the ccache
+    launcher, the generated-files keeper). ``offline`` (``--deps-dir``): the disassembler is off unless asked
+    for: it would fetch capstone, which is not among the shipped sources. With ccache, paths under
+    the work dir are hashed relative to it and the build directory is not hashed
+    (``CCACHE_BASEDIR``, ``CCACHE_NOHASHDIR``): ``ab``'s two side trees, and any other checkout of
+    the same code, share ccache's objects.
     """
     user = dict(item.split("=", 1) for item in build_env)
     chosen: dict[str, str] = {"CMAKE_BUILD_PARALLEL_LEVEL": str(parallel)}
-    if ccache:
-        chosen["ENABLE_CCACHE"] = "1"
     if toolchain:
         chosen["CMAKE_TOOLCHAIN_FILE"] = toolchain
+    if ccache:
+        chosen["CCACHE_BASEDIR"] = workdir
+        chosen["CCACHE_NOHASHDIR"] = "1"
+    if offline:
         chosen["ENABLE_DISASSEMBLER"] = "0"
     chosen = {k: v for k, v in chosen.items() if k not in user}
     return BuildPlan({**chosen, **user}, chosen)
@@ -140,3 +224,12 @@ def ninja_steps(output: str) -> int | None:
     """How many steps ninja ran in a build's output (its last ``[n/N]``); None without ninja lines."""
     found = _NINJA.findall(output)
     return int(found[-1][0]) if found else None
+
+
+# "Building CXX object CMakeFiles/jit.dir/cinderx/Jit/codegen/gen_asm.cpp.o": Ninja's and Make's wording.
+_OBJECT = re.compile(r"\bBuilding (?:C|CXX|ASM\w*) object (\S+)")
+
+
+def compiled_objects(output: str) -> list[str]:
+    """The objects a build compiled (or took from ccache), in build order, from its output."""
+    return list(dict.fromkeys(_OBJECT.findall(output)))
