@@ -205,6 +205,30 @@ def test_toolchain_brings_ccache_in_and_a_reconfigure_keeps_unchanged_generated_
     ]
 
 
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
+def test_a_kept_tree_configured_without_the_toolchain_is_configured_afresh(tmp_path: Path) -> None:
+    """CMake reads CMAKE_TOOLCHAIN_FILE from the environment only on a tree's first configure."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "CMakeLists.txt").write_text("cmake_minimum_required(VERSION 3.12)\nproject(p NONE)\n")
+    toolchain = tmp_path / "tc dir" / sourcebuild.TOOLCHAIN_NAME  # a space: the path is quoted
+    toolchain.parent.mkdir()
+    toolchain.write_text(sourcebuild.toolchain_text({}))
+    work = tmp_path / "work"
+    old, kept = work / "scratch" / "temp.old", work / "scratch" / "temp.kept"
+    without = {k: v for k, v in os.environ.items() if k != "CMAKE_TOOLCHAIN_FILE"}
+    for tree, env in ((old, without), (kept, {**without, "CMAKE_TOOLCHAIN_FILE": str(toolchain)})):
+        subprocess.run(["cmake", "-S", str(project), "-B", str(tree)], env=env, capture_output=True, check=True)
+    done = subprocess.run(
+        ["sh", "-c", sourcebuild.fresh_configure_command(str(toolchain))], cwd=work, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (old / "CMakeCache.txt").exists() and "configuring scratch/temp.old afresh" in done.stdout
+    assert (kept / "CMakeCache.txt").exists() and "temp.kept" not in done.stdout
+    # in a tree without scratch/ it does nothing
+    assert subprocess.run(["sh", "-c", sourcebuild.fresh_configure_command("/x")], cwd=project).returncode == 0
+
+
 def _archive(directory: Path, name: str, top: str, text: str) -> Path:
     src = directory / "staging" / top
     src.mkdir(parents=True, exist_ok=True)

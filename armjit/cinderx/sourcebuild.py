@@ -22,6 +22,7 @@ import shlex
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from armjit.cinderx.commands import WHEEL_MARKER, venv_python
 from armjit.seams.workdir import venv_removable_shell
@@ -35,7 +36,9 @@ __all__ = [
     "build_requires",
     "build_venv_command",
     "compiled_objects",
+    "describe_build",
     "fetchcontent_variable",
+    "fresh_configure_command",
     "keep_generated_text",
     "ninja_steps",
     "source_build_command",
@@ -203,15 +206,34 @@ def build_venv_command(python: str, venv: str, requires: Sequence[str]) -> str:
     )
 
 
-def source_build_command(build_python: str, outdir: str) -> str:
+def fresh_configure_command(toolchain: str) -> str:
+    """Shell, run in the tree: forget the configure of every kept CMake tree (setup.py's
+    ``scratch/*/``) that was configured without ``toolchain``.
+
+    CMake reads ``CMAKE_TOOLCHAIN_FILE`` from the environment only when it configures a tree for
+    the first time: a tree configured without armjit's file would never get the ccache launcher
+    or the generated-files keeper. Its cache and compiler checks go, so that it is configured
+    afresh once (ccache answers for what it compiled before, under the same launcher).
+    """
+    return (
+        'for c in scratch/*/CMakeCache.txt; do [ -f "$c" ] || continue; '
+        f'[ "$(sed -n \'s/^CMAKE_TOOLCHAIN_FILE:[A-Z]*=//p\' "$c")" = {q(toolchain)} ] && continue; '
+        'echo "armjit: configuring $(dirname "$c") afresh (configured without armjit\'s toolchain file)"; '
+        'rm -rf "$c" "$(dirname "$c")"/CMakeFiles/[0-9]*; done'
+    )
+
+
+def source_build_command(build_python: str, outdir: str, toolchain: str = "") -> str:
     """Build the wheel from the tree in the cwd into a fresh ``outdir``; print its path.
 
     ``-v`` lets CMake's and ninja's output through (pip hides it otherwise): the step's progress
-    line is ninja's ``[n/N]`` counter, and a failure's cause is in the step log.
+    line is ninja's ``[n/N]`` counter, and a failure's cause is in the step log. With
+    ``toolchain``, a kept tree configured without it is configured afresh first.
     """
     py, out = q(build_python), q(outdir)
+    fresh = f"{fresh_configure_command(toolchain)}; " if toolchain else ""
     return (
-        f"rm -rf {out} && mkdir -p {out} && "
+        f"{fresh}rm -rf {out} && mkdir -p {out} && "
         f"{py} -m pip wheel --no-build-isolation --no-deps -v -w {out} . && "
         f'set -- {out}/*.whl && [ -f "$1" ] && [ $# -eq 1 ] && echo "{WHEEL_MARKER}$1"'
     )
@@ -233,3 +255,18 @@ _OBJECT = re.compile(r"\bBuilding (?:C|CXX|ASM\w*) object (\S+)")
 def compiled_objects(output: str) -> list[str]:
     """The objects a build compiled (or took from ccache), in build order, from its output."""
     return list(dict.fromkeys(_OBJECT.findall(output)))
+
+
+def describe_build(build: Mapping[str, Any]) -> str:
+    """What a build did, in a few words: ninja's steps, objects compiled, ccache's answers."""
+    parts = []
+    if build.get("ninja_steps") is not None:
+        parts.append(f"{build['ninja_steps']} ninja steps")
+    if build.get("objects_compiled") is not None:
+        parts.append(f"{build['objects_compiled']} objects compiled")
+    ccache = build.get("ccache")
+    if isinstance(ccache, dict) and "hits" in ccache:
+        parts.append(f"ccache {ccache['hits']} hits / {ccache['misses']} misses")
+    elif not ccache:
+        parts.append("no ccache")
+    return ", ".join(parts)

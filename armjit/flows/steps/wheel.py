@@ -21,7 +21,7 @@ from armjit.cinderx.commands import parse_wheel_path, venv_python
 from armjit.flows.pipeline import StepContext, StepFailed
 from armjit.flows.steps.target import Target
 
-__all__ = ["Wheel", "build_venv_path", "build_wheel", "deps_path", "describe_build"]
+__all__ = ["Wheel", "build_venv_path", "build_wheel", "deps_path"]
 
 q = shlex.quote
 MAX_OBJECTS_LISTED = 40  # the record names this many of the objects compiled (a cold build has ~230)
@@ -36,22 +36,7 @@ class Wheel:
     @property
     def detail(self) -> str:
         name = self.path.rsplit("/", 1)[-1]
-        return f"{name} ({describe_build(self.build)})" if self.build else name
-
-
-def describe_build(build: dict[str, Any]) -> str:
-    """What a build did, in a few words: ninja's steps, objects compiled, ccache's answers."""
-    parts = []
-    if build.get("ninja_steps") is not None:
-        parts.append(f"{build['ninja_steps']} ninja steps")
-    if build.get("objects_compiled") is not None:
-        parts.append(f"{build['objects_compiled']} objects compiled")
-    ccache = build.get("ccache")
-    if isinstance(ccache, dict) and "hits" in ccache:
-        parts.append(f"ccache {ccache['hits']} hits / {ccache['misses']} misses")
-    elif not ccache:
-        parts.append("no ccache")
-    return ", ".join(parts)
+        return f"{name} ({sourcebuild.describe_build(self.build)})" if self.build else name
 
 
 def build_venv_path(target: Target) -> str:
@@ -120,7 +105,11 @@ def build_wheel(ctx: StepContext, target: Target) -> Wheel:
     before = _ccache_counts(ctx) if launcher else None
     started = time.monotonic()
     result = ctx.run(
-        sourcebuild.source_build_command(venv_python(venv), outdir), env=plan.env, cwd=workdir, check=False, detach=True
+        sourcebuild.source_build_command(venv_python(venv), outdir, plan.env.get("CMAKE_TOOLCHAIN_FILE", "")),
+        env=plan.env,
+        cwd=workdir,
+        check=False,
+        detach=True,
     )
     seconds = time.monotonic() - started
     after = _ccache_counts(ctx) if launcher else None
