@@ -149,14 +149,16 @@ add_library(other STATIC other.c)
 
 
 def _configure_and_build(project: Path, build: Path, env: dict[str, str], *options: str) -> str:
-    """What setup.py does at every build: configure again, then build; the build's output."""
+    """What setup.py does at every build: configure again, then build; the output of both."""
+    output = ""
     for argv in (
         ["cmake", "-G", "Ninja", *options, "-S", str(project), "-B", str(build)],
         ["cmake", "--build", str(build)],
     ):
         done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return done.stdout
+        output += done.stdout
+    return output
 
 
 @pytest.mark.skipif(
@@ -195,6 +197,8 @@ def test_toolchain_brings_ccache_in_and_a_reconfigure_keeps_unchanged_generated_
     assert "bye" in (build / "generated" / "greeting.h").read_text()
     after = counts()
     assert after is not None and after.minus(before) == ccache_stats.CcacheCounts(hits=0, misses=1)
+    # the keeper says what it did: the header back once, nothing when its content changed
+    assert (sourcebuild.generated_kept(again), sourcebuild.generated_kept(changed)) == (1, 0)
 
     # without the keeper, the same reconfigure makes the object stale: the behaviour it removes
     toolchain.write_text(sourcebuild.toolchain_text({}, launcher=ccache))

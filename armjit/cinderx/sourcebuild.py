@@ -39,6 +39,7 @@ __all__ = [
     "describe_build",
     "fetchcontent_variable",
     "fresh_configure_command",
+    "generated_kept",
     "keep_generated_text",
     "ninja_steps",
     "source_build_command",
@@ -270,3 +271,13 @@ def describe_build(build: Mapping[str, Any]) -> str:
     elif not ccache:
         parts.append("no ccache")
     return ", ".join(parts)
+
+
+_KEPT = re.compile(r"armjit: kept the mtime of (\d+) generated files")
+
+
+def generated_kept(output: str) -> int | None:
+    """How many generated files the last configure rewrote unchanged and the keeper put back
+    (its CMake message); None when the keeper did not run."""
+    found = _KEPT.findall(output)
+    return int(found[-1]) if found else None

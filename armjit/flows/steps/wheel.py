@@ -140,6 +140,7 @@ def build_wheel(ctx: StepContext, target: Target) -> Wheel:
         "seconds": round(seconds, 1),
         "ninja_steps": sourcebuild.ninja_steps(output),
         "objects_compiled": len(objects),
+        "generated_kept": sourcebuild.generated_kept(output),
         "objects": objects[:MAX_OBJECTS_LISTED],
     }
     return Wheel(wheel, build=build)
