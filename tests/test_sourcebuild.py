@@ -209,6 +209,39 @@ def test_toolchain_brings_ccache_in_and_a_reconfigure_keeps_unchanged_generated_
     ]
 
 
+@pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("cmake", "ninja", "cc", "ccache")), reason="needs cmake, ninja, cc, ccache"
+)
+def test_two_checkouts_of_the_same_code_share_ccache_objects_with_debug_info(tmp_path: Path) -> None:
+    """ab builds each side in its own work dir. With -g, ccache hashes the build directory unless
+    told not to: the plan's CCACHE_BASEDIR/CCACHE_NOHASHDIR make the second side all hits."""
+    ccache = str(shutil.which("ccache"))
+    toolchain = tmp_path / sourcebuild.TOOLCHAIN_NAME
+    toolchain.write_text(sourcebuild.toolchain_text({}, launcher=ccache))
+    results = []
+    for side in ("a", "b"):
+        work = tmp_path / "ab" / side
+        work.mkdir(parents=True)
+        (work / "CMakeLists.txt").write_text(
+            "cmake_minimum_required(VERSION 3.12)\nproject(p C)\nadd_library(x STATIC x.c y.c)\n"
+        )
+        (work / "x.c").write_text('#include "x.h"\nint x(void) { return X; }\n')
+        (work / "x.h").write_text("#define X 1\n")
+        (work / "y.c").write_text("int y(void) { return 2; }\n")
+        plan = sourcebuild.build_plan(
+            parallel=1, build_env=(), toolchain=str(toolchain), offline=False, ccache=True, workdir=str(work)
+        )
+        env = {**os.environ, **plan.env, "CCACHE_DIR": str(tmp_path / "ccache")}
+        stats = ["ccache", "--print-stats"]
+        before = ccache_stats.parse_stats(subprocess.run(stats, env=env, capture_output=True, text=True).stdout)
+        _configure_and_build(work, work / "scratch" / "temp", env, "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
+        after = ccache_stats.parse_stats(subprocess.run(stats, env=env, capture_output=True, text=True).stdout)
+        assert before is not None and after is not None
+        results.append(after.minus(before))
+    assert results[0].misses >= 2  # x.c, y.c (and CMake's compiler checks)
+    assert results[1].misses == 0 and results[1].hits >= 2, results
+
+
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
 def test_a_kept_tree_configured_without_the_toolchain_is_configured_afresh(tmp_path: Path) -> None:
     """CMake reads CMAKE_TOOLCHAIN_FILE from the environment only on a tree's first configure."""
