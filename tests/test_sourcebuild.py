@@ -233,9 +233,13 @@ def test_two_checkouts_of_the_same_code_share_ccache_objects_with_debug_info(tmp
         )
         env = {**os.environ, **plan.env, "CCACHE_DIR": str(tmp_path / "ccache")}
         stats = ["ccache", "--print-stats"]
-        before = ccache_stats.parse_stats(subprocess.run(stats, env=env, capture_output=True, text=True).stdout)
+        before = ccache_stats.parse_stats(
+            subprocess.run(stats, env=env, capture_output=True, text=True, check=True).stdout
+        )
         _configure_and_build(work, work / "scratch" / "temp", env, "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
-        after = ccache_stats.parse_stats(subprocess.run(stats, env=env, capture_output=True, text=True).stdout)
+        after = ccache_stats.parse_stats(
+            subprocess.run(stats, env=env, capture_output=True, text=True, check=True).stdout
+        )
         assert before is not None and after is not None
         results.append(after.minus(before))
     assert results[0].misses >= 2  # x.c, y.c (and CMake's compiler checks)
