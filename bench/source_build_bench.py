@@ -17,6 +17,7 @@ Every measured build follows a fresh change (a new constant on the line, so ccac
 object), all in the same tree. Goals: armjit within 1.5x of ninja alone, and within 60 s.
 
 Run (root): python bench/source_build_bench.py [--repeat 2] [--repo CHECKOUT] [--methods armjit,ninja,hand]
+[--build-env K=V ...]
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ CONSOLE: list[str] = []  # armjit's console output of every build, for --console
 Measured = tuple[float, int | None, int | None]  # seconds, ninja steps, objects compiled
 
 
+BUILD_ENV: list[str] = []  # --build-env for armjit's builds (and so for the others, which copy its environment)
+
+
 def armjit_build(host: SandboxHost, repo: Path, deps: Path, reports: Path) -> Measured:
     args = [
         "baseline", "--host", host.target, "--key", str(host.key_path), "--known-hosts", str(host.known_hosts_path),
@@ -81,6 +85,8 @@ def armjit_build(host: SandboxHost, repo: Path, deps: Path, reports: Path) -> Me
         "--remote-workdir", WORKDIR, "--remote-incoming", INCOMING, "--skip-pyperf", "--bench-runner", "pyperf",
         "--reports", str(reports), "--notes-dir", str(reports / "notes"),
     ]  # fmt: skip
+    for item in BUILD_ENV:
+        args += ["--build-env", item]
     before = set((reports / "runs").glob("*")) if (reports / "runs").exists() else set()
     done = run_invoke(*args, timeout=7200)
     CONSOLE.append(f"$ invoke {' '.join(args)}\n{done.stderr}{done.stdout}")
@@ -150,7 +156,9 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, help="a CinderX checkout to build (default: the PyPI sdist)")
     parser.add_argument("--methods", default="armjit,ninja,hand", help=f"of {','.join(COMMANDS)}")
     parser.add_argument("--console", type=Path, help="write armjit's console output of each build here")
+    parser.add_argument("--build-env", action="append", default=[], help="passed to armjit's builds (K=V)")
     opts = parser.parse_args()
+    BUILD_ENV.extend(opts.build_env)
     methods = [m for m in opts.methods.split(",") if m]
     if not methods or any(m not in COMMANDS for m in methods) or "armjit" not in methods:
         raise SystemExit(f"--methods: armjit and any of {', '.join(COMMANDS)}")
