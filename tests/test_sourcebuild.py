@@ -60,6 +60,16 @@ def test_build_plan_the_users_values_win_and_online_builds_keep_the_disassembler
         parallel=1, build_env=(), toolchain="/d/tc.cmake", offline=False, ccache=True, workdir="/w"
     )
     assert "ENABLE_DISASSEMBLER" not in online.env and online.env["CMAKE_TOOLCHAIN_FILE"] == "/d/tc.cmake"
+    # an empty CCACHE_* takes armjit's variable out (ccache reads CCACHE_NOHASHDIR= as true)
+    unset = sourcebuild.build_plan(
+        parallel=1,
+        build_env=("CCACHE_NOHASHDIR=", "CCACHE_BASEDIR="),
+        toolchain=None,
+        offline=False,
+        ccache=True,
+        workdir="/w",
+    )
+    assert not any(k.startswith("CCACHE_") for k in unset.env), unset.env
 
 
 def test_toolchain_text_names_the_launcher_and_the_keeper_and_needs_no_deps() -> None:

@@ -175,6 +175,9 @@ def build_plan(
     if offline:
         chosen["ENABLE_DISASSEMBLER"] = "0"
     chosen = {k: v for k, v in chosen.items() if k not in user}
+    # ccache reads any value of a boolean variable, even "" or "false", as true: an empty
+    # --build-env CCACHE_X= takes armjit's CCACHE_X out instead.
+    user = {k: v for k, v in user.items() if v or not k.startswith("CCACHE_")}
     return BuildPlan({**chosen, **user}, chosen)
 
 
