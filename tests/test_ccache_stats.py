@@ -1,5 +1,6 @@
 """ccache's counters, parsed from output captured from real ccache releases (tests/data/ccache/):
-4.7.5 on Debian 12 (two misses, two direct hits) and 4.14.2 on Debian sid (a CinderX build)."""
+4.7.5 on Debian 12 (two misses, two direct hits) and 4.14.2 on Debian sid (during and after a cold
+CinderX build; ``Direct:`` has no ``/ N`` when it is 0)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ DATA = Path(__file__).parent / "data" / "ccache"
         ("s-4.7.5.txt", CcacheCounts(hits=2, misses=2)),
         ("print-stats-4.14.2.txt", CcacheCounts(hits=0, misses=136)),
         ("s-4.14.2.txt", CcacheCounts(hits=0, misses=136)),
+        ("print-stats-4.14.2-cinderx-cold.txt", CcacheCounts(hits=2, misses=343)),
+        ("s-4.14.2-cinderx-cold.txt", CcacheCounts(hits=2, misses=343)),
     ],
 )
 def test_both_layouts_of_both_releases_give_the_same_counters(name: str, expected: CcacheCounts) -> None:
