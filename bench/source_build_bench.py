@@ -183,7 +183,7 @@ def main() -> None:
             ssh(host, f"{venv_python} -m pip install -q build")  # the seed's command needs pypa build
         record = json.loads(sorted((reports / "runs").glob("*/run.json"))[-1].read_text())
         env = dict(record["build"]["env"])  # armjit's own build environment, toolchain file included
-        hand = f"{venv_python} -m pip wheel --no-build-isolation --no-deps -v -w"
+        hand = f"{venv_python} -m pip wheel --no-build-isolation --no-deps -v {sourcebuild.STORED} -w"
         seed = f"{venv_python} -m build --wheel --outdir"
         for round_ in range(opts.repeat):
             change_in_checkout(repo, round_)
