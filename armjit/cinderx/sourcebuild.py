@@ -95,8 +95,8 @@ def toolchain_text(
 # configure, and setup.py configures before every build: the same content with a new mtime made
 # ~70 objects stale after any one-line change. This runs after the top-level project() (through
 # CMAKE_PROJECT_INCLUDE): it copies the build tree's generated sources aside (file(COPY) keeps
-# their mtimes), and at the end of configure (cmake_language(DEFER), CMake >= 3.19) copies each
-# one back over a file that configure rewrote with identical content. Configure still runs every
+# their mtimes), and at the end of configure (cmake_language(DEFER), CMake >= 3.19) moves each
+# copy back over a file that configure rewrote with identical content. Configure still runs every
 # time, so whatever it reads (CMakeLists.txt, the environment setup.py turns into -D options) is
 # honoured; only the mtime of unchanged output is kept.
 _KEEP_GENERATED = """\
@@ -127,8 +127,8 @@ function(armjit_keep_unchanged_generated)
       file(SHA256 "${ARMJIT_NEW}" ARMJIT_NEW_SUM)
       file(SHA256 "${ARMJIT_OLD}" ARMJIT_OLD_SUM)
       if(ARMJIT_NEW_SUM STREQUAL ARMJIT_OLD_SUM AND "${ARMJIT_NEW}" IS_NEWER_THAN "${ARMJIT_OLD}")
-        get_filename_component(ARMJIT_TO "${ARMJIT_NEW}" DIRECTORY)
-        file(COPY "${ARMJIT_OLD}" DESTINATION "${ARMJIT_TO}")
+        # A rename, not file(COPY): COPY skips a file whose mtime is within a second of the source's.
+        file(RENAME "${ARMJIT_OLD}" "${ARMJIT_NEW}")
         math(EXPR ARMJIT_KEPT "${ARMJIT_KEPT} + 1")
       endif()
     endif()

@@ -47,12 +47,10 @@ def deps_path(target: Target) -> str:
     return f"{target.settings.remote_incoming.rstrip('/')}/armjit-deps"
 
 
-def _write_if_changed(ctx: StepContext, path: str, text: str, what: str) -> None:
+def _replace_if_changed(path: str, text: str) -> str:
     # Replaced only when it changed: CMake re-runs its configure step when the file is newer.
     tmp, final = q(f"{path}.tmp"), q(path)
-    ctx.run(
-        f"printf '%s' {q(text)} > {tmp} && {{ cmp -s {tmp} {final} && rm -f {tmp} || mv -f {tmp} {final}; }}", what=what
-    )
+    return f"printf '%s' {q(text)} > {tmp} && {{ cmp -s {tmp} {final} && rm -f {tmp} || mv -f {tmp} {final}; }}"
 
 
 def _ccache_counts(ctx: StepContext) -> ccache_stats.CcacheCounts | None:
@@ -86,10 +84,12 @@ def build_wheel(ctx: StepContext, target: Target) -> Wheel:
     pyproject = pyproject_text if probe.ok else None
     keeper = f"{cmake_dir}/{sourcebuild.KEEP_GENERATED_NAME}"
     toolchain = f"{cmake_dir}/{sourcebuild.TOOLCHAIN_NAME}"
-    ctx.run(f"mkdir -p {q(cmake_dir)}", what="cmake files dir")
-    _write_if_changed(ctx, keeper, sourcebuild.keep_generated_text(), "generated-files keeper")
     text = sourcebuild.toolchain_text(sources, launcher=launcher, keep_generated=keeper)
-    _write_if_changed(ctx, toolchain, text, "toolchain file")
+    ctx.run(
+        f"mkdir -p {q(cmake_dir)} && {_replace_if_changed(keeper, sourcebuild.keep_generated_text())} && "
+        f"{_replace_if_changed(toolchain, text)}",
+        what="toolchain file",
+    )
     requires = sourcebuild.build_requires(pyproject)
     venv = host.expand(build_venv_path(target))
     ctx.run(sourcebuild.build_venv_command(s.remote_python, venv, requires), what="build venv", detach=True)
