@@ -35,7 +35,7 @@ __all__ = [
 
 # Build knobs CinderX's setup.py reads from the environment (cinderx-workflow.md §2.3).
 BUILD_ENV_NAMES = re.compile(
-    r"^(ENABLE_[A-Z0-9_]+|CINDERX_[A-Z0-9_]+|CMAKE_[A-Z0-9_]+|CC|CXX|CFLAGS|CXXFLAGS|LDFLAGS)$"
+    r"^(ENABLE_[A-Z0-9_]+|CINDERX_[A-Z0-9_]+|CMAKE_[A-Z0-9_]+|CCACHE_[A-Z0-9_]+|CC|CXX|CFLAGS|CXXFLAGS|LDFLAGS)$"
 )
 _BENCH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _BRANCH_NAME = re.compile(r"^[A-Za-z0-9_./@+-]+$")
@@ -95,7 +95,7 @@ class Settings:
     # Build
     build: str = _s("source", "source | pypi[==VERSION] | none (plain interpreter)")
     parallel: int = _s(1, "CMAKE_BUILD_PARALLEL_LEVEL for the wheel build", "-CmakeParallel", "PARALLEL")
-    build_env: tuple[str, ...] = _s((), "extra build env K=V (ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX)")
+    build_env: tuple[str, ...] = _s((), "extra build env K=V (ENABLE_*, CINDERX_*, CMAKE_*, CCACHE_*, CC, CXX)")
     deps_dir: str = _s(
         "", "local dir of CMake FetchContent source archives, shipped to the host for offline source builds"
     )
@@ -393,7 +393,9 @@ def validate(s: Settings) -> None:
     for item in s.build_env:
         key, sep, _ = item.partition("=")
         if not sep or not BUILD_ENV_NAMES.match(key):
-            raise UsageError(f"--build-env {item!r}: expected K=V with K like ENABLE_*, CINDERX_*, CMAKE_*, CC, CXX")
+            raise UsageError(
+                f"--build-env {item!r}: expected K=V with K like ENABLE_*, CINDERX_*, CMAKE_*, CCACHE_*, CC, CXX"
+            )
     checked_host_dirs(s)
 
 

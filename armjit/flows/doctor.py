@@ -324,4 +324,20 @@ def _source_build_checks(host: Host, settings: Settings, deps_url: str) -> list[
         cmake_needs=cmake_required(cmakelists.stdout) if cmakelists.ok else None,
         tree_shadows_build=has("build") and not has("build/__init__.py"),
         deps_url=deps_url,
+        last_build=_last_source_build(settings),
     )
+
+
+def _last_source_build(settings: Settings) -> tuple[str, dict[str, Any]] | None:
+    """The latest recorded source build (run id, run.json's ``build``): what the build really did."""
+    from armjit.seams.store import RunStore
+
+    def built(run: Any) -> bool:
+        try:
+            build = run.record().details.get("build")
+        except (UsageError, OSError, ValueError):
+            return False
+        return isinstance(build, dict) and "objects_compiled" in build
+
+    found = RunStore(settings.reports_path / "runs").latest(built)
+    return (found.run_id, found.record().details["build"]) if found else None

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
+from armjit.cinderx.sourcebuild import describe_build
 from armjit.config import Settings
 from armjit.flows.doctor_checks import Check
 
@@ -80,6 +82,10 @@ def build_probe_command(settings: Settings, workdir: str, deps_url: str = DEPS_U
         "echo \"cmake_version=$(cmake --version 2>/dev/null | sed -n '1s/^cmake version //p')\"",
         'echo "ninja=$(command -v ninja || command -v ninja-build)"',
         'echo "ccache=$(command -v ccache)"',
+        # Whether the kept CMake tree really compiles through ccache (its rules name the launcher).
+        f'set -- {wd}/scratch/*/CMakeCache.txt; if [ -f "$1" ]; then d=$(dirname "$1"); '
+        'if grep -qs "ccache " "$d/build.ninja" "$d/CMakeFiles/rules.ninja"; then echo "ccache_tree=launcher $d"; '
+        'else echo "ccache_tree=without $d"; fi; else echo ccache_tree=none; fi',
         f"{py} -c {shlex.quote(_HEADERS)} 2>/dev/null || echo python_h=",
         f"(cd / && {py} -c {_spec('build_origin=')}) 2>/dev/null || echo build_origin=",
         f"if [ -d {wd} ]; then (cd {wd} && {py} -c {_spec('build_in_tree=')}) 2>/dev/null; fi",
@@ -118,10 +124,12 @@ def build_checks(
     cmake_needs: tuple[int, ...] | None,
     tree_shadows_build: bool,
     deps_url: str = DEPS_URL,
+    last_build: tuple[str, dict[str, Any]] | None = None,
 ) -> list[Check]:
     """The source-build checks from the probe's facts (pure). ``cmake_needs``: what the branch's
     CMakeLists.txt asks for; ``tree_shadows_build``: the branch has a ``build/`` directory
-    without ``__init__.py`` (it imports as a namespace package in the tree)."""
+    without ``__init__.py`` (it imports as a namespace package in the tree); ``last_build``: the
+    latest recorded source build (run id, run.json's ``build``), what ccache really did."""
     if not source_build_planned(settings):
         why = "no --repo: nothing is built" if not settings.repo else f"--build {settings.build}: nothing is built"
         return [Check(_GROUP, "source build", "skip", why)]
@@ -131,7 +139,7 @@ def build_checks(
         _python_h(facts, settings),
         _pypa_build(facts, settings, tree_shadows_build),
         _recommended("ninja", facts, "apt-get install ninja-build (CMake then builds with Ninja, incrementally)"),
-        _recommended("ccache", facts, "apt-get install ccache (a one-line change then rebuilds in seconds)"),
+        _ccache(facts, last_build),
         _deps(facts, settings, deps_url),
     ]
 
@@ -188,6 +196,25 @@ def _pypa_build(facts: dict[str, str], settings: Settings, tree_shadows_build: b
 def _recommended(tool: str, facts: dict[str, str], fix: str) -> Check:
     found = facts.get(tool, "")
     return Check(_GROUP, tool, "ok" if found else "warn", found or "not found (recommended)", fix)
+
+
+def _ccache(facts: dict[str, str], last_build: tuple[str, dict[str, Any]] | None) -> Check:
+    """Installed is not enough: the kept tree must compile through it (CMake's launcher; a tree
+    option such as ENABLE_CCACHE may be ignored), and the last build says how often it answered."""
+    found = facts.get("ccache", "")
+    if not found:
+        fix = "apt-get install ccache (a one-line change then rebuilds in seconds)"
+        return Check(_GROUP, "ccache", "warn", "not found (recommended)", fix, needed=False)
+    state, _, tree = facts.get("ccache_tree", "none").partition(" ")
+    fix = "armjit's next build configures it in (CMAKE_<LANG>_COMPILER_LAUNCHER in its toolchain file)"
+    if state == "without":
+        detail = f"{found}, but the kept build tree {tree} does not compile through it"
+        return Check(_GROUP, "ccache", "warn", detail, fix, needed=False)
+    parts = [found, f"the kept tree {tree} compiles through it" if state == "launcher" else "no kept build tree yet"]
+    if last_build:
+        run_id, build = last_build
+        parts.append(f"last build (run {run_id}): {describe_build(build)}")
+    return Check(_GROUP, "ccache", "ok", "; ".join(parts), fix, needed=False)
 
 
 def _deps(facts: dict[str, str], settings: Settings, url: str) -> Check:

@@ -145,7 +145,9 @@ def _deploy(
         progress.message(f"--deploy: {failure} (the targeted test runs anyway)")
     build = steps.get("build-wheel")
     built = {"status": build.status if build else None, "seconds": build.seconds if build else None}
-    built["ninja_steps"] = (outcome.record.details.get("build") or {}).get("ninja_steps")
+    record_build = outcome.record.details.get("build") or {}
+    for key in ("ninja_steps", "objects_compiled", "ccache"):
+        built[key] = record_build.get(key)
     return outcome.run.run_id, built
 
 

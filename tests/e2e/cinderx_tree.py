@@ -10,6 +10,7 @@ checkout (``../shared/vendor/cinderx-fetchcontent``) or at ``ARMJIT_E2E_DEPS_DIR
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ __all__ = [
     "fetch_sdist",
     "git",
     "make_checkout",
+    "make_upstream_like",
 ]
 
 SDIST_VERSION = "2026.11.2.0"
@@ -117,6 +119,31 @@ def make_checkout(sdist: Path, root: Path) -> Path:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"cinderx {SDIST_VERSION} (sdist) and a runtime test")
     return repo
+
+
+_CCACHE_OPTION = re.compile(r"^option\(ENABLE_CCACHE .*\n", re.M)
+_CCACHE_BLOCK = re.compile(r"^if\(ENABLE_CCACHE\)\n.*?^endif\(\)\n", re.M | re.S)
+_CCACHE_SETUP = re.compile(r"^\s*set_option\(\"ENABLE_CCACHE\", False\)\n", re.M)
+
+
+def make_upstream_like(repo: Path) -> str:
+    """Commit the build behaviour of upstream main (``47f254f1``, cinderx-source-build.md) on top
+    of the sdist: its CMakeLists.txt and setup.py know no ``ENABLE_CCACHE``, so ccache comes in
+    only through CMake's launcher variables. The other trait is the sdist's own: CMakeLists.txt
+    copies ``generated/cinderx/Interpreter/cinder_opcode*.h`` with ``file(WRITE)`` at every
+    configure (checked here), and setup.py configures before every build. Returns the commit."""
+    cmakelists, setup = repo / "CMakeLists.txt", repo / "setup.py"
+    cmake_text, setup_text = cmakelists.read_text(encoding="utf-8"), setup.read_text(encoding="utf-8")
+    if not re.search(r"file\(WRITE \$\{CINDER_OPCODE_H\}", cmake_text):
+        raise CheckoutError("the sdist's CMakeLists.txt no longer rewrites cinder_opcode.h at configure")
+    stripped = _CCACHE_BLOCK.sub("", _CCACHE_OPTION.sub("", cmake_text, count=1), count=1)
+    setup_stripped = _CCACHE_SETUP.sub("", setup_text, count=1)
+    if "ENABLE_CCACHE" in stripped or "ENABLE_CCACHE" in setup_stripped:
+        raise CheckoutError("ENABLE_CCACHE is still read by the sdist's CMakeLists.txt or setup.py")
+    cmakelists.write_text(stripped, encoding="utf-8")
+    setup.write_text(setup_stripped, encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "build: as upstream main, no ENABLE_CCACHE option")
+    return git(repo, "rev-parse", "HEAD")
 
 
 def deps_dir(repo_root: Path) -> Path | None:

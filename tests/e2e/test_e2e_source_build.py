@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from invoke_cli import run_invoke
 
-from .cinderx_tree import BRANCH, RUNTIME_TEST_NAME, git
+from .cinderx_tree import BRANCH, RUNTIME_TEST_NAME, git, make_upstream_like
 
 pytestmark = pytest.mark.e2e
 WORKDIR = "/root/work/cinderx"  # fixed: ccache's hashes include the build's directory
@@ -69,12 +70,14 @@ def test_baseline_builds_cinderx_from_source_offline(
     steps = {s["name"]: s for s in m["steps"]}
     for name in ("deploy", "build-wheel", "driver-venv", "runtime-tests", "jit-smoke", "jit-gate"):
         assert steps[name]["status"] == "ok", steps[name]
-    # built offline from the shipped FetchContent sources, with ccache, the disassembler off
+    # built offline from the shipped FetchContent sources, through ccache, the disassembler off
     build = m["build"]
     assert sorted(build["deps"]["sources"]) == ["fmt", "parallel-hashmap", "usdt"]
     assert build["env"]["CMAKE_TOOLCHAIN_FILE"].endswith("armjit-fetchcontent.cmake")
-    assert build["env"]["ENABLE_DISASSEMBLER"] == "0" and build["env"]["ENABLE_CCACHE"] == "1"
+    assert build["env"]["ENABLE_DISASSEMBLER"] == "0" and "ENABLE_CCACHE" not in build["env"]
+    assert build["ccache"]["via"].startswith("CMAKE_C_COMPILER_LAUNCHER")
     assert build["ninja_steps"] and build["ninja_steps"] > 200 and build["seconds"] > 0
+    assert build["objects_compiled"] > 200 and build["ccache"]["hits"] + build["ccache"]["misses"] >= 200
     assert m["remote"]["wheel"].endswith(".whl") and "cinderx-2026.11.2.0" in m["remote"]["wheel"]
     # the driver venv runs the extension from this wheel, not a released one
     check = (
@@ -150,3 +153,44 @@ def test_offline_build_without_deps_names_the_download_failure(
     m = record(tmp_path, run.name)
     assert m["status"] == "failed" and m["failure"]["step"] == "build-wheel"
     assert m["failure"]["cause"] in last and "Build step for" not in m["failure"]["cause"]
+
+
+def _build_only(args: list[str], tmp_path: Path) -> dict[str, Any]:
+    before = set((tmp_path / "reports" / "runs").glob("*"))
+    result = run_invoke("baseline", *args, "--skip-pyperf", "--bench-runner", "pyperf", timeout=3600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    (run,) = set((tmp_path / "reports" / "runs").glob("*")) - before
+    return record(tmp_path, run.name)
+
+
+def test_a_one_line_change_on_an_upstream_like_tree_recompiles_a_few_objects(
+    cinderx_host: Any, cinderx_checkout: Path, cinderx_deps: Path, tmp_path: Path
+) -> None:
+    """Upstream main's build (no ENABLE_CCACHE; opcode headers rewritten by every configure, which
+    setup.py runs before every build) made each one-line change recompile ~70 objects. Through
+    armjit's toolchain file, ccache is CMake's launcher and the rewritten headers keep their
+    mtimes: the change recompiles the changed file."""
+    args = host_args(cinderx_host, cinderx_checkout, cinderx_deps, tmp_path)
+    start = git(cinderx_checkout, "rev-parse", "HEAD")
+    try:
+        make_upstream_like(cinderx_checkout)
+        first = _build_only(args, tmp_path)["build"]
+        assert "ENABLE_CCACHE" not in first["env"] and first["ccache"]["path"].endswith("ccache")
+        # the kept tree really compiles through ccache: its rules name the launcher
+        rules = on_host(cinderx_host, f"cat {WORKDIR}/scratch/*/build.ninja {WORKDIR}/scratch/*/CMakeFiles/rules.ninja")
+        assert f"{first['ccache']['path']} " in rules
+        source = cinderx_checkout / GEN_ASM
+        text = source.read_text()
+        # a value no earlier run compiled: ccache cannot answer for gen_asm.cpp
+        changed = f"  return env_.stack_frame_size + 0 * {int(time.time() * 1000) % 1_000_000_007};\n"
+        source.write_text(text.replace(GOOD_LINE, changed))
+        git(cinderx_checkout, "commit", "-q", "-am", "codegen: a one-line change")
+        second = _build_only(args, tmp_path)["build"]
+    finally:
+        git(cinderx_checkout, "revert", "--no-edit", f"{start}..HEAD")
+    # configure ran and rewrote the four opcode headers with the same content; they kept their mtimes
+    assert second["generated_kept"] is not None and second["generated_kept"] >= 4, second
+    objects = second["objects"]
+    assert any(o.endswith("/gen_asm.cpp.o") for o in objects), objects
+    assert second["objects_compiled"] <= 3 and second["ninja_steps"] <= 8, second
+    assert second["ccache"]["misses"] >= 1  # gen_asm.cpp was compiled, not answered from the cache
