@@ -650,7 +650,7 @@ def main() -> None:
                 cells.append("not run here (would write this machine's /etc)")
             elif on_host:
                 # A fresh overlay per host case and tree: a broken guard may wreck the one it ran in.
-                with sandbox_host() as sandbox:
+                with sandbox_host(shared_ccache=False) as sandbox:
                     ctx = {"port": sandbox.port, "key": str(sandbox.key_path)}
                     ctx["known_hosts"] = str(sandbox.known_hosts_path)
                     cells.append(run_case(tree.resolve(), name, ctx))

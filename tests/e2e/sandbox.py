@@ -604,8 +604,12 @@ def _reap_stale_runs(runs: Path) -> None:
 
 
 @contextlib.contextmanager
-def sandbox_host(base: Path | None = None) -> Iterator[SandboxHost]:
-    """Provision (or reuse) the tree, start an sshd in a fresh overlay of it, yield, and always tear down."""
+def sandbox_host(base: Path | None = None, *, shared_ccache: bool = True) -> Iterator[SandboxHost]:
+    """Provision (or reuse) the tree, start an sshd in a fresh overlay of it, yield, and always tear down.
+
+    ``shared_ccache=False`` leaves out the bind mount of the kept ccache directory: a host on which
+    deletes are tried on purpose (a red team running an unguarded tree) reaches nothing outside its
+    overlay."""
     base = base or cache_base()
     tree = provision(base)
     # A shared lock for as long as the host runs: a rebuild (exclusive) must not swap the overlay's lower dir.
@@ -618,8 +622,9 @@ def sandbox_host(base: Path | None = None) -> Iterator[SandboxHost]:
         directory = runs / uuid.uuid4().hex[:12]
         directory.mkdir(mode=0o700)
         (directory / "owner.pid").write_text(str(os.getpid()), encoding="utf-8")
-        ccache = base / CCACHE_CACHE
-        ccache.mkdir(exist_ok=True)
+        ccache = base / CCACHE_CACHE if shared_ccache else None
+        if ccache is not None:
+            ccache.mkdir(exist_ok=True)
         run = _Run(directory=directory, merged=directory / "merged", ccache=ccache)
         try:
             yield _start(tree.root, run)
