@@ -281,6 +281,147 @@ def test_record_noise_uses_every_finished_run_of_that_code(tmp_path: Path) -> No
     assert record.left_out == ("base-w3 (not comparable: warmups 1 vs 3)",)
 
 
+# --- same code, from every record shape armjit has written --------------------------------------
+
+SHA_A, SHA_B, SHA_C = "a1" * 32, "b2" * 32, "c3" * 32
+
+
+def _pins_v1(sha: str | None, version: str, build: str) -> dict[str, Any]:
+    """``pins`` as the first pins step wrote it: cinderx without a source, the wheel hashed by path."""
+    wheel = {"path": f"/tmp/w/cinderx-{version}-cp314-cp314-linux_aarch64.whl", "sha256": sha, "source": build}
+    return {"cinderx": {"version": version, "location": "/venv/lib"}, "wheel": wheel if sha else None}
+
+
+def _pins_pypi(sha: str, version: str, build: str) -> dict[str, Any]:
+    """``pins`` of ``--build pypi[==V]`` now: the wheel pip reported, in ``cinderx`` and ``wheel``."""
+    name = f"cinderx-{version}-cp314-cp314-manylinux_2_28_aarch64.whl"
+    ran = {"version": version, "sha256": sha, "source": "pypi", "file": name, "url": f"https://x/{name}"}
+    return {
+        "cinderx": {**ran, "location": "/venv/lib"},
+        "wheel": {"file": name, "url": ran["url"], "sha256": sha, "source": build},
+    }
+
+
+def _pins_source(sha: str, version: str = "2026.11.3.dev4") -> dict[str, Any]:
+    name = f"cinderx-{version}-cp314-cp314-linux_aarch64.whl"
+    ran = {"version": version, "sha256": sha, "source": "source build", "file": name}
+    return {"cinderx": ran, "wheel": {"path": f"/w/{name}", "sha256": sha, "source": "source"}}
+
+
+def _record(build: str, **parts: Any) -> dict[str, Any]:
+    return {"settings": {"build": build, "build_env": parts.pop("env", [])}, **parts}
+
+
+def _source(commit: str, dirty: str | None = None, **parts: Any) -> dict[str, Any]:
+    deployed = {"commit": commit, "dirty_hash": dirty}
+    return _record("source", commits={"commit": commit, "deployed": deployed, "dirty": bool(dirty)}, **parts)
+
+
+SHAPES: dict[str, dict[str, Any]] = {
+    # --build pypi==V / --build pypi, every pins shape, and a record from before pins existed
+    "release, no pins": _record(RELEASE),
+    "release, pins v1": _record(RELEASE, pins=_pins_v1(SHA_A, "2026.11.2.0", RELEASE)),
+    "release, pins": _record(RELEASE, pins=_pins_pypi(SHA_A, "2026.11.2.0", RELEASE)),
+    "pypi, pins": _record("pypi", pins=_pins_pypi(SHA_A, "2026.11.2.0", "pypi")),
+    "pypi, pins v1": _record("pypi", pins=_pins_v1(SHA_A, "2026.11.2.0", "pypi")),
+    "pypi, pins v1 unhashed": _record("pypi", pins=_pins_v1(None, "2026.11.2", "pypi")),
+    "pypi, newer wheel": _record("pypi", pins=_pins_pypi(SHA_B, "2026.11.3.0", "pypi")),
+    "pypi, no pins": _record("pypi"),
+    "pypi, bench-only": _record(
+        "pypi",
+        pins={"cinderx": {"version": "2026.11.2.0", "sha256": None, "source": "installed before (--bench-only)"}},
+    ),
+    "pypi, remote sha": _record("pypi", remote={"wheel_sha256": SHA_A}),
+    "none": _record("none", pins={"cinderx": {"version": "2026.11.2.0", "location": "/venv"}, "wheel": None}),
+    # --build source: the commit (+ changes, + env) decides; a rebuild hashes differently
+    "source c, no pins": _source("c" * 40),
+    "source c, pins": _source("c" * 40, pins=_pins_source(SHA_B)),
+    "source c, rebuilt": _source("c" * 40, pins=_pins_source(SHA_C)),
+    "source c + changes": _source("c" * 40, "d" * 64, pins=_pins_source(SHA_C)),
+    "source c, Debug": _source("c" * 40, env=["CMAKE_BUILD_TYPE=Debug"]),
+    "source e, same wheel": _source("e" * 40, pins=_pins_source(SHA_B)),
+    "source, bench-only": _record(
+        "source", commits={"deployed": {"commit": "c" * 40, "dirty_hash": None}, "commit": "c" * 40}
+    ),
+    "source, no commit": _record("source", commits={}),
+}
+
+SAME = [
+    ("release, no pins", "release, pins"),
+    ("release, pins", "pypi, pins"),  # the issue's case: pinned and unpinned, one wheel
+    ("release, pins v1", "pypi, pins"),
+    ("pypi, pins v1", "pypi, pins"),
+    ("pypi, pins", "pypi, remote sha"),
+    ("release, no pins", "pypi, pins v1 unhashed"),  # the version pip installed, 2026.11.2 == 2026.11.2.0
+    ("source c, no pins", "source c, pins"),
+    ("source c, pins", "source c, rebuilt"),
+    ("source c, pins", "source e, same wheel"),  # byte-identical wheels
+    ("source c, no pins", "source, bench-only"),
+]
+DIFFERENT = [
+    ("release, pins", "pypi, newer wheel"),
+    ("pypi, no pins", "pypi, no pins"),
+    ("pypi, bench-only", "pypi, bench-only"),
+    ("none", "none"),
+    ("source c, pins", "source c + changes"),
+    ("source c, no pins", "source c, Debug"),
+    ("source c, rebuilt", "source e, same wheel"),
+    ("source c, no pins", "release, no pins"),
+    ("source, no commit", "source, no commit"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME + DIFFERENT)
+def test_same_code_from_every_record_shape(a: str, b: str) -> None:
+    ia, ib = crossrun.code_identity(SHAPES[a]), crossrun.code_identity(SHAPES[b])
+    expected = (a, b) in SAME
+    assert (crossrun.same_code(ia, ib) is not None) is expected
+    assert (crossrun.same_code(ib, ia) is not None) is expected  # the rule is symmetric
+    for identity in (ia, ib):  # history keeps identities as JSON; the rule holds after the round trip
+        if identity is not None:
+            assert crossrun.CodeIdentity.from_json(json.loads(json.dumps(identity.to_json()))) == identity
+
+
+def test_every_shape_is_judged() -> None:
+    assert {name for pair in SAME + DIFFERENT for name in pair} == set(SHAPES)
+
+
+def test_an_ab_record_pins_each_side() -> None:
+    ab = _record(
+        "pypi", pins={"a": _pins_pypi(SHA_A, "2026.11.2.0", "pypi"), "b": _pins_pypi(SHA_B, "2026.11.3", "pypi")}
+    )
+    a, b = crossrun.code_identity(ab, side="a"), crossrun.code_identity(ab, side="b")
+    assert a is not None and b is not None and crossrun.same_code(a, b) is None
+    assert crossrun.same_code(a, crossrun.code_identity(SHAPES["pypi, pins"])) is not None
+
+
+def test_pinned_and_unpinned_runs_of_one_wheel_are_the_same_code(tmp_path: Path) -> None:
+    """``--build pypi==2026.11.2.0`` against ``--build pypi``, one wheel: no claim, and a repeat for --record-noise."""
+    store = RunStore(tmp_path / "runs")
+    baseline_run(store, "pinned", SLOW, build=RELEASE, extra={"pins": _pins_pypi(SHA_A, "2026.11.2.0", RELEASE)})
+    baseline_run(store, "unpinned", FAST_A, build="pypi", extra={"pins": _pins_pypi(SHA_A, "2026.11.2.0", "pypi")})
+    baseline_run(store, "unpinned2", FAST_B, build="pypi", extra={"pins": _pins_pypi(SHA_A, "2026.11.2.0", "pypi")})
+    baseline_run(store, "newer", FAST_B, build="pypi", extra={"pins": _pins_pypi(SHA_B, "2026.11.3.0", "pypi")})
+    cmp = runs(store, "pinned", "unpinned", delta=0.02)
+    assert cmp.estimate.ci_hi < 1 / 1.02  # the numbers alone would be a real improvement
+    assert cmp.verdict == "no clear improvement" and cmp.same_code
+    assert cmp.reason.startswith(f"same code on both sides (wheel sha256 {SHA_A[:12]})")
+    shown = invoke("compare", "--from", "pinned", "--to", "unpinned", "--delta", "2%", reports=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "real improvement" not in shown.stdout
+    assert "Verdict: no clear improvement (same code on both sides)." in shown.stdout
+    recorded = invoke("compare", "--from", "unpinned", "--to", "unpinned2", "--record-noise", reports=tmp_path)
+    assert recorded.returncode == 0, recorded.stderr
+    assert "stored between-run δ" in recorded.stdout and "from 3 runs" in recorded.stdout  # pinned joins them
+    refused = invoke("compare", "--from", "unpinned", "--to", "newer", "--record-noise", reports=tmp_path)
+    assert refused.returncode == 2 and "needs two runs of the same code" in refused.stderr
+    # history judges each run against the one before it by the same rule
+    history = invoke("history", "--reports", str(tmp_path), "--no-notes", "--no-plots", reports=tmp_path)
+    assert history.returncode == 0, history.stderr
+    # (the stored δ counts the slow pinned run among the repeats, so no row is a claim)
+    assert "real improvement" not in history.stdout and "regression" not in history.stdout, history.stdout
+
+
 # --- pure parts ----------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ __all__ = ["FLEETS", "INDEX", "History", "load_history"]
 
 FLEETS = "fleets"  # REPORTS/fleets/<fleet-id>/fleet.json: the fleet records
 INDEX = "history-index.json"
-INDEX_SCHEMA = 1
+INDEX_SCHEMA = 2  # 2: code identities with every field that pins the code
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _entry(run_path: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
         "started": str(manifest.get("started") or ""),
         "host": host,
         "commit": commit if isinstance(commit, str) else "",
-        "code": [code.kind, list(code.key), code.label] if code else None,
+        "code": code.to_json() if code else None,
         "results": [],
     }
     if entry["status"] != "ok":
@@ -138,7 +138,7 @@ def _add(history: History, run_id: str, entry: Mapping[str, Any], fleet: str) ->
         history.paired.append(PairedVerdict(run_id, entry["host"], base, cand, {(b, m): v for b, m, v in verdicts}))
         return
     raw = entry.get("code")
-    code = CodeIdentity(raw[0], tuple(raw[1]), raw[2]) if raw else None
+    code = CodeIdentity.from_json(raw) if isinstance(raw, Mapping) else None
     for r in entry.get("results") or ():
         history.points.append(
             HistoryPoint(
