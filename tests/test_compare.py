@@ -141,9 +141,10 @@ def files(a: Path, b: Path, **kwargs: Any) -> compare.Report:
     return compare.compare_inputs(compare.load_input(a, store), compare.load_input(b, store), **kwargs)
 
 
-def test_nocinderx_to_jitlist_differ_in_loops_and_stability() -> None:
-    # The JIT is ~38% faster here, but pyperf calibrated 4 loops for one file and 8 for the other,
-    # and the interpreter's process medians vary by 11%: the files cannot carry a claim.
+def test_nocinderx_to_jitlist_differ_in_calibrated_loops_and_stability() -> None:
+    # The JIT is ~38% faster here. pyperf calibrated 4 loops for one file and 8 for the other,
+    # which changes nothing that is measured (values are per loop); the interpreter's process
+    # medians vary by 11%, which is what stands in the way of a claim here.
     report = files(NOCINDERX, JITLIST, delta=0.02)
     (cmp,) = report.comparisons
     assert cmp.estimate.ratio < 0.7 and cmp.estimate.ci_hi < 1 / 1.02
@@ -152,8 +153,9 @@ def test_nocinderx_to_jitlist_differ_in_loops_and_stability() -> None:
         statistics.median(map(stats.process_median, pyperf_data.load(NOCINDERX).get("richards").processes))
     )
     assert cmp.verdict == "inconclusive"
-    assert cmp.reason == "inconclusive: not comparable: loops 4 vs 8; unstable: CV 11.1% (from) > 10%"
-    assert cmp.comparable is False
+    assert cmp.reason == "inconclusive: unstable: CV 11.1% (from) > 10%"
+    assert cmp.comparable is True
+    assert "loops" not in cmp.reason
     assert any("not interleaved" in n for n in report.notes)
     assert report.overall == "no clear improvement"
     (back,) = files(JITLIST, NOCINDERX, delta=0.02).comparisons
@@ -374,15 +376,9 @@ def test_report_json_shape() -> None:
     assert row["benchmark"] == "richards" and row["mode"] is None
     assert row["ratio"] == pytest.approx(row["to"] / row["from"])
     assert row["paired"] is False
-    assert row["comparable"] is False and row["delta_source"] == "unknown" and row["delta"] is None
-    assert [r["kind"] for r in row["reasons"]] == ["not_comparable", "unstable", "delta_unknown"]
-    assert row["reasons"][0] == {
-        "kind": "not_comparable",
-        "setting": "loops",
-        "from": 4,
-        "to": 8,
-        "text": "not comparable: loops 4 vs 8",
-    }
+    assert row["comparable"] is True and row["delta_source"] == "unknown" and row["delta"] is None
+    assert [r["kind"] for r in row["reasons"]] == ["unstable", "delta_unknown"]
+    assert row["reasons"][0]["side"] == "from" and row["reasons"][0]["cv"] > 0.1
     json.dumps(data)  # serialisable
 
 

@@ -447,19 +447,94 @@ def test_code_identity_needs_a_pin() -> None:
     assert crossrun.same_code(dirty, clean) is None and crossrun.same_code(None, None) is None
 
 
-def test_every_setting_is_named_when_it_differs() -> None:
-    a = crossrun.Measurement("pyperf", "1", 64, "3", 1, "cpython 3.14.10", "arm1")
-    b = crossrun.Measurement("pyperformance", "10", 128, "5", 2, "cpython 3.14.9", "arm2")
+def test_every_setting_that_changes_what_is_measured_is_named_when_it_differs() -> None:
+    a = crossrun.Measurement("pyperf", "1", 64, "3", 1, "cpython 3.14.10", "arm1", "time", "wall", "second", True)
+    b = crossrun.Measurement(
+        "pyperformance", "10", 128, "5", 2, "cpython 3.14.9", "arm2", "instructions", "cpu", "instruction", True
+    )
     assert [r.text for r in crossrun.comparability(a, b)] == [
         "not comparable: runner pyperf vs pyperformance",
         "not comparable: warmups 1 vs 10",
         "not comparable: loops 64 vs 128",
-        "not comparable: values 3 vs 5",
         "not comparable: inner loops 1 vs 2",
         "not comparable: python cpython 3.14.10 vs cpython 3.14.9",
         "not comparable: host arm1 vs arm2",
-    ]
+        "not comparable: metric time vs instructions",
+        "not comparable: clock wall vs cpu",
+        "not comparable: unit second vs instruction",
+    ]  # values (how many, not what) never blocks
     assert crossrun.comparability(a, crossrun.Measurement()) == ()  # unknown is not a mismatch
+    # loops block only when a side fixed them: pyperf's calibration gives a faster benchmark other loops
+    calibrated = crossrun.Measurement(loops=2, loops_fixed=False)
+    assert crossrun.comparability(calibrated, crossrun.Measurement(loops=4, loops_fixed=False)) == ()
+    (fixed,) = crossrun.comparability(calibrated, crossrun.Measurement(loops=4, loops_fixed=True))
+    assert fixed.text == "not comparable: loops 2 (calibrated) vs 4 (fixed)"
+
+
+def test_loops_a_side_fixed_block_a_claim_on_real_files(tmp_path: Path) -> None:
+    """The same benchmark measured with --loops 64 (no calibration run in the file) against a file
+    whose loops pyperf calibrated; the calibrated file's own loops changed to 64 is the control."""
+    fixtures = ROOT.parent / "shared" / "fixtures" / "cinderx-2026.11" / "pyperf"
+    if not fixtures.is_dir():
+        pytest.skip("shared CinderX fixtures not present")
+    calibrated = fixtures / "richards_jitlist_w10.json"
+    store = RunStore(tmp_path / "runs")
+    assert pyperf_data.load(calibrated).benchmarks[0].calibrated
+    assert not pyperf_data.load(LOAD1).benchmarks[0].calibrated
+    (cmp,) = compare.compare_inputs(
+        compare.load_input(LOAD1, store), compare.load_input(calibrated, store), delta=0.02
+    ).comparisons
+    assert "not comparable: loops 64 (fixed) vs 8 (calibrated)" in cmp.reason
+    # a run record that says --loops N is fixed whatever its file holds
+    baseline_run(store, "fixed", SLOW, commit="a" * 40, extra={"settings": {"build": "source", "loops": 8}})
+    (run_input,) = [compare.load_input("fixed", store)]
+    assert run_input.loops_fixed is True
+
+
+def test_metric_and_clock_of_the_run_records_block_a_claim(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    for run_id, source, settings in (
+        ("wall", SLOW, {"clock": "wall", "metric": "time"}),
+        ("cpu", FAST_A, {"clock": "cpu", "metric": "time"}),
+        ("instr", FAST_A, {"clock": "wall", "metric": "instructions"}),
+        ("wall2", FAST_A, {"clock": "wall", "metric": "time"}),
+    ):
+        path = baseline_run(store, run_id, source, commit=run_id.ljust(40, "0"))
+        manifest = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        manifest["settings"].update(settings)
+        (path / "run.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert runs(store, "wall", "cpu", delta=0.02).reason == (
+        "inconclusive: not comparable: clock clock_gettime(CLOCK_MONOTONIC) vs cpu"
+    )
+    assert (
+        runs(store, "wall", "instr", delta=0.02).reason == "inconclusive: not comparable: metric time vs instructions"
+    )
+    assert runs(store, "wall", "wall2", delta=0.02).verdict == "real improvement"
+
+
+def test_values_per_process_do_not_block_a_claim(tmp_path: Path) -> None:
+    data = json.loads(FAST_A.read_text(encoding="utf-8"))
+    for run in data["benchmarks"][0]["runs"]:
+        if run.get("values"):
+            run["values"] = run["values"][:-1]  # one value fewer per process: the same measurement
+    fewer = tmp_path / "fewer.json"
+    fewer.write_text(json.dumps(data), encoding="utf-8")
+    store = RunStore(tmp_path / "runs")
+    (cmp,) = compare.compare_inputs(
+        compare.load_input(SLOW, store), compare.load_input(fewer, store), delta=0.02
+    ).comparisons
+    assert cmp.verdict == "real improvement" and cmp.comparable
+
+
+def test_different_units_are_refused_in_one_line(tmp_path: Path) -> None:
+    data = json.loads(FAST_A.read_text(encoding="utf-8"))
+    data["metadata"]["unit"] = "byte"
+    in_bytes = tmp_path / "bytes.json"
+    in_bytes.write_text(json.dumps(data), encoding="utf-8")
+    out = invoke("compare", "--from", str(SLOW), "--to", str(in_bytes), "--delta", "2%", reports=tmp_path)
+    assert out.returncode == 2 and out.stdout == "", out.stdout
+    (line,) = out.stderr.strip().splitlines()
+    assert "units differ (second in sleep_6.5ms.json, byte in bytes.json)" in line
 
 
 # --- CLI ---------------------------------------------------------------------------------------------

@@ -208,13 +208,6 @@ def _jit_inactive(mode: str | None, side: ModeData, label: str) -> list[str]:
     return []
 
 
-def _bench_notes(fa: BenchmarkData, fb: BenchmarkData) -> tuple[str, ...]:
-    # Different loops are a comparability reason (armjit.analysis.crossrun), not only a note.
-    if fa.unit != fb.unit:
-        return (f"units differ ({fa.unit} -> {fb.unit})",)
-    return ()
-
-
 def _cross_run_delta(
     explicit: float | None, noise_file: Path | None, hosts: Sequence[str | None], bench: str, mode: str | None
 ) -> tuple[float | None, str]:
@@ -246,7 +239,15 @@ def side_measurement(side: Input, mode: ModeData, bench: BenchmarkData, *, run_h
     # Two runs name their host as armjit reached it; a plain file only knows the machine's
     # hostname, so a run meeting a file is compared by hostname on both sides.
     host = side.host if run_hosts else None
-    return crossrun.measurement(bench, runner=mode.runner, host=host, python=side.python)
+    return crossrun.measurement(
+        bench,
+        runner=mode.runner,
+        host=host,
+        python=side.python,
+        metric=side.metric,
+        clock=side.clock,
+        loops_fixed=side.loops_fixed,
+    )
 
 
 def _compare_benchmark(
@@ -275,7 +276,9 @@ def _compare_benchmark(
         same=crossrun.same_code(a.code, b.code),
     )
     judgement = stats.Judgement(est, decision)
-    notes = _bench_notes(fa, fb)
+    # Different settings are comparability reasons (armjit.analysis.crossrun); different units
+    # are refused before (compare_inputs).
+    notes: tuple[str, ...] = ()
     return Comparison(
         fa.name, mode, judgement, fa.unit, notes, reasons=reasons, comparable=not mismatch, delta_source=source
     )
@@ -416,6 +419,14 @@ def compare_inputs(
                 jit_inactive=_jit_inactive(mode_name, ma, a.label) + _jit_inactive(mode_name, mb, b.label),
             )
         )
+        for name in common:
+            unit_a, unit_b = ma.data.get(name).unit, mb.data.get(name).unit
+            if unit_a != unit_b:
+                # A ratio of seconds to bytes is no change at all: refuse rather than judge it.
+                raise UsageError(
+                    f"{name}: units differ ({unit_a} in {a.label}, {unit_b} in {b.label}); "
+                    "compare results measured in the same unit"
+                )
         for index, name in enumerate(common):
             sides = ((a, ma, ma.data.get(name)), (b, mb, mb.data.get(name)))
             delta_and_source = _cross_run_delta(delta, noise_file, (a.host, b.host), name, mode_name)

@@ -66,7 +66,12 @@ class Reason:
 
 @dataclass(frozen=True)
 class Measurement:
-    """How one side was measured, as far as its pyperf file and run record say (None: unknown)."""
+    """How one side was measured, as far as its pyperf file and run record say (None: unknown).
+
+    Only what changes what is measured blocks a claim (:func:`comparability`): not ``values``
+    (how many, not what), and ``loops`` only when the user fixed them on a side (``loops_fixed``):
+    pyperf's calibration gives a 2x faster benchmark other loops, each value being per loop anyway.
+    """
 
     runner: str | None = None
     warmups: str | None = None
@@ -75,9 +80,15 @@ class Measurement:
     inner_loops: int | None = None
     python: str | None = None
     host: str | None = None
+    metric: str | None = None  # time | instructions
+    clock: str | None = None  # wall | cpu, or pyperf's timer
+    unit: str | None = None
+    loops_fixed: bool | None = None  # True: --loops N; False: calibrated by pyperf
 
 
 _LABELS = {"inner_loops": "inner loops"}
+# Settings that do not change what is measured (loops: see comparability).
+_NOT_BLOCKING = frozenset({"values", "loops_fixed"})
 
 
 def _counts(numbers: Sequence[int]) -> str | None:
@@ -93,17 +104,33 @@ def _runner_of(metadata: Mapping[str, Any]) -> str:
     return "pyperformance" if "performance_version" in metadata else "pyperf"
 
 
+def _timer(meta: Mapping[str, Any]) -> str | None:
+    # "clock_gettime(CLOCK_MONOTONIC), resolution: 1.00 ns": the clock, not the resolution it reports
+    timer = meta.get("timer")
+    return timer.split(",", 1)[0].strip() or None if isinstance(timer, str) else None
+
+
 def measurement(
-    bench: BenchmarkData, *, runner: str | None = None, host: str | None = None, python: str | None = None
+    bench: BenchmarkData,
+    *,
+    runner: str | None = None,
+    host: str | None = None,
+    python: str | None = None,
+    metric: str | None = None,
+    clock: str | None = None,
+    loops_fixed: bool | None = None,
 ) -> Measurement:
-    """The settings of one benchmark's measurement; the run record's ``runner``/``host``/``python``
-    win over what the pyperf metadata implies."""
+    """The settings of one benchmark's measurement; the run record's ``runner``/``host``/``python``/
+    ``metric``/``clock``/``loops_fixed`` win over what the pyperf metadata implies (a file without
+    calibration runs had its loops fixed)."""
     meta = bench.metadata
     py = meta.get("python_version")
     impl = meta.get("python_implementation")
     if isinstance(py, str) and py:
         python = f"{impl} {py}" if isinstance(impl, str) and impl else py
     hostname = meta.get("hostname")
+    if clock == "wall":
+        clock = None  # the default: the file's timer says which wall clock
     return Measurement(
         runner=runner or _runner_of(meta),
         warmups=_counts(bench.warmups),
@@ -112,21 +139,34 @@ def measurement(
         inner_loops=bench.inner_loops or 1,
         python=python,
         host=host or (hostname if isinstance(hostname, str) and hostname else None),
+        metric=metric,
+        clock=clock or _timer(meta),
+        unit=bench.unit,
+        loops_fixed=loops_fixed if loops_fixed is not None else not bench.calibrated,
     )
 
 
 def comparability(a: Measurement, b: Measurement) -> tuple[Reason, ...]:
-    """One "not comparable" reason per setting known on both sides that differs."""
+    """One "not comparable" reason per setting known on both sides that differs and changes what
+    is measured: runner, warmups, inner loops, python, host, metric, clock, units, and loops when
+    a side fixed them (``--loops N``; two calibrated sides may differ)."""
     reasons = []
     for f in fields(Measurement):
         va, vb = getattr(a, f.name), getattr(b, f.name)
-        if va is None or vb is None or va == vb:
+        if va is None or vb is None or va == vb or f.name in _NOT_BLOCKING:
+            continue
+        if f.name == "loops" and not (a.loops_fixed or b.loops_fixed):
             continue
         label = _LABELS.get(f.name, f.name)
+        shown = f"{va} vs {vb}"
+        if f.name == "loops" and a.loops_fixed != b.loops_fixed:
+            shown = " vs ".join(
+                f"{n} ({'fixed' if fixed else 'calibrated'})" for n, fixed in ((va, a.loops_fixed), (vb, b.loops_fixed))
+            )
         reasons.append(
             Reason(
                 "not_comparable",
-                f"not comparable: {label} {va} vs {vb}",
+                f"not comparable: {label} {shown}",
                 (("setting", f.name), ("from", va), ("to", vb)),
             )
         )

@@ -18,6 +18,7 @@ from armjit.analysis.crossrun import CodeIdentity, Measurement
 from armjit.analysis.history import HistoryPoint, PairedVerdict
 from armjit.analysis.noise_store import lookup_between_run_noise, lookup_noise_floor, noise_path
 from armjit.analysis.pyperf_data import load as load_pyperf
+from armjit.analysis.run_inputs import run_measurement
 from armjit.analysis.stats import effective_delta
 from armjit.errors import UsageError
 from armjit.seams.store import MANIFEST, atomic_write_text, load_manifest, run_status
@@ -123,7 +124,7 @@ def _entry(run_path: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
         runner = info.get("runner") if isinstance(info.get("runner"), str) else None
         for bench in data.benchmarks:
             if bench.processes:
-                m = crossrun.measurement(bench, runner=runner, host=host, python=python)
+                m = crossrun.measurement(bench, runner=runner, host=host, python=python, **run_measurement(manifest))
                 entry["results"].append(
                     {"benchmark": bench.name, "mode": str(mode), "processes": bench.processes, "measurement": asdict(m)}
                 )
