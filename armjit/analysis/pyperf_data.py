@@ -139,6 +139,13 @@ def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
         name = meta.get("name")
         if not isinstance(name, str) or not name:
             raise UsageError(f"{path}: benchmark #{index + 1} has no name in its metadata")
+        for key in ("loops", "inner_loops"):
+            # a count the ratios rest on: true, NaN or "8" is not one
+            count = meta.get(key)
+            if key in meta and not (isinstance(count, int) and not isinstance(count, bool) and count > 0):
+                raise UsageError(
+                    f"{path}: benchmark {name} has {key} {json.dumps(count)} in its metadata, not a positive integer"
+                )
         processes = []
         warmups = []
         runnable: list[float] = []
