@@ -151,10 +151,32 @@ class Report:
 
     @property
     def overall_text(self) -> str:
-        """The overall verdict as a sentence, saying why when both sides ran the same code."""
+        """The overall verdict as a sentence, with why when it claims nothing: the same code on
+        both sides, else the reasons of the rows (and missing results) that make it so."""
+        overall = self.overall
         if self.comparisons and all(c.same_code for c in self.comparisons):
-            return f"{self.overall} (same code on both sides)"
-        return self.overall
+            return f"{overall} (same code on both sides)"
+        if overall in ("real improvement", "regression"):
+            return overall
+        why = self.overall_reasons()
+        return f"{overall}: {why}" if why else overall
+
+    def overall_reasons(self, limit: int = 3) -> str:
+        """The reasons behind a "no clear improvement" or "inconclusive", from the rows that carry
+        the overall verdict (each row once, named when there are several), then what is missing."""
+        overall = self.overall
+        rows = [c for c in self.comparisons if c.claim == overall]
+        parts = []
+        for c in rows:
+            reason = c.reason.removeprefix("inconclusive: ")
+            where = "/".join(x for x in (c.benchmark, c.mode) if x)
+            parts.append(f"{where}: {reason}" if len(self.comparisons) > 1 else reason)
+        parts += [f"{m}: no results to compare" for m in self.missing]
+        if not parts:
+            return "nothing was compared" if not self.comparisons else ""
+        shown = list(dict.fromkeys(parts))[:limit]
+        more = len(dict.fromkeys(parts)) - len(shown)
+        return "; ".join(shown) + (f" (and {more} more in the table)" if more else "")
 
 
 def _pair_modes(a: Input, b: Input, mode: str | None) -> tuple[list[tuple[str | None, ModeData, ModeData]], list[str]]:
