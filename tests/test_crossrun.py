@@ -420,6 +420,8 @@ def test_pinned_and_unpinned_runs_of_one_wheel_are_the_same_code(tmp_path: Path)
     assert history.returncode == 0, history.stderr
     # (the stored δ counts the slow pinned run among the repeats, so no row is a claim)
     assert "real improvement" not in history.stdout and "regression" not in history.stdout, history.stdout
+    # ... and each mark that claims nothing says why
+    assert f"no clear improvement: same code on both sides (wheel sha256 {SHA_A[:12]})" in history.stdout
 
 
 # --- pure parts ----------------------------------------------------------------------------------
