@@ -567,3 +567,24 @@ def test_cli_record_noise_then_compare(tmp_path: Path) -> None:
     refused = invoke("compare", "--from", "base1", "--to", "slower", "--record-noise", reports=tmp_path)
     assert refused.returncode == 2 and refused.stdout == ""
     assert "needs two runs of the same code" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_two_default_baselines_of_one_wheel_are_comparable_without_flags(tmp_path: Path) -> None:
+    """pyperf calibrated 4 loops in one run and 8 in the other (real CinderX files): with the
+    default ``--loops 0`` that is no reason to refuse --record-noise or a verdict."""
+    fixtures = ROOT.parent / "shared" / "fixtures" / "cinderx-2026.11" / "pyperf"
+    if not fixtures.is_dir():
+        pytest.skip("shared CinderX fixtures not present")
+    store = RunStore(tmp_path / "runs")
+    for run_id, name in (("base1", "richards_nocinderx_w10.json"), ("base2", "richards_jitlist_w10.json")):
+        path = baseline_run(store, run_id, fixtures / name, build="pypi", host="vm")
+        manifest = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        manifest["settings"]["loops"] = 0  # the default: pyperf calibrates
+        manifest["pins"] = _pins_pypi(SHA_A, "2026.11.2.0", "pypi")
+        (path / "run.json").write_text(json.dumps(manifest), encoding="utf-8")
+    a, b = compare.load_input("base1", store), compare.load_input("base2", store)
+    assert {a.modes["nojit"].data.get("richards").loops, b.modes["nojit"].data.get("richards").loops} == {4, 8}
+    (record,) = between_runs.measure_between_run_noise(a, b, store)
+    assert record.runs == ("base1", "base2")
+    (cmp,) = compare.compare_inputs(a, b).comparisons
+    assert "not_comparable" not in kinds(cmp) and cmp.comparable
