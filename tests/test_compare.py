@@ -141,9 +141,10 @@ def files(a: Path, b: Path, **kwargs: Any) -> compare.Report:
     return compare.compare_inputs(compare.load_input(a, store), compare.load_input(b, store), **kwargs)
 
 
-def test_nocinderx_to_jitlist_differ_in_loops_and_stability() -> None:
-    # The JIT is ~38% faster here, but pyperf calibrated 4 loops for one file and 8 for the other,
-    # and the interpreter's process medians vary by 11%: the files cannot carry a claim.
+def test_nocinderx_to_jitlist_differ_in_calibrated_loops_and_stability() -> None:
+    # The JIT is ~38% faster here. pyperf calibrated 4 loops for one file and 8 for the other,
+    # which changes nothing that is measured (values are per loop); the interpreter's process
+    # medians vary by 11%, which is what stands in the way of a claim here.
     report = files(NOCINDERX, JITLIST, delta=0.02)
     (cmp,) = report.comparisons
     assert cmp.estimate.ratio < 0.7 and cmp.estimate.ci_hi < 1 / 1.02
@@ -152,10 +153,11 @@ def test_nocinderx_to_jitlist_differ_in_loops_and_stability() -> None:
         statistics.median(map(stats.process_median, pyperf_data.load(NOCINDERX).get("richards").processes))
     )
     assert cmp.verdict == "inconclusive"
-    assert cmp.reason == "inconclusive: not comparable: loops 4 vs 8; unstable: CV 11.1% (from) > 10%"
-    assert cmp.comparable is False
+    assert cmp.reason == "inconclusive: unstable: CV 11.1% (from) > 10%"
+    assert cmp.comparable is True
+    assert "loops" not in cmp.reason
     assert any("not interleaved" in n for n in report.notes)
-    assert report.overall == "no clear improvement"
+    assert report.overall == "inconclusive"
     (back,) = files(JITLIST, NOCINDERX, delta=0.02).comparisons
     assert back.verdict == "inconclusive" and back.estimate.ratio > 1.3
 
@@ -174,7 +176,7 @@ def test_autojit_vs_autojit_sync_is_not_an_improvement() -> None:
     # Two JIT configurations ~4% apart with ~9% CV and 10 processes each: too noisy to certify.
     (cmp,) = files(AUTOJIT, PYPERF / "richards_autojit_sync_w10.json").comparisons
     assert cmp.verdict == "no clear improvement"
-    assert cmp.reason.startswith("inconclusive:") and cmp.decision.blocks_needed is not None
+    assert cmp.reason.startswith("interval too wide:") and cmp.decision.blocks_needed is not None
     assert cmp.decision.blocks_needed > 10
 
 
@@ -255,7 +257,7 @@ def test_runs_per_mode_with_threshold_and_jit_checks(tmp_path: Path) -> None:
     assert by_mode["autojit"].verdict == "inconclusive"
     assert "threshold mismatch (50 -> 10)" in by_mode["autojit"].reason
     assert any("modes only in from" in n and "extra" in n for n in report.notes)
-    assert report.overall == "no clear improvement"
+    assert report.overall == "inconclusive"
 
 
 def test_run_mode_without_results_is_missing_not_improved(tmp_path: Path) -> None:
@@ -266,7 +268,7 @@ def test_run_mode_without_results_is_missing_not_improved(tmp_path: Path) -> Non
     assert [c.mode for c in report.comparisons] == ["nojit"]
     assert report.comparisons[0].verdict == "real improvement"
     assert report.missing == ("mode jitlist",)
-    assert report.overall == "no clear improvement"
+    assert report.overall == "inconclusive"
 
 
 def test_run_against_file_needs_a_mode(tmp_path: Path) -> None:
@@ -374,15 +376,9 @@ def test_report_json_shape() -> None:
     assert row["benchmark"] == "richards" and row["mode"] is None
     assert row["ratio"] == pytest.approx(row["to"] / row["from"])
     assert row["paired"] is False
-    assert row["comparable"] is False and row["delta_source"] == "unknown" and row["delta"] is None
-    assert [r["kind"] for r in row["reasons"]] == ["not_comparable", "unstable", "delta_unknown"]
-    assert row["reasons"][0] == {
-        "kind": "not_comparable",
-        "setting": "loops",
-        "from": 4,
-        "to": 8,
-        "text": "not comparable: loops 4 vs 8",
-    }
+    assert row["comparable"] is True and row["delta_source"] == "unknown" and row["delta"] is None
+    assert [r["kind"] for r in row["reasons"]] == ["unstable", "delta_unknown"]
+    assert row["reasons"][0]["side"] == "from" and row["reasons"][0]["cv"] > 0.1
     json.dumps(data)  # serialisable
 
 
@@ -452,3 +448,29 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, setup: Any, args: list
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert "Traceback" not in res.stderr
+
+
+def test_the_final_line_agrees_with_the_table_and_says_why(tmp_path: Path) -> None:
+    """The issue's case: the table said inconclusive and the last line "no clear improvement"."""
+    out = run_invoke("compare", "--from", str(NOCINDERX), "--to", str(JITLIST), timeout=120)
+    assert out.returncode == 0, out.stderr
+    row_verdicts = [v for v in ("inconclusive", "no clear improvement") if f"  {v}  " in out.stdout]
+    assert row_verdicts == ["inconclusive"]
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("Verdict: inconclusive: unstable: CV 11.1% (from) > 10%; δ unknown for vm/richards"), last
+    data = json.loads(run_invoke("compare", "--from", str(NOCINDERX), "--to", str(JITLIST), "--json").stdout)
+    assert data["overall"] == "inconclusive" == data["comparisons"][0]["verdict"]
+    assert data["overall_text"] == last.removeprefix("Verdict: ").removesuffix(".")
+    block = compare_report.comparison_findings_block(files(NOCINDERX, JITLIST), title="t")
+    assert block.rstrip().splitlines()[-1] == last
+    # several rows: each reason named by its row; a missing mode is a reason too
+    store = RunStore(tmp_path / "runs")
+    make_run(store, "a", {"nojit": {"source": SLOW}, "jitlist": {"source": NOCINDERX}})
+    make_run(store, "b", {"nojit": {"source": FAST}, "jitlist": {"source": None}})
+    report = compare.compare_inputs(compare.load_input("a", store), compare.load_input("b", store), delta=0.02)
+    assert report.overall_text == "inconclusive: mode jitlist: no results to compare"
+    # all rows judged, none moved: "no clear improvement" with the rows' reasons
+    (same,) = files(FAST, FAST, delta=0.02).comparisons
+    assert same.verdict == "no clear improvement"
+    assert files(FAST, FAST, delta=0.02).overall_text == f"no clear improvement: {same.reason}"
+    assert compare.Report("a", "b", ()).overall_text == "no clear improvement: nothing was compared"

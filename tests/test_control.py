@@ -156,7 +156,7 @@ def test_same_code_under_a_load_change_the_controlled_verdict_makes_no_claim(tmp
         for row in rows(report, "nojit").values():
             assert row.claim_from == "control" and row.control_note is not None
             assert "is the control: it moved" in row.control_note
-        assert report.overall == "no clear improvement"
+        assert report.overall == "inconclusive"
 
 
 def test_a_jit_only_regression_is_called_where_it_clears_the_margins(tmp_path: Path) -> None:
@@ -210,7 +210,7 @@ def test_an_invalid_or_unknown_control_leaves_the_claim_to_the_raw_verdict(tmp_p
         assert row.controlled.decision.reason.startswith("control not valid: the change between a and b touches")
         assert row.claim == row.verdict and row.claim_from == "raw"
     assert all(r.control_note is None for r in rows(invalid, "nojit").values())
-    assert invalid.overall == "no clear improvement"
+    assert invalid.overall == "inconclusive"
     assert "nojit is no control for this change" in compare_report.render_text(invalid)
     unknown = judge(store, "quiet", "nocompile", None)
     for row in rows(unknown, "jitlist").values():
@@ -219,7 +219,7 @@ def test_an_invalid_or_unknown_control_leaves_the_claim_to_the_raw_verdict(tmp_p
         assert row.claim_from == "raw" and row.claim == "inconclusive"
     floats = rows(unknown, "jitlist")["floats"].controlled
     assert floats is not None and floats.verdict == "regression"  # shown, but not the claim
-    assert unknown.overall == "no clear improvement"
+    assert unknown.overall == "inconclusive"
     # the same code on both sides is no improvement, controlled or not
     run_record(store, "hogs-a", HOGS, commit=A)
     same = judge(store, "quiet", "hogs-a", JIT_ONLY)

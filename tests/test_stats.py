@@ -203,7 +203,7 @@ def test_inconclusive_reason_estimates_blocks_needed() -> None:
     est = estimate(0.95, 1.06, n=20)
     d = stats.decide(est, 0.01)
     assert d.verdict == "no clear improvement"
-    assert d.reason.startswith("inconclusive:")
+    assert d.reason.startswith("interval too wide:")
     half = (math.log(1.06) - math.log(0.95)) / 2
     expected = math.ceil(20 * (half / (math.log(1.01) / 2)) ** 2)
     assert d.blocks_needed == expected
@@ -297,7 +297,8 @@ def test_effective_delta_has_a_floor() -> None:
 def test_overall_verdict() -> None:
     assert stats.overall_verdict(["real improvement", "no clear improvement"]) == "real improvement"
     assert stats.overall_verdict(["real improvement", "regression"]) == "regression"
-    assert stats.overall_verdict(["real improvement", "inconclusive"]) == "no clear improvement"
+    assert stats.overall_verdict(["real improvement", "inconclusive"]) == "inconclusive"
+    assert stats.overall_verdict(["no clear improvement", "inconclusive"]) == "inconclusive"
     assert stats.overall_verdict([]) == "no clear improvement"
 
 

@@ -47,7 +47,7 @@ def _same_code_runs(store: RunStore, a: Input) -> list[Input]:
             continue
         if manifest.get("status", "ok") != "ok" or not manifest.get("modes"):
             continue
-        if crossrun.code_identity(manifest) != a.code:
+        if crossrun.same_code(crossrun.code_identity(manifest), a.code) is None:
             continue
         try:
             other = load_input(run.path, store)

@@ -151,10 +151,32 @@ class Report:
 
     @property
     def overall_text(self) -> str:
-        """The overall verdict as a sentence, saying why when both sides ran the same code."""
+        """The overall verdict as a sentence, with why when it claims nothing: the same code on
+        both sides, else the reasons of the rows (and missing results) that make it so."""
+        overall = self.overall
         if self.comparisons and all(c.same_code for c in self.comparisons):
-            return f"{self.overall} (same code on both sides)"
-        return self.overall
+            return f"{overall} (same code on both sides)"
+        if overall in ("real improvement", "regression"):
+            return overall
+        why = self.overall_reasons()
+        return f"{overall}: {why}" if why else overall
+
+    def overall_reasons(self, limit: int = 3) -> str:
+        """The reasons behind a "no clear improvement" or "inconclusive", from the rows that carry
+        the overall verdict (each row once, named when there are several), then what is missing."""
+        overall = self.overall
+        rows = [c for c in self.comparisons if c.claim == overall]
+        parts = []
+        for c in rows:
+            reason = c.reason.removeprefix("inconclusive: ")
+            where = "/".join(x for x in (c.benchmark, c.mode) if x)
+            parts.append(f"{where}: {reason}" if len(self.comparisons) > 1 else reason)
+        parts += [f"{m}: no results to compare" for m in self.missing]
+        if not parts:
+            return "nothing was compared" if not self.comparisons else ""
+        shown = list(dict.fromkeys(parts))[:limit]
+        more = len(dict.fromkeys(parts)) - len(shown)
+        return "; ".join(shown) + (f" (and {more} more in the table)" if more else "")
 
 
 def _pair_modes(a: Input, b: Input, mode: str | None) -> tuple[list[tuple[str | None, ModeData, ModeData]], list[str]]:
@@ -209,13 +231,6 @@ def _jit_inactive(mode: str | None, side: ModeData, label: str, bench: str) -> l
     return []
 
 
-def _bench_notes(fa: BenchmarkData, fb: BenchmarkData) -> tuple[str, ...]:
-    # Different loops are a comparability reason (armjit.analysis.crossrun), not only a note.
-    if fa.unit != fb.unit:
-        return (f"units differ ({fa.unit} -> {fb.unit})",)
-    return ()
-
-
 def _cross_run_delta(
     explicit: float | None, noise_file: Path | None, hosts: Sequence[str | None], bench: str, mode: str | None
 ) -> tuple[float | None, str]:
@@ -247,7 +262,15 @@ def side_measurement(side: Input, mode: ModeData, bench: BenchmarkData, *, run_h
     # Two runs name their host as armjit reached it; a plain file only knows the machine's
     # hostname, so a run meeting a file is compared by hostname on both sides.
     host = side.host if run_hosts else None
-    return crossrun.measurement(bench, runner=mode.runner, host=host, python=side.python)
+    return crossrun.measurement(
+        bench,
+        runner=mode.runner,
+        host=host,
+        python=side.python,
+        metric=side.metric,
+        clock=side.clock,
+        loops_fixed=side.loops_fixed,
+    )
 
 
 def _compare_benchmark(
@@ -276,7 +299,9 @@ def _compare_benchmark(
         same=crossrun.same_code(a.code, b.code),
     )
     judgement = stats.Judgement(est, decision)
-    notes = _bench_notes(fa, fb)
+    # Different settings are comparability reasons (armjit.analysis.crossrun); different units
+    # are refused before (compare_inputs).
+    notes: tuple[str, ...] = ()
     return Comparison(
         fa.name, mode, judgement, fa.unit, notes, reasons=reasons, comparable=not mismatch, delta_source=source
     )
@@ -409,6 +434,14 @@ def compare_inputs(
             if only:
                 notes.append(f"mode {shown}: benchmarks only in {side}: {', '.join(only)}")
         any_common = any_common or bool(common)
+        for name in common:
+            unit_a, unit_b = ma.data.get(name).unit, mb.data.get(name).unit
+            if unit_a != unit_b:
+                # A ratio of seconds to bytes is no change at all: refuse rather than judge it.
+                raise UsageError(
+                    f"{name}: units differ ({unit_a} in {a.label}, {unit_b} in {b.label}); "
+                    "compare results measured in the same unit"
+                )
         for index, name in enumerate(common):
             # Each benchmark's own JIT evidence: one that compiled nothing does not taint the others.
             gates = list(

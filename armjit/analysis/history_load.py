@@ -18,6 +18,7 @@ from armjit.analysis.crossrun import CodeIdentity, Measurement
 from armjit.analysis.history import HistoryPoint, PairedVerdict
 from armjit.analysis.noise_store import lookup_between_run_noise, lookup_noise_floor, noise_path
 from armjit.analysis.pyperf_data import load as load_pyperf
+from armjit.analysis.run_inputs import run_measurement
 from armjit.analysis.stats import effective_delta
 from armjit.errors import UsageError
 from armjit.seams.store import MANIFEST, atomic_write_text, load_manifest, run_status
@@ -26,7 +27,7 @@ __all__ = ["FLEETS", "INDEX", "History", "load_history"]
 
 FLEETS = "fleets"  # REPORTS/fleets/<fleet-id>/fleet.json: the fleet records
 INDEX = "history-index.json"
-INDEX_SCHEMA = 1
+INDEX_SCHEMA = 2  # 2: code identities with every field that pins the code
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _entry(run_path: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
         "started": str(manifest.get("started") or ""),
         "host": host,
         "commit": commit if isinstance(commit, str) else "",
-        "code": [code.kind, list(code.key), code.label] if code else None,
+        "code": code.to_json() if code else None,
         "results": [],
     }
     if entry["status"] != "ok":
@@ -123,7 +124,7 @@ def _entry(run_path: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
         runner = info.get("runner") if isinstance(info.get("runner"), str) else None
         for bench in data.benchmarks:
             if bench.processes:
-                m = crossrun.measurement(bench, runner=runner, host=host, python=python)
+                m = crossrun.measurement(bench, runner=runner, host=host, python=python, **run_measurement(manifest))
                 entry["results"].append(
                     {"benchmark": bench.name, "mode": str(mode), "processes": bench.processes, "measurement": asdict(m)}
                 )
@@ -138,7 +139,7 @@ def _add(history: History, run_id: str, entry: Mapping[str, Any], fleet: str) ->
         history.paired.append(PairedVerdict(run_id, entry["host"], base, cand, {(b, m): v for b, m, v in verdicts}))
         return
     raw = entry.get("code")
-    code = CodeIdentity(raw[0], tuple(raw[1]), raw[2]) if raw else None
+    code = CodeIdentity.from_json(raw) if isinstance(raw, Mapping) else None
     for r in entry.get("results") or ():
         history.points.append(
             HistoryPoint(

@@ -20,6 +20,7 @@ from armjit.seams.store import atomic_write_text
 
 __all__ = [
     "NOISE_FILE",
+    "check_noise_file",
     "lookup_between_run_noise",
     "lookup_noise_floor",
     "noise_path",
@@ -44,7 +45,39 @@ def _read_noise(path: Path) -> dict[str, Any]:
         raise UsageError(f"cannot read the noise floors in {path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("hosts"), dict):
         raise UsageError(f"{path} is not an armjit noise-floor file (no 'hosts' object)")
+    _check_numbers(path, data["hosts"])
     return data
+
+
+def _stored_delta(value: Any) -> bool:
+    """A δ as it may be stored: a positive, finite number (not a boolean: ``true`` is not 100%)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _check_numbers(path: Path, hosts: dict[str, Any]) -> None:
+    """Every δ in the file is a number a verdict can use, else one line naming the entry: a NaN
+    read as the 1% floor, or ``true`` as ±100%, would judge against a δ nobody measured."""
+    for host, benches in hosts.items():
+        for bench, modes in benches.items() if isinstance(benches, dict) else ():
+            for mode, entry in modes.items() if isinstance(modes, dict) else ():
+                if not isinstance(entry, dict):
+                    continue
+                between = entry.get("between_runs")
+                found = [("delta", entry["delta"])] if "delta" in entry else []
+                if isinstance(between, dict) and "delta" in between:
+                    found.append(("between_runs.delta", between["delta"]))
+                for key, value in found:
+                    if not _stored_delta(value):
+                        raise UsageError(
+                            f"{path}: {host}/{bench}/{mode} {key} is {json.dumps(value)}, not a positive "
+                            "number; fix or delete that entry and measure it again "
+                            "(`invoke ab --aa`, `invoke compare --record-noise`)"
+                        )
+
+
+def check_noise_file(path: Path) -> None:
+    """Refuse a damaged noise store before a run starts that would judge with it (one line)."""
+    _read_noise(path)
 
 
 def record_noise_floor(

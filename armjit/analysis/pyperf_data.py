@@ -47,6 +47,9 @@ class BenchmarkData:
     # Per measured process, the machine's runnable threads per CPU as pyperf recorded them at its end
     # (pyperf's ``runnable_threads`` / ``cpu_count``); empty when the file does not say.
     runnable_per_cpu: tuple[float, ...] = ()
+    # pyperf chose the loops itself (the file holds its calibration runs): with ``--loops 0``, the
+    # default, a faster benchmark always gets other loops, so different loops then say nothing.
+    calibrated: bool = False
 
     @property
     def n_values(self) -> int:
@@ -137,16 +140,29 @@ def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
         name = meta.get("name")
         if not isinstance(name, str) or not name:
             raise UsageError(f"{path}: benchmark #{index + 1} has no name in its metadata")
+        for key in ("loops", "inner_loops"):
+            # a count the ratios rest on: true, NaN or "8" is not one
+            count = meta.get(key)
+            if key in meta and not (isinstance(count, int) and not isinstance(count, bool) and count > 0):
+                raise UsageError(
+                    f"{path}: benchmark {name} has {key} {json.dumps(count)} in its metadata, not a positive integer"
+                )
         processes = []
         warmups = []
         runnable: list[float] = []
         run_loops = set()
+        calibrated = False
         raw_cpus = meta.get("cpu_count")
         cpus = float(raw_cpus) if isinstance(raw_cpus, int) and raw_cpus > 0 else None
         for run in bench["runs"]:
             values = run.get("values") if isinstance(run, dict) else None
             if not values:
-                continue  # calibration run: warmups only
+                # calibration run: warmups only
+                run_meta = run.get("metadata") if isinstance(run, dict) else None
+                calibrated = calibrated or (
+                    isinstance(run_meta, dict) and bool({"calibrate_loops", "recalibrate_loops"} & set(run_meta))
+                )
+                continue
             if not isinstance(values, list) or not all(_number(v) and v > 0 for v in values):
                 raise UsageError(f"{path}: benchmark {name} has a run whose values are not positive numbers")
             odd = next((v for v in values if not _plausible(v)), None)
@@ -179,6 +195,7 @@ def parse(data: Any, path: Path, *, for_comparison: bool = True) -> PyperfFile:
                 metadata=meta,
                 warmups=tuple(warmups),
                 runnable_per_cpu=tuple(runnable) if len(runnable) == len(processes) else (),
+                calibrated=calibrated,
             )
         )
     if not benches and for_comparison:

@@ -4,6 +4,7 @@ armjit.analysis.pyperf_data."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from armjit.analysis.pyperf_data import load as load_pyperf
 from armjit.errors import UsageError
 from armjit.seams.store import RunStore
 
-__all__ = ["Input", "ModeData", "load_input"]
+__all__ = ["Input", "ModeData", "load_input", "run_measurement"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class Input:
     python: str | None = None
     status: str | None = None
     path: Path | None = None
+    metric: str | None = None  # time | instructions, as the run recorded it
+    clock: str | None = None  # wall | cpu
+    loops_fixed: bool | None = None  # the run was given --loops N (None: the pyperf file says)
 
 
 def _host_name(value: Any) -> str | None:
@@ -89,7 +93,19 @@ def _load_run(run_path: Path, manifest: dict[str, Any], label: str) -> Input:
     python = host.get("python") if isinstance(host, dict) and isinstance(host.get("python"), str) else None
     status = manifest.get("status") if isinstance(manifest.get("status"), str) else None
     code = crossrun.code_identity(manifest)
-    return Input(label, True, _host_name(host), modes, code, python, status, run_path)
+    return Input(label, True, _host_name(host), modes, code, python, status, run_path, **run_measurement(manifest))
+
+
+def run_measurement(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run record says of how it measured, beyond its pyperf files: metric, clock, fixed loops."""
+    settings = manifest.get("settings")
+    settings = settings if isinstance(settings, Mapping) else {}
+    metric, clock, loops = settings.get("metric"), settings.get("clock"), settings.get("loops")
+    return {
+        "metric": metric if isinstance(metric, str) and metric else None,
+        "clock": clock if isinstance(clock, str) and clock else None,
+        "loops_fixed": True if _int_or_none(loops) else None,
+    }
 
 
 def _bench_compiles(results: Any) -> dict[str, int] | None:

@@ -134,6 +134,12 @@ def verify(
     if fleet:
         from armjit.cli.verify_fleet import verify_fleet
 
+        if until_decided or budget or metric:
+            from armjit.errors import UsageError
+
+            # never take a flag and then ignore it
+            raise UsageError("--until-decided, --budget and --metric apply to one baseline, not to --fleet")
+
         verify_fleet(settings, fleet, paired=paired, blocks=int(blocks), worktree=worktree, json_=json_)
         return
     outcome, record, data, guards, limit = verify_one(

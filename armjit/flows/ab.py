@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from armjit.analysis import compare, measure, pyperf_data, stats
+from armjit.analysis.noise_store import check_noise_file
 from armjit.cinderx import counters
 from armjit.cinderx.buildsource import BuildSource
 from armjit.config import Settings
@@ -101,10 +102,8 @@ def run_ab(
     single = aa or mode_pair is not None  # one build: A against itself, or in two modes
     modes, cannot = bl.plan_modes(settings)
     repo = Path(settings.repo).expanduser() if settings.repo else None
-    if blocks < stats.MIN_BLOCKS and not until_decided:
-        raise UsageError(f"--blocks {blocks}: at least {stats.MIN_BLOCKS} blocks are needed for an interval")
-    if budget < 0 or (budget and not until_decided):
-        raise UsageError("--budget is the time limit of --until-decided (a positive duration, e.g. 10m)")
+    ab_blocks.check_design_flags(blocks=blocks, until_decided=until_decided, budget=budget)
+    check_noise_file(compare.noise_path(reports))
     measure.check_clock(settings.clock, settings.bench, settings.metric)
     if settings.quiet_wait and settings.metric == "instructions":
         raise UsageError("--quiet-wait applies to time: instruction counts do not depend on the host's load")

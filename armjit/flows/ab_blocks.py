@@ -27,6 +27,7 @@ from armjit.analysis import host_load, measure, pyperf_data, stats
 from armjit.analysis.stats import sequential
 from armjit.cinderx import counters
 from armjit.config import Settings
+from armjit.errors import UsageError
 from armjit.flows import ab_sides
 from armjit.flows.pipeline import Pipeline, StepContext
 
@@ -355,6 +356,15 @@ def starved_gates(counts: dict[str, int], kept: int) -> list[str]:
     if dropped and dropped >= kept:
         return [f"host too busy: {dropped} of {dropped + kept} blocks dropped with a starved process"]
     return []
+
+
+def check_design_flags(*, blocks: int, until_decided: bool, budget: float) -> None:
+    """The block flags every task that takes them refuses alike (ab, verify): a fixed design needs
+    ``MIN_BLOCKS``; ``--budget`` is the time limit of ``--until-decided`` and nothing without it."""
+    if blocks < stats.MIN_BLOCKS and not until_decided:
+        raise UsageError(f"--blocks {blocks}: at least {stats.MIN_BLOCKS} blocks are needed for an interval")
+    if budget < 0 or (budget and not until_decided):
+        raise UsageError("--budget is the time limit of --until-decided (a positive duration, e.g. 10m)")
 
 
 def check_mode_pair(pair: tuple[str, str], *, aa: bool, refs: tuple[object, object]) -> tuple[str, str]:

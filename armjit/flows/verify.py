@@ -14,6 +14,7 @@ from typing import Any
 
 from armjit.analysis import compare
 from armjit.analysis.mine import LogInput, SizeDiff, diff, mine
+from armjit.analysis.noise_store import check_noise_file
 from armjit.cinderx.buildsource import BuildSource
 from armjit.cinderx.pins import pinned_build
 from armjit.config import Settings, merge_settings
@@ -131,8 +132,11 @@ def run_verify(
     budget: float = 0.0,
 ) -> VerifyOutcome:
     from armjit.flows.ab import run_ab
+    from armjit.flows.ab_blocks import check_design_flags
     from armjit.flows.baseline import run_baseline
 
+    check_design_flags(blocks=blocks, until_decided=until_decided, budget=budget)  # as ab refuses them
+    check_noise_file(compare.noise_path(reports))
     store = RunStore(reports / "runs")
     base = _find_baseline(store, baseline_ref)
     recorded = base.record()

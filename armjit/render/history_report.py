@@ -43,9 +43,10 @@ def _cell_verdict(row: HistoryRow) -> str:
         return "first run" if row.previous is None else "too few processes"
     if row.regression:
         return "REGRESSION" + (" (bootstrap confirmed)" if row.confirmed else "")
-    if row.verdict == "inconclusive":
-        # The reason is long; its first clause says what blocked the claim.
-        return f"inconclusive: {row.reason.removeprefix('inconclusive: ').split(';')[0][:60]}"
+    if row.verdict in ("inconclusive", "no clear improvement"):
+        # The reason is long; its first clause says what blocked the claim (a claimless mark says why).
+        first = row.reason.removeprefix("inconclusive: ").split(";")[0]
+        return f"{row.verdict}: {first[:60]}" if first else row.verdict
     return row.verdict
 
 

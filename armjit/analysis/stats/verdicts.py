@@ -128,7 +128,8 @@ def decide(estimate: Estimate, delta: float, gates: Sequence[str] = ()) -> Decis
         return Decision("no clear improvement", reason, delta, warning="; ".join(warnings))
     needed = blocks_needed(estimate, delta)
     reason = (
-        f"inconclusive: {ci} is too wide for the {band} band; "
+        # the verdict is "no clear improvement": its reason must not read "inconclusive"
+        f"interval too wide: {ci} is too wide for the {band} band; "
         f"about {needed} {unit} needed for a half-width of δ/2 (have {estimate.n})"
     )
     return Decision("no clear improvement", reason, delta, blocks_needed=needed, warning=warning)
@@ -227,11 +228,14 @@ def pairing_unstable(paired: Judgement, unpaired: Judgement) -> bool:
 
 
 def overall_verdict(verdicts: Sequence[Verdict]) -> Verdict:
-    """The one sentence over several modes: any regression wins; an improvement needs no
-    regression and no inconclusive mode (a crashed mode is never reported as an improvement);
-    everything else, including nothing to judge, is "no clear improvement"."""
+    """The one sentence over several modes, agreeing with the rows: any regression wins; then any
+    inconclusive mode makes the whole inconclusive (a crashed mode is never reported as an
+    improvement, nor as "no clear improvement" when it could not be judged); an improvement
+    needs every other mode judged; else, including nothing to judge, "no clear improvement"."""
     if "regression" in verdicts:
         return "regression"
-    if "real improvement" in verdicts and "inconclusive" not in verdicts:
+    if "inconclusive" in verdicts:
+        return "inconclusive"
+    if "real improvement" in verdicts:
         return "real improvement"
     return "no clear improvement"
