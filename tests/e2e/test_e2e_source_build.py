@@ -92,10 +92,12 @@ def test_baseline_builds_cinderx_from_source_offline(
     assert steps["runtime-tests"]["detail"] == "2 pass"
     for mode in ("jitlist", "autojit"):
         assert m["modes"][mode]["compiles"]["main"] > 0, mode
-    # progress during the build was ninja's counter, never a stale warning
+    # progress during the build was ninja's counter, never a stale warning. A progress line comes
+    # every 15 s off a terminal: a build that ccache answers whole may end before the first one.
     running = [ln for ln in result.stderr.splitlines() if re.match(r"\s+build-wheel\s+running", ln)]
-    assert running and all(re.search(r"running\s+\d+s\s+(\[\d+/\d+\]|\S)", ln) for ln in running)
-    assert any(re.search(r"\[\d+/\d+\]", ln) for ln in running), running[-3:]
+    assert running or steps["build-wheel"]["seconds"] < 60, steps["build-wheel"]
+    assert all(re.search(r"running\s+\d+s\s+(\[\d+/\d+\]|\S)", ln) for ln in running)
+    assert not running or any(re.search(r"\[\d+/\d+\]", ln) for ln in running), running[-3:]
     assert not any("warning" in ln for ln in running), [ln for ln in running if "warning" in ln][:3]
 
 
